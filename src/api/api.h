@@ -1,0 +1,46 @@
+/*
+ * api: the REST resources, one file per resource, and the route table.
+ *
+ * Handlers receive the ApiContext as their app pointer. They answer through
+ * http_respond_*; one that waits on the store takes a hold on the request
+ * (http_request_hold) and releases it after answering.
+ */
+#ifndef PGFLEET_API_H
+#define PGFLEET_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "http/router.h"
+#include "http/wshub.h"
+#include "store/store.h"
+
+typedef struct ApiContext {
+    const Config *cfg;
+    Store *store;
+    WsHub *hub;
+    uint64_t started_ns;
+    bool auth_configured;
+} ApiContext;
+
+/* the route table (static; also the source of the OpenAPI document) */
+const Route *api_routes(size_t *count);
+
+/* health.c */
+void api_healthz(HttpRequest *req, void *app);
+void api_readyz(HttpRequest *req, void *app);
+void api_auth_status(HttpRequest *req, void *app);
+void api_ws_plain(HttpRequest *req, void *app);
+/* models.c */
+void api_models_test(HttpRequest *req, void *app);
+void api_models_validate(HttpRequest *req, void *app);
+/* openapi.c */
+void api_openapi(HttpRequest *req, void *app);
+/* the OpenAPI 3 document for the route table (new reference) */
+json_t *openapi_document(const Route *routes, size_t count);
+
+/* seconds since the daemon started */
+double api_uptime_seconds(const ApiContext *ctx);
+
+#endif

@@ -1,0 +1,71 @@
+/* health: liveness, readiness, who-am-I, and the plain-HTTP answer on /ws */
+#include <stdlib.h>
+
+#include "api/api.h"
+#include "common/xalloc.h"
+#include "pgfleet_version.h"
+
+void api_healthz(HttpRequest *req, void *app)
+{
+    ApiContext *ctx = app;
+    http_respond_json(req, 200,
+                      json_pack("{s:s, s:s, s:f}", "status", "ok", "version", PGFLEET_VERSION,
+                                "uptime_seconds", api_uptime_seconds(ctx)));
+}
+
+static void ready_cb(void *ud, PgfError err, const char *errmsg, double latency_ms)
+{
+    HttpRequest *req = ud;
+    if (err != PGF_OK) {
+        http_respond_error_extra(
+            req, PGF_ERR_STORE_DOWN,
+            json_pack("{s:{s:{s:s, s:s}}}", "checks", "redis", "status", "down", "error",
+                      errmsg ? errmsg : ""),
+            "check PGFLEET_REDIS_URL and that Redis runs; pgfleet reconnects by itself",
+            "not ready: redis did not answer: %s", errmsg ? errmsg : "unknown error");
+    } else {
+        http_respond_json(req, 200,
+                          json_pack("{s:s, s:{s:{s:s, s:f}}}", "status", "ready", "checks",
+                                    "redis", "status", "ok", "latency_ms", latency_ms));
+    }
+    http_request_release(req);
+}
+
+void api_readyz(HttpRequest *req, void *app)
+{
+    ApiContext *ctx = app;
+    http_request_hold(req);
+    if (store_ping(ctx->store, ready_cb, req) != PGF_OK) {
+        const char *last = store_last_error(ctx->store);
+        http_respond_error_extra(
+            req, PGF_ERR_STORE_DOWN,
+            json_pack("{s:{s:{s:s, s:s, s:s}}}", "checks", "redis", "status",
+                      store_state_name(store_state(ctx->store)), "url",
+                      store_display_url(ctx->store), "error", last),
+            "check PGFLEET_REDIS_URL and that Redis runs; pgfleet reconnects by itself",
+            "not ready: redis is %s%s%s", store_state_name(store_state(ctx->store)),
+            *last ? ": " : "", last);
+        http_request_release(req);
+    }
+}
+
+void api_auth_status(HttpRequest *req, void *app)
+{
+    ApiContext *ctx = app;
+    json_t *methods = json_array();
+    if (ctx->auth_configured)
+        json_array_append_new(methods, json_string("api_key"));
+    http_respond_json(req, 200,
+                      json_pack("{s:b, s:s, s:s, s:o}", "authenticated", req->role != ROLE_NONE,
+                                "role", role_name(req->role), "method", req->auth_method,
+                                "methods_configured", methods));
+}
+
+void api_ws_plain(HttpRequest *req, void *app)
+{
+    (void)app;
+    http_respond_error(req, PGF_ERR_USAGE,
+                       "connect with a WebSocket client (Upgrade: websocket), then send "
+                       "{\"type\":\"subscribe\",\"topics\":[\"heartbeat\"]}",
+                       "/ws is a WebSocket endpoint");
+}

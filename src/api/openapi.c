@@ -1,0 +1,208 @@
+/*
+ * openapi: GET /api/openapi.json, generated from the route table so that it
+ * cannot drift from what the server routes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/jsonutil.h"
+#include "pgfleet_version.h"
+
+/* component schemas, as JSON Schema text (OpenAPI 3.0 dialect) */
+static const char components_json[] =
+    "{"
+    "\"Error\":{\"type\":\"object\",\"required\":[\"error\"],\"properties\":{\"error\":{"
+    "\"type\":\"object\",\"required\":[\"code\",\"message\",\"hint\"],\"properties\":{"
+    "\"code\":{\"type\":\"string\",\"example\":\"validation_failed\"},"
+    "\"message\":{\"type\":\"string\"},\"hint\":{\"type\":\"string\",\"nullable\":true},"
+    "\"request_id\":{\"type\":\"string\"},"
+    "\"fields\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/FieldError\"}}}}}},"
+    "\"FieldError\":{\"type\":\"object\",\"properties\":{\"field\":{\"type\":\"string\"},"
+    "\"rule\":{\"type\":\"string\",\"enum\":[\"required\",\"type\",\"min_length\",\"max_length\","
+    "\"pattern\",\"range\",\"enum\",\"unknown_field\",\"requires_tls\",\"distinct\","
+    "\"min_items\",\"max_items\",\"schema_version\"]},\"message\":{\"type\":\"string\"}}},"
+    "\"Health\":{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},"
+    "\"version\":{\"type\":\"string\"},\"uptime_seconds\":{\"type\":\"number\"}}},"
+    "\"Ready\":{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},"
+    "\"checks\":{\"type\":\"object\"}}},"
+    "\"AuthStatus\":{\"type\":\"object\",\"properties\":{\"authenticated\":{\"type\":\"boolean\"},"
+    "\"role\":{\"type\":\"string\",\"enum\":[\"viewer\",\"operator\",\"admin\"]},"
+    "\"method\":{\"type\":\"string\"},\"methods_configured\":{\"type\":\"array\","
+    "\"items\":{\"type\":\"string\"}}}},"
+    "\"CredentialRef\":{\"type\":\"object\",\"required\":[\"source\"],\"properties\":{"
+    "\"source\":{\"type\":\"string\",\"enum\":[\"password\",\"secretsmanager\",\"rds_iam\",\"env\"]},"
+    "\"password\":{\"type\":\"string\",\"writeOnly\":true,\"maxLength\":1024},"
+    "\"password_set\":{\"type\":\"boolean\",\"readOnly\":true},"
+    "\"secret_id\":{\"type\":\"string\",\"maxLength\":2048},"
+    "\"env\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z_][A-Za-z0-9_]*$\"}}},"
+    "\"DatabaseConfig\":{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"name\",\"host\",\"dbname\",\"user\",\"credentials\"],\"properties\":{"
+    "\"schema_version\":{\"type\":\"integer\"},\"id\":{\"type\":\"string\",\"maxLength\":64},"
+    "\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":100},"
+    "\"host\":{\"type\":\"string\",\"maxLength\":253},"
+    "\"port\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65535,\"default\":5432},"
+    "\"dbname\":{\"type\":\"string\",\"maxLength\":63},\"user\":{\"type\":\"string\",\"maxLength\":63},"
+    "\"sslmode\":{\"type\":\"string\",\"enum\":[\"disable\",\"allow\",\"prefer\",\"require\","
+    "\"verify-ca\",\"verify-full\"],\"default\":\"prefer\"},"
+    "\"credentials\":{\"$ref\":\"#/components/schemas/CredentialRef\"},"
+    "\"tags\":{\"type\":\"array\",\"maxItems\":32,\"items\":{\"type\":\"string\",\"maxLength\":64}},"
+    "\"aws\":{\"type\":\"object\",\"properties\":{\"region\":{\"type\":\"string\"},"
+    "\"rds_instance_id\":{\"type\":\"string\"}}},"
+    "\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"},"
+    "\"updated_at\":{\"type\":\"string\",\"format\":\"date-time\"}}},"
+    "\"ReplicationStream\":{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"source_database_id\",\"target_database_id\"],\"properties\":{"
+    "\"schema_version\":{\"type\":\"integer\"},\"id\":{\"type\":\"string\"},"
+    "\"kind\":{\"type\":\"string\",\"enum\":[\"logical\",\"physical\"],\"default\":\"logical\"},"
+    "\"source_database_id\":{\"type\":\"string\"},\"target_database_id\":{\"type\":\"string\"},"
+    "\"publication\":{\"type\":\"string\",\"nullable\":true},"
+    "\"subscription\":{\"type\":\"string\",\"nullable\":true},"
+    "\"slot\":{\"type\":\"string\",\"nullable\":true,\"pattern\":\"^[a-z0-9_]+$\"},"
+    "\"tables\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "\"state\":{\"type\":\"string\",\"enum\":[\"pending\",\"creating\",\"initializing\","
+    "\"streaming\",\"paused\",\"error\",\"dropping\",\"dropped\"]},"
+    "\"error\":{\"type\":\"string\",\"nullable\":true},"
+    "\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"},"
+    "\"updated_at\":{\"type\":\"string\",\"format\":\"date-time\"}}},"
+    "\"MigrationTarget\":{\"type\":\"object\",\"required\":[\"database_id\"],\"properties\":{"
+    "\"database_id\":{\"type\":\"string\"},\"status\":{\"type\":\"string\",\"enum\":[\"pending\","
+    "\"running\",\"committed\",\"failed\",\"rolled_back\",\"skipped\"]},"
+    "\"statements_done\":{\"type\":\"integer\"},\"statements_total\":{\"type\":\"integer\"},"
+    "\"started_at\":{\"type\":\"string\",\"nullable\":true},"
+    "\"finished_at\":{\"type\":\"string\",\"nullable\":true},"
+    "\"error\":{\"type\":\"string\",\"nullable\":true}}},"
+    "\"MigrationExecution\":{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"name\",\"checksum\",\"targets\"],\"properties\":{"
+    "\"schema_version\":{\"type\":\"integer\"},\"id\":{\"type\":\"string\"},"
+    "\"name\":{\"type\":\"string\",\"maxLength\":200},"
+    "\"checksum\":{\"type\":\"string\",\"pattern\":\"^[0-9a-f]{64}$\"},"
+    "\"targets\":{\"type\":\"array\",\"minItems\":1,"
+    "\"items\":{\"$ref\":\"#/components/schemas/MigrationTarget\"}},"
+    "\"status\":{\"type\":\"string\",\"enum\":[\"pending\",\"running\",\"succeeded\",\"failed\","
+    "\"partial\",\"cancelled\"]},\"applied_by\":{\"type\":\"string\",\"nullable\":true},"
+    "\"started_at\":{\"type\":\"string\",\"nullable\":true},"
+    "\"finished_at\":{\"type\":\"string\",\"nullable\":true},"
+    "\"error\":{\"type\":\"string\",\"nullable\":true}}},"
+    "\"AnyModel\":{\"oneOf\":[{\"$ref\":\"#/components/schemas/DatabaseConfig\"},"
+    "{\"$ref\":\"#/components/schemas/ReplicationStream\"},"
+    "{\"$ref\":\"#/components/schemas/MigrationExecution\"}]},"
+    "\"ValidationResult\":{\"type\":\"object\",\"properties\":{\"valid\":{\"type\":\"boolean\"},"
+    "\"kind\":{\"type\":\"string\"},\"model\":{\"$ref\":\"#/components/schemas/AnyModel\"}}},"
+    "\"ModelTest\":{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"},"
+    "\"store\":{\"type\":\"object\"},\"duration_ms\":{\"type\":\"number\"},"
+    "\"models\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"
+    "\"validation_example\":{\"type\":\"object\"}}}"
+    "}";
+
+static const char *status_text(const char *code)
+{
+    static const struct {
+        const char *code, *text;
+    } texts[] = {
+        {"400", "Malformed request (bad JSON, unsupported body)"},
+        {"401", "Authentication required or invalid"},
+        {"403", "The caller's role does not allow this"},
+        {"404", "No such resource"},
+        {"413", "Request body too large"},
+        {"415", "Request body is not JSON"},
+        {"422", "Validation failed; error.fields names each field and rule"},
+        {"503", "The state store (Redis) is unavailable, or pgfleet is shutting down"},
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if (strcmp(texts[i].code, code) == 0)
+            return texts[i].text;
+    return "Error";
+}
+
+static json_t *ref(const char *schema)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "#/components/schemas/%s", schema);
+    return json_pack("{s:s}", "$ref", buf);
+}
+
+static json_t *operation(const Route *r)
+{
+    json_t *op = json_pack("{s:s, s:[s]}", "summary", r->summary, "tags", r->tag);
+    char opid[160];
+    snprintf(opid, sizeof opid, "%s %s", http_method_name(r->method), r->pattern);
+    json_object_set_new(op, "operationId", json_string(opid));
+    json_object_set_new(op, "x-pgfleet-role", json_string(role_name(r->role)));
+
+    /* path parameters from "{name}" segments */
+    json_t *params = json_array();
+    for (const char *p = strchr(r->pattern, '{'); p; p = strchr(p + 1, '{')) {
+        const char *close = strchr(p, '}');
+        if (!close)
+            break;
+        json_array_append_new(params,
+                              json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1,
+                                        (size_t)(close - p - 1), "in", "path", "required", 1,
+                                        "schema", "type", "string"));
+    }
+    if (json_array_size(params))
+        json_object_set_new(op, "parameters", params);
+    else
+        json_decref(params);
+
+    if (r->request_schema)
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
+                                      "application/json", "schema", ref(r->request_schema)));
+    json_t *responses = json_object();
+    json_t *ok = json_pack("{s:s}", "description", "Success");
+    if (r->response_schema)
+        json_object_set_new(ok, "content",
+                            json_pack("{s:{s:o}}", "application/json", "schema",
+                                      ref(r->response_schema)));
+    json_object_set_new(responses, "200", ok);
+    for (const char *const *s = r->responses; s && *s; s++)
+        json_object_set_new(responses, *s,
+                            json_pack("{s:s, s:{s:{s:o}}}", "description", status_text(*s),
+                                      "content", "application/json", "schema", ref("Error")));
+    json_object_set_new(op, "responses", responses);
+    if (r->role != ROLE_NONE)
+        json_object_set_new(op, "security",
+                            json_pack("[{s:[]}, {s:[]}]", "bearerAuth", "apiKeyHeader"));
+    else
+        json_object_set_new(op, "security", json_array());
+    return op;
+}
+
+json_t *openapi_document(const Route *routes, size_t count)
+{
+    char err[160];
+    json_t *schemas = jsonutil_parse(components_json, strlen(components_json), err, sizeof err);
+    if (!schemas)
+        schemas = json_pack("{s:s}", "x-error", err);
+    json_t *paths = json_object();
+    for (size_t i = 0; i < count; i++) {
+        json_t *item = json_object_get(paths, routes[i].pattern);
+        if (!item) {
+            item = json_object();
+            json_object_set_new(paths, routes[i].pattern, item);
+        }
+        char method[16];
+        snprintf(method, sizeof method, "%s", http_method_name(routes[i].method));
+        for (char *c = method; *c; c++)
+            *c = (char)(*c - 'A' + 'a');
+        json_object_set_new(item, method, operation(&routes[i]));
+    }
+    return json_pack(
+        "{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:o, s:{s:{s:s, s:s}, s:{s:s, s:s, s:s}}}}", "openapi",
+        "3.0.3", "info", "title", "pgfleet", "version", PGFLEET_VERSION, "description",
+        "Control plane for PostgreSQL replication. Errors are always "
+        "{\"error\":{\"code\",\"message\",\"hint\"}}.",
+        "paths", paths, "components", "schemas", schemas, "securitySchemes", "bearerAuth",
+        "type", "http", "scheme", "bearer", "apiKeyHeader", "type", "apiKey", "in", "header",
+        "name", "X-API-Key");
+}
+
+void api_openapi(HttpRequest *req, void *app)
+{
+    (void)app;
+    size_t n;
+    const Route *routes = api_routes(&n);
+    http_respond_json(req, 200, openapi_document(routes, n));
+}

@@ -1,0 +1,81 @@
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "common/error.h"
+
+void cli_print_help(const Command *cmd, const char *path, FILE *out)
+{
+    fprintf(out, "usage: %s%s%s\n", path, cmd->usage ? " " : "", cmd->usage ? cmd->usage : "");
+    if (cmd->summary)
+        fprintf(out, "\n%s\n", cmd->summary);
+    if (cmd->help)
+        fprintf(out, "\n%s\n", cmd->help);
+    if (cmd->subcommands) {
+        fprintf(out, "\ncommands:\n");
+        for (const Command *const *c = cmd->subcommands; *c; c++)
+            fprintf(out, "  %-10s %s\n", (*c)->name, (*c)->summary);
+        fprintf(out, "\n'%s help COMMAND' shows a command's help.\n", path);
+    }
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int cli_usage_error(const char *path, const char *fmt, ...)
+{
+    fprintf(stderr, "%s: ", path);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return pgf_error_exit(PGF_ERR_USAGE);
+}
+
+static const Command *find_sub(const Command *group, const char *name)
+{
+    for (const Command *const *c = group->subcommands; c && *c; c++)
+        if (strcmp((*c)->name, name) == 0)
+            return *c;
+    return NULL;
+}
+
+int cli_main(int argc, char **argv)
+{
+    const Command *cmd = &cli_root_command;
+    char path[256] = "pgfleet";
+    int i = 1;
+    /* walk down groups by name */
+    while (cmd->subcommands && !cmd->run) {
+        if (i >= argc) {
+            cli_print_help(cmd, path, stderr);
+            return pgf_error_exit(PGF_ERR_USAGE);
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cli_print_help(cmd, path, stdout);
+            return 0;
+        }
+        const Command *sub = find_sub(cmd, argv[i]);
+        if (!sub)
+            return cli_usage_error(path, "unknown command '%s' (see '%s help')", argv[i], path);
+        size_t used = strlen(path);
+        snprintf(path + used, sizeof path - used, " %s", sub->name);
+        cmd = sub;
+        i++;
+    }
+    if (cli_wants_help(argc - i + 1, argv + i - 1)) {
+        cli_print_help(cmd, path, stdout);
+        return 0;
+    }
+    return cmd->run(cmd, argc - i + 1, argv + i - 1);
+}

@@ -1,0 +1,39 @@
+/*
+ * cli: the command tree (pg_autoctl's commandline.h is the model).
+ *
+ * Each command is a static struct; groups have subcommands, leaves a run
+ * function. Dispatch walks the tree by name: no chain of strcmp.
+ */
+#ifndef PGFLEET_CLI_H
+#define PGFLEET_CLI_H
+
+#include <stdio.h>
+
+typedef struct Command Command;
+
+/* argv[0] is the command's own name; returns the exit status */
+typedef int (*CommandRun)(const Command *cmd, int argc, char **argv);
+
+struct Command {
+    const char *name;
+    const char *summary; /* one line, for the list */
+    const char *usage;   /* arguments after the name, e.g. "[--json]" */
+    const char *help;    /* paragraphs shown by `pgfleet help NAME` */
+    CommandRun run;      /* NULL for a group */
+    const Command *const *subcommands; /* NULL-terminated, or NULL */
+};
+
+extern const Command cli_root_command;
+extern const Command cli_serve_command;
+extern const Command cli_config_command;
+
+/* entry point: returns the process exit status */
+int cli_main(int argc, char **argv);
+/* prints "usage" and help of cmd; path is "pgfleet serve" etc. */
+void cli_print_help(const Command *cmd, const char *path, FILE *out);
+/* true when argv (after the command name) asks for help */
+int cli_wants_help(int argc, char **argv);
+/* one-line usage error on stderr; returns the usage exit status */
+int cli_usage_error(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,251 @@
+#include "common/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/xalloc.h"
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"json", "text", NULL};
+
+static const ConfigDef config_defs[CFG_COUNT] = {
+    [CFG_LISTEN] = {.name = "listen", .env = "PGFLEET_LISTEN", .type = CFGT_LISTEN,
+                    .default_value = "127.0.0.1:8000",
+                    .description = "address and port the daemon serves HTTP and WebSocket on"},
+    [CFG_REDIS_URL] = {.name = "redis_url", .env = "PGFLEET_REDIS_URL", .type = CFGT_URL,
+                       .default_value = "redis://127.0.0.1:6379/0",
+                       .description = "state store: redis:// or rediss:// (TLS), "
+                                      "with user:password@ when ACLs are on"},
+    [CFG_REDIS_PREFIX] = {.name = "redis_prefix", .env = "PGFLEET_REDIS_PREFIX",
+                          .type = CFGT_STRING, .default_value = "pgfleet:",
+                          .description = "prefix of every Redis key pgfleet writes"},
+    [CFG_REDIS_TIMEOUT_MS] = {.name = "redis_timeout_ms", .env = "PGFLEET_REDIS_TIMEOUT_MS",
+                              .type = CFGT_INT, .default_value = "2000", .min = 50,
+                              .max = 60000,
+                              .description = "connect and command timeout for Redis"},
+    [CFG_LOG_LEVEL] = {.name = "log_level", .env = "PGFLEET_LOG_LEVEL", .type = CFGT_ENUM,
+                       .default_value = "info", .choices = log_levels,
+                       .description = "least severe level logged"},
+    [CFG_LOG_FORMAT] = {.name = "log_format", .env = "PGFLEET_LOG_FORMAT", .type = CFGT_ENUM,
+                        .default_value = "json", .choices = log_formats,
+                        .description = "json (one object per line) or text"},
+    [CFG_AUTH_KEY] = {.name = "auth_key", .env = "AUTH_KEY", .type = CFGT_SECRET,
+                      .default_value = NULL,
+                      .description = "API key: 'Authorization: Bearer KEY' or 'X-API-Key: "
+                                     "KEY' is admin"},
+    [CFG_MAX_BODY_BYTES] = {.name = "max_body_bytes", .env = "PGFLEET_MAX_BODY_BYTES",
+                            .type = CFGT_INT, .default_value = "1048576", .min = 1024,
+                            .max = 268435456,
+                            .description = "largest request body accepted (413 beyond)"},
+    [CFG_HEARTBEAT_SECONDS] = {.name = "heartbeat_seconds", .env = "PGFLEET_HEARTBEAT_SECONDS",
+                               .type = CFGT_INT, .default_value = "5", .min = 1, .max = 3600,
+                               .description = "interval of events on the WebSocket topic "
+                                              "'heartbeat'"},
+    [CFG_SHUTDOWN_GRACE_MS] = {.name = "shutdown_grace_ms", .env = "PGFLEET_SHUTDOWN_GRACE_MS",
+                               .type = CFGT_INT, .default_value = "1500", .min = 0,
+                               .max = 60000,
+                               .description = "how long SIGTERM waits for in-flight requests"},
+    [CFG_AWS_REGION] = {.name = "aws_region", .env = "AWS_REGION", .type = CFGT_STRING,
+                        .default_value = NULL, .description = "AWS region (RDS, Secrets "
+                                                              "Manager, ElastiCache, SNS)"},
+    [CFG_AWS_ENDPOINT_URL] = {.name = "aws_endpoint_url", .env = "AWS_ENDPOINT_URL",
+                              .type = CFGT_URL, .default_value = NULL,
+                              .description = "override of every AWS endpoint (moto, "
+                                             "LocalStack)"},
+};
+
+const ConfigDef *config_def(ConfigKey key)
+{
+    return &config_defs[key];
+}
+
+static const char *process_getenv(const char *name, void *ud)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+bool config_host_is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcasecmp(host, "localhost") == 0;
+}
+
+static bool parse_port(const char *s, int *port)
+{
+    if (!*s)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 1 || v > 65535)
+        return false;
+    *port = (int)v;
+    return true;
+}
+
+bool config_parse_listen(const char *s, char **host, int *port)
+{
+    const char *colon;
+    const char *hstart = s;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return false;
+        hstart = s + 1;
+        hlen = (size_t)(close - hstart);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return false;
+        hlen = (size_t)(colon - s);
+        if (memchr(s, ':', hlen)) /* bare IPv6 needs brackets */
+            return false;
+    }
+    if (hlen == 0 || hlen > 253)
+        return false;
+    for (size_t i = 0; i < hlen; i++) {
+        char c = hstart[i];
+        if (!(c == '.' || c == '-' || c == ':' || (c >= '0' && c <= '9') ||
+              (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            return false;
+    }
+    if (!parse_port(colon + 1, port))
+        return false;
+    *host = xstrndup(hstart, hlen);
+    return true;
+}
+
+static bool check_value(Config *cfg, ConfigKey key, const char *v, char *err, size_t errlen)
+{
+    const ConfigDef *d = &config_defs[key];
+    switch (d->type) {
+    case CFGT_STRING:
+    case CFGT_SECRET:
+        return true;
+    case CFGT_URL:
+        if (strstr(v, "://") == NULL || strchr(v, ' ') || strchr(v, '\n')) {
+            snprintf(err, errlen, "%s: not a URL (expected scheme://host...)", d->env);
+            return false;
+        }
+        return true;
+    case CFGT_INT: {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end) {
+            snprintf(err, errlen, "%s: '%s' is not a whole number", d->env, v);
+            return false;
+        }
+        if (n < d->min || n > d->max) {
+            snprintf(err, errlen, "%s: %ld is out of range (%ld to %ld)", d->env, n, d->min,
+                     d->max);
+            return false;
+        }
+        return true;
+    }
+    case CFGT_ENUM:
+        for (const char *const *c = d->choices; *c; c++)
+            if (strcasecmp(v, *c) == 0)
+                return true;
+        {
+            char list[200] = "";
+            for (const char *const *c = d->choices; *c; c++) {
+                strncat(list, *c, sizeof list - strlen(list) - 1);
+                if (c[1])
+                    strncat(list, ", ", sizeof list - strlen(list) - 1);
+            }
+            snprintf(err, errlen, "%s: '%s' is not one of: %s", d->env, v, list);
+        }
+        return false;
+    case CFGT_LISTEN:
+        free(cfg->listen_host);
+        cfg->listen_host = NULL;
+        if (!config_parse_listen(v, &cfg->listen_host, &cfg->listen_port)) {
+            snprintf(err, errlen, "%s: '%s' is not host:port (port 1-65535; IPv6 as [::1]:8000)",
+                     d->env, v);
+            return false;
+        }
+        return true;
+    }
+    return true;
+}
+
+bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (!getenv_fn)
+        getenv_fn = process_getenv;
+    bool ok = true;
+    for (int k = 0; k < CFG_COUNT; k++) {
+        const ConfigDef *d = &config_defs[k];
+        const char *v = getenv_fn(d->env, ud);
+        if (v && *v) {
+            cfg->raw[k] = xstrdup(v);
+            cfg->from_env[k] = true;
+        } else if (d->default_value) {
+            cfg->raw[k] = xstrdup(d->default_value);
+        }
+        if (ok && cfg->raw[k] && !check_value(cfg, (ConfigKey)k, cfg->raw[k], err, errlen))
+            ok = false;
+    }
+    if (!ok)
+        return false;
+    if (!log_level_parse(cfg->raw[CFG_LOG_LEVEL], &cfg->log_level) ||
+        !log_format_parse(cfg->raw[CFG_LOG_FORMAT], &cfg->log_format))
+        return false; /* unreachable: checked as enums above */
+    cfg->redis_timeout_ms = strtol(cfg->raw[CFG_REDIS_TIMEOUT_MS], NULL, 10);
+    cfg->max_body_bytes = strtol(cfg->raw[CFG_MAX_BODY_BYTES], NULL, 10);
+    cfg->heartbeat_seconds = strtol(cfg->raw[CFG_HEARTBEAT_SECONDS], NULL, 10);
+    cfg->shutdown_grace_ms = strtol(cfg->raw[CFG_SHUTDOWN_GRACE_MS], NULL, 10);
+    return true;
+}
+
+void config_free(Config *cfg)
+{
+    for (int k = 0; k < CFG_COUNT; k++) {
+        if (cfg->raw[k] && config_defs[k].type == CFGT_SECRET)
+            memset(cfg->raw[k], 0, strlen(cfg->raw[k]));
+        free(cfg->raw[k]);
+        cfg->raw[k] = NULL;
+    }
+    free(cfg->listen_host);
+    cfg->listen_host = NULL;
+}
+
+void config_mask_url(const char *url, char *buf, size_t buflen)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *auth = scheme_end ? scheme_end + 3 : url;
+    const char *slash = strchr(auth, '/');
+    const char *at = strrchr(auth, '@');
+    if (!at || (slash && at > slash)) {
+        snprintf(buf, buflen, "%s", url);
+        return;
+    }
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    if (!colon) { /* only a user name, or only a password as in redis://:pw@h */
+        snprintf(buf, buflen, "%s", url);
+        return;
+    }
+    snprintf(buf, buflen, "%.*s****%s", (int)(colon + 1 - url), url, at);
+}
+
+const char *config_display(const Config *cfg, ConfigKey key, char *buf, size_t buflen)
+{
+    const char *v = cfg->raw[key];
+    if (!v)
+        return "(unset)";
+    if (config_defs[key].type == CFGT_SECRET)
+        return "********";
+    if (config_defs[key].type == CFGT_URL) {
+        config_mask_url(v, buf, buflen);
+        return buf;
+    }
+    return v;
+}

@@ -1,0 +1,99 @@
+/*
+ * config: the one table of pgfleet settings.
+ *
+ * Every setting has a name, an environment variable, a type, a default and a
+ * description (PgBouncer's CF_ABS table is the model). `pgfleet config` prints
+ * the table with the current values, secrets masked. Loading validates every
+ * value and names the variable and the rule when one is wrong.
+ */
+#ifndef PGFLEET_CONFIG_H
+#define PGFLEET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/log.h"
+
+typedef enum ConfigKey {
+    CFG_LISTEN,
+    CFG_REDIS_URL,
+    CFG_REDIS_PREFIX,
+    CFG_REDIS_TIMEOUT_MS,
+    CFG_LOG_LEVEL,
+    CFG_LOG_FORMAT,
+    CFG_AUTH_KEY,
+    CFG_MAX_BODY_BYTES,
+    CFG_HEARTBEAT_SECONDS,
+    CFG_SHUTDOWN_GRACE_MS,
+    CFG_AWS_REGION,
+    CFG_AWS_ENDPOINT_URL,
+    CFG_COUNT
+} ConfigKey;
+
+typedef enum ConfigType {
+    CFGT_STRING,
+    CFGT_SECRET, /* a string never printed or logged */
+    CFGT_INT,
+    CFGT_ENUM,
+    CFGT_LISTEN, /* host:port or [v6]:port */
+    CFGT_URL,
+} ConfigType;
+
+typedef struct ConfigDef {
+    const char *name;           /* short name, as `pgfleet config` shows it */
+    const char *env;            /* environment variable */
+    ConfigType type;
+    const char *default_value;  /* NULL: unset by default */
+    const char *description;
+    const char *const *choices; /* CFGT_ENUM: NULL-terminated */
+    long min, max;              /* CFGT_INT: inclusive range */
+} ConfigDef;
+
+typedef struct Config {
+    char *raw[CFG_COUNT];    /* the value in force, as text; NULL when unset */
+    bool from_env[CFG_COUNT];
+    /* parsed values */
+    char *listen_host;
+    int listen_port;
+    LogLevel log_level;
+    LogFormat log_format;
+    long redis_timeout_ms;
+    long max_body_bytes;
+    long heartbeat_seconds;
+    long shutdown_grace_ms;
+} Config;
+
+/* looks up one variable; returns NULL when unset */
+typedef const char *(*ConfigGetenv)(const char *name, void *ud);
+
+const ConfigDef *config_def(ConfigKey key);
+
+/*
+ * Loads every setting through getenv_fn (NULL: the process environment).
+ * On failure returns false and writes one line naming the variable and the
+ * rule into err (size errlen). The Config must be released with config_free
+ * either way.
+ */
+bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void config_free(Config *cfg);
+
+static inline const char *config_get(const Config *cfg, ConfigKey key)
+{
+    return cfg->raw[key];
+}
+
+/*
+ * What `pgfleet config` shows for a value: secrets as "********", a password
+ * inside a URL as "****". May use buf.
+ */
+const char *config_display(const Config *cfg, ConfigKey key, char *buf, size_t buflen);
+/* copies url into buf with the password of its user-info replaced by "****" */
+void config_mask_url(const char *url, char *buf, size_t buflen);
+
+/* parses "host:port" / "[::1]:port"; host is a new string */
+bool config_parse_listen(const char *s, char **host, int *port) __attribute__((warn_unused_result));
+/* true for 127.0.0.0/8, ::1 and localhost */
+bool config_host_is_loopback(const char *host);
+
+#endif

@@ -1,0 +1,213 @@
+#include "daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "api/api.h"
+#include "auth/authkey.h"
+#include "common/log.h"
+#include "http/server.h"
+#include "http/wshub.h"
+#include "pgfleet_version.h"
+#include "store/store.h"
+
+typedef struct Daemon {
+    uv_loop_t loop;
+    const Config *cfg;
+    AuthKey *authkey;
+    Store *store;
+    WsHub *hub;
+    HttpServer *http;
+    ApiContext api;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t heartbeat, drain;
+    uint64_t heartbeat_seq;
+    uint64_t drain_deadline_ms;
+    bool stopping;
+    bool closed;
+} Daemon;
+
+static void publish_heartbeat(Daemon *d)
+{
+    d->heartbeat_seq++;
+    wshub_publish(d->hub, "heartbeat",
+                  json_pack("{s:I, s:f, s:s, s:I, s:I}", "seq", (json_int_t)d->heartbeat_seq,
+                            "uptime_seconds", api_uptime_seconds(&d->api), "store",
+                            store_state_name(store_state(d->store)), "websocket_clients",
+                            (json_int_t)wshub_client_count(d->hub), "requests_served",
+                            (json_int_t)http_server_total_requests(d->http)));
+}
+
+static void heartbeat_cb(uv_timer_t *t)
+{
+    publish_heartbeat(t->data);
+}
+
+static void on_store_state(void *ud, StoreState state)
+{
+    Daemon *d = ud;
+    if (!d->hub)
+        return;
+    wshub_publish(d->hub, "health",
+                  json_pack("{s:s, s:s}", "component", "redis", "state", store_state_name(state)));
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void finish_shutdown(Daemon *d)
+{
+    if (d->closed)
+        return;
+    d->closed = true;
+    size_t left = http_server_inflight(d->http);
+    if (left)
+        log_warn("%zu requests still running after the grace period; closing them", left);
+    uv_timer_stop(&d->drain);
+    /* connections first: their requests detach, so store callbacks answer no one */
+    http_server_close(d->http);
+    store_free(d->store);
+    d->store = NULL;
+    d->api.store = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, close_cb);
+    uv_close((uv_handle_t *)&d->sigint, close_cb);
+    uv_close((uv_handle_t *)&d->heartbeat, close_cb);
+    uv_close((uv_handle_t *)&d->drain, close_cb);
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+    Daemon *d = t->data;
+    if (http_server_inflight(d->http) == 0 || uv_now(&d->loop) >= d->drain_deadline_ms)
+        finish_shutdown(d);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+    Daemon *d = s->data;
+    if (d->stopping) {
+        log_warn("second %s: stopping now", signum == SIGINT ? "SIGINT" : "SIGTERM");
+        finish_shutdown(d);
+        return;
+    }
+    d->stopping = true;
+    log_info("%s received: no new connections; waiting up to %ld ms for %zu in-flight requests",
+             signum == SIGINT ? "SIGINT" : "SIGTERM", d->cfg->shutdown_grace_ms,
+             http_server_inflight(d->http));
+    http_server_stop_accepting(d->http);
+    uv_timer_stop(&d->heartbeat);
+    d->drain_deadline_ms = uv_now(&d->loop) + (uint64_t)d->cfg->shutdown_grace_ms;
+    uv_timer_start(&d->drain, drain_cb, 0, 10);
+}
+
+static void walk_close_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, close_cb);
+}
+
+int daemon_run(const Config *cfg)
+{
+    Daemon d;
+    memset(&d, 0, sizeof d);
+    d.cfg = cfg;
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *host = cfg->listen_host;
+    d.authkey = authkey_new(config_get(cfg, CFG_AUTH_KEY));
+    if (!d.authkey && !config_host_is_loopback(host)) {
+        fprintf(stderr,
+                "pgfleet: refusing to listen on %s without authentication: anyone who can reach "
+                "it would be admin\nHINT: set AUTH_KEY, or listen on a loopback address "
+                "(PGFLEET_LISTEN=127.0.0.1:%d)\n",
+                config_get(cfg, CFG_LISTEN), cfg->listen_port);
+        return pgf_error_exit(PGF_ERR_UNSAFE);
+    }
+
+    uv_loop_init(&d.loop);
+    char err[512] = "";
+    StoreOptions so = {.url = config_get(cfg, CFG_REDIS_URL),
+                       .prefix = config_get(cfg, CFG_REDIS_PREFIX),
+                       .timeout_ms = cfg->redis_timeout_ms,
+                       .on_state = on_store_state,
+                       .ud = &d};
+    d.store = store_new(&d.loop, &so, err, sizeof err);
+    if (!d.store) {
+        fprintf(stderr, "pgfleet: PGFLEET_REDIS_URL: %s\n", err);
+        authkey_free(d.authkey);
+        uv_loop_close(&d.loop);
+        return pgf_error_exit(PGF_ERR_CONFIG);
+    }
+    d.hub = wshub_new(d.authkey);
+    d.api = (ApiContext){.cfg = cfg,
+                         .store = d.store,
+                         .hub = d.hub,
+                         .started_ns = uv_hrtime(),
+                         .auth_configured = d.authkey != NULL};
+    size_t nroutes;
+    const Route *routes = api_routes(&nroutes);
+    HttpServerOptions ho = {.loop = &d.loop,
+                            .host = host,
+                            .port = cfg->listen_port,
+                            .max_body_bytes = cfg->max_body_bytes,
+                            .routes = routes,
+                            .nroutes = nroutes,
+                            .app = &d.api,
+                            .authkey = d.authkey,
+                            .hub = d.hub};
+    d.http = http_server_new(&ho, err, sizeof err);
+    int exit_code = 0;
+    if (!d.http) {
+        fprintf(stderr, "pgfleet: %s\n", err);
+        exit_code = pgf_error_exit(PGF_ERR_LISTEN);
+        store_free(d.store);
+        uv_walk(&d.loop, walk_close_cb, NULL);
+        uv_run(&d.loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+
+    uv_signal_init(&d.loop, &d.sigterm);
+    uv_signal_init(&d.loop, &d.sigint);
+    d.sigterm.data = d.sigint.data = &d;
+    uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&d.sigint, signal_cb, SIGINT);
+    uv_timer_init(&d.loop, &d.heartbeat);
+    uv_timer_init(&d.loop, &d.drain);
+    d.heartbeat.data = d.drain.data = &d;
+    uint64_t hb_ms = (uint64_t)cfg->heartbeat_seconds * 1000;
+    uv_timer_start(&d.heartbeat, heartbeat_cb, hb_ms, hb_ms);
+
+    if (!d.authkey)
+        log_warn("no authentication configured (AUTH_KEY unset): every caller on %s is admin; "
+                 "serving on loopback only",
+                 host);
+    log_event(LOG_INFO, NULL,
+              json_pack("{s:s, s:s, s:s, s:i}", "version", PGFLEET_VERSION, "redis",
+                        store_display_url(d.store), "auth", d.authkey ? "api_key" : "none",
+                        "pid", (int)getpid()),
+              "pgfleet listening on http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+              strchr(host, ':') ? "]" : "", cfg->listen_port);
+
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    log_info("pgfleet stopped");
+
+out:
+    http_server_free(d.http);
+    wshub_free(d.hub);
+    authkey_free(d.authkey);
+    if (uv_loop_close(&d.loop) != 0) {
+        /* should not happen: every handle is closed above */
+        uv_walk(&d.loop, walk_close_cb, NULL);
+        uv_run(&d.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&d.loop);
+    }
+    return exit_code;
+}

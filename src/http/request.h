@@ -1,0 +1,118 @@
+/*
+ * request: one HTTP request and its response, independent of libwebsockets.
+ *
+ * The server (server.c) fills the request side, calls the route handler, and
+ * writes the response once the handler (or a callback it started) calls one
+ * of the http_respond_* functions. A handler that answers later takes a hold
+ * (http_request_hold) and releases it after responding: if the client went
+ * away meanwhile, the responds are no-ops and the last release frees the
+ * request. Nothing here may be freed by a handler.
+ */
+#ifndef PGFLEET_REQUEST_H
+#define PGFLEET_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "auth/rbac.h"
+#include "common/error.h"
+#include "common/strbuf.h"
+
+typedef enum HttpMethod {
+    HTTP_GET,
+    HTTP_HEAD,
+    HTTP_POST,
+    HTTP_PUT,
+    HTTP_PATCH,
+    HTTP_DELETE,
+    HTTP_OPTIONS,
+    HTTP_OTHER,
+} HttpMethod;
+
+#define HTTP_MAX_PARAMS 4
+#define HTTP_REQUEST_ID_MAX 64
+
+typedef struct HttpRequest HttpRequest;
+
+/* how the server learns a response is ready, and that a request is gone */
+typedef void (*HttpNotifyFn)(HttpRequest *req);
+
+struct HttpRequest {
+    /* request */
+    HttpMethod method;
+    char *path;
+    char *query; /* without '?', NULL when none */
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    char *content_type;
+    StrBuf body;
+    bool body_too_large;
+    char *param_names[HTTP_MAX_PARAMS];
+    char *param_values[HTTP_MAX_PARAMS];
+    size_t nparams;
+    Role role;              /* what the caller authenticated as */
+    const char *auth_method; /* "api_key", "none" (no method configured) ... */
+    uint64_t started_ns;
+
+    /* response */
+    unsigned status;
+    const char *resp_content_type;
+    const char *resp_encoding; /* e.g. "gzip", or NULL */
+    const char *resp_cache;    /* Cache-Control, or NULL */
+    const char *resp_www_auth; /* WWW-Authenticate, or NULL */
+    char resp_allow[128];      /* Allow (405), or "" */
+    StrBuf resp_body;
+    bool responded;
+    bool close_after; /* Connection: close (body left unread) */
+
+    /* lifecycle, owned by the server */
+    void *conn;  /* the connection; NULL once the client is gone */
+    int holds;
+    HttpNotifyFn on_ready; /* response ready and the client still there */
+    HttpNotifyFn on_free;  /* about to be freed */
+    void *server;
+};
+
+const char *http_method_name(HttpMethod m);
+HttpMethod http_method_parse(const char *name);
+
+HttpRequest *http_request_new(void *server, void *conn, HttpNotifyFn on_ready,
+                              HttpNotifyFn on_free);
+/* calls on_free and frees everything; the server calls it when done and unheld */
+void http_request_free(HttpRequest *req);
+
+void http_request_hold(HttpRequest *req);
+/* returns true when this release freed the request */
+bool http_request_release(HttpRequest *req);
+/* the client is gone: responses are dropped; true when the request was freed */
+bool http_request_detach(HttpRequest *req);
+
+/* the named path parameter ("{id}") or NULL */
+const char *http_param(const HttpRequest *req, const char *name);
+
+/* accepts a client's X-Request-Id when it is 1-64 of [A-Za-z0-9._:-], else makes one */
+void http_request_set_id(HttpRequest *req, const char *client_id);
+
+/*
+ * Responses. Each may be called once per request; later calls are ignored.
+ * json is stolen.
+ */
+void http_respond_json(HttpRequest *req, unsigned status, json_t *json);
+void http_respond_raw(HttpRequest *req, unsigned status, const char *content_type,
+                      const char *data, size_t len);
+/* {"error":{"code","message","hint"}} with the status of err; hint may be NULL */
+void http_respond_error(HttpRequest *req, PgfError err, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* as above, with extra members merged into the error object (stolen) */
+void http_respond_error_extra(HttpRequest *req, PgfError err, json_t *extra, const char *hint,
+                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* the error document, for reuse (WebSocket errors use the same shape) */
+json_t *http_error_json(PgfError err, const char *message, const char *hint);
+
+/* parses the body as a JSON object; on failure answers 400/415 and returns NULL */
+json_t *http_request_json_body(HttpRequest *req);
+
+#endif

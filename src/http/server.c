@@ -1,0 +1,569 @@
+#include "http/server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "http/request.h"
+#include "http/static.h"
+
+#define WRITE_CHUNK (64 * 1024)
+
+struct HttpServer {
+    struct lws_context *ctx;
+    uv_loop_t *loop;
+    HttpServerOptions opts;
+    char *host;
+    size_t inflight;
+    size_t total;
+    bool stopping;
+    unsigned char *scratch; /* LWS_PRE + WRITE_CHUNK */
+};
+
+/* per connection; lws zeroes it and keeps it across keep-alive requests */
+typedef struct Pss {
+    HttpRequest *req;
+    WsClient *ws;
+    size_t sent;
+    bool headers_sent;
+} Pss;
+
+/* ---- helpers over libwebsockets headers ---- */
+
+static char *header_dup(struct lws *wsi, enum lws_token_indexes tok)
+{
+    int n = lws_hdr_total_length(wsi, tok);
+    if (n <= 0)
+        return NULL;
+    char *s = xmalloc((size_t)n + 1);
+    if (lws_hdr_copy(wsi, s, n + 1, tok) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static char *custom_header_dup(struct lws *wsi, const char *name)
+{
+    int nlen = (int)strlen(name);
+    int n = lws_hdr_custom_length(wsi, name, nlen);
+    if (n <= 0)
+        return NULL;
+    char *s = xmalloc((size_t)n + 1);
+    if (lws_hdr_custom_copy(wsi, s, n + 1, name, nlen) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static HttpMethod request_method(struct lws *wsi)
+{
+    static const struct {
+        enum lws_token_indexes tok;
+        HttpMethod m;
+    } map[] = {
+        {WSI_TOKEN_GET_URI, HTTP_GET},         {WSI_TOKEN_POST_URI, HTTP_POST},
+        {WSI_TOKEN_PUT_URI, HTTP_PUT},         {WSI_TOKEN_PATCH_URI, HTTP_PATCH},
+        {WSI_TOKEN_DELETE_URI, HTTP_DELETE},   {WSI_TOKEN_OPTIONS_URI, HTTP_OPTIONS},
+        {WSI_TOKEN_HEAD_URI, HTTP_HEAD},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (lws_hdr_total_length(wsi, map[i].tok) > 0)
+            return map[i].m;
+    return HTTP_OTHER;
+}
+
+/* the role the caller's credentials give; ROLE_NONE when none or wrong */
+static Role authenticate(HttpServer *srv, struct lws *wsi, const char **method, bool *presented)
+{
+    *presented = false;
+    if (!srv->opts.authkey) {
+        *method = "none";
+        return ROLE_ADMIN;
+    }
+    char *authz = header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    char *xkey = custom_header_dup(wsi, "x-api-key:");
+    size_t klen = 0;
+    const char *key = authkey_presented(authz, xkey, &klen);
+    Role role = ROLE_NONE;
+    if (key) {
+        *presented = true;
+        if (authkey_check(srv->opts.authkey, key, klen)) {
+            role = ROLE_ADMIN;
+            *method = "api_key";
+        }
+    }
+    free(authz);
+    if (xkey) {
+        memset(xkey, 0, strlen(xkey));
+        free(xkey);
+    }
+    return role;
+}
+
+/* ---- request lifecycle ---- */
+
+static void on_ready(HttpRequest *req)
+{
+    lws_callback_on_writable((struct lws *)req->conn);
+}
+
+static void on_free(HttpRequest *req)
+{
+    HttpServer *srv = req->server;
+    srv->inflight--;
+}
+
+static void log_access(const HttpRequest *req)
+{
+    if (!log_enabled(LOG_INFO))
+        return;
+    double ms = (double)(uv_hrtime() - req->started_ns) / 1e6;
+    log_event(LOG_INFO, req->request_id,
+              json_pack("{s:s, s:s, s:i, s:f, s:I, s:s}", "method",
+                        http_method_name(req->method), "path", req->path ? req->path : "",
+                        "status", (int)req->status, "duration_ms", ms, "bytes",
+                        (json_int_t)req->resp_body.len, "auth", req->auth_method),
+              "%s %s %u", http_method_name(req->method), req->path ? req->path : "",
+              req->status);
+}
+
+static void serve_static(HttpRequest *req, struct lws *wsi, const StaticAsset *a)
+{
+    char ae[128] = "";
+    lws_hdr_copy(wsi, ae, sizeof ae, WSI_TOKEN_HTTP_ACCEPT_ENCODING);
+    req->resp_cache = "no-cache";
+    if (strstr(ae, "gzip")) {
+        req->resp_encoding = "gzip";
+        http_respond_raw(req, 200, a->content_type, (const char *)a->gz, a->gzlen);
+    } else {
+        http_respond_raw(req, 200, a->content_type, (const char *)a->data, a->len);
+    }
+}
+
+static void dispatch(HttpServer *srv, HttpRequest *req, struct lws *wsi)
+{
+    if (srv->stopping) {
+        req->close_after = true;
+        http_respond_error(req, PGF_ERR_SHUTTING_DOWN, "retry against another instance",
+                           "pgfleet is shutting down");
+        return;
+    }
+    if (req->body_too_large) {
+        req->close_after = true;
+        http_respond_error(req, PGF_ERR_TOO_LARGE, "the limit is PGFLEET_MAX_BODY_BYTES",
+                           "request body larger than %ld bytes", srv->opts.max_body_bytes);
+        return;
+    }
+    bool is_api = strncmp(req->path, "/api/", 5) == 0 || strcmp(req->path, "/api") == 0;
+    bool presented = false;
+    const char *method = "none";
+    req->role = authenticate(srv, wsi, &method, &presented);
+    req->auth_method = method;
+
+    if (is_api && req->role == ROLE_NONE) {
+        req->resp_www_auth = "Bearer realm=\"pgfleet\"";
+        if (presented)
+            log_event(LOG_WARN, req->request_id, json_pack("{s:s}", "path", req->path),
+                      "authentication failed: invalid API key");
+        http_respond_error(req, PGF_ERR_UNAUTHORIZED,
+                           "send 'Authorization: Bearer <AUTH_KEY>' or 'X-API-Key: <AUTH_KEY>'",
+                           presented ? "invalid API key" : "authentication required for %s",
+                           req->path);
+        return;
+    }
+
+    const Route *route = NULL;
+    char allow[128];
+    RouteMatch m = router_match(srv->opts.routes, srv->opts.nroutes, req, &route, allow,
+                                sizeof allow);
+    if (m == ROUTE_FOUND) {
+        if (!role_allows(req->role, route->role)) {
+            http_respond_error(req, PGF_ERR_FORBIDDEN, "ask an admin for a role that allows it",
+                               "%s %s needs the %s role; you have %s",
+                               http_method_name(req->method), route->pattern,
+                               role_name(route->role), role_name(req->role));
+            return;
+        }
+        route->handler(req, srv->opts.app);
+        return;
+    }
+    if (m == ROUTE_WRONG_METHOD) {
+        snprintf(req->resp_allow, sizeof req->resp_allow, "%s", allow);
+        http_respond_error(req, PGF_ERR_METHOD, NULL, "%s is not allowed on %s (allowed: %s)",
+                           http_method_name(req->method), req->path, allow);
+        return;
+    }
+    if (!is_api && (req->method == HTTP_GET || req->method == HTTP_HEAD)) {
+        const StaticAsset *a = static_lookup(req->path);
+        if (a) {
+            serve_static(req, wsi, a);
+            return;
+        }
+    }
+    http_respond_error(req, PGF_ERR_NOT_FOUND,
+                       is_api ? "GET /api/openapi.json lists every endpoint" : NULL,
+                       "no such endpoint: %s %s", http_method_name(req->method), req->path);
+}
+
+static int begin_request(HttpServer *srv, Pss *pss, struct lws *wsi, const char *uri)
+{
+    srv->inflight++;
+    srv->total++;
+    HttpRequest *req = http_request_new(srv, wsi, on_ready, on_free);
+    pss->req = req;
+    pss->sent = 0;
+    pss->headers_sent = false;
+    req->method = request_method(wsi);
+    req->path = xstrdup(uri && *uri ? uri : "/");
+    char *rid = custom_header_dup(wsi, "x-request-id:");
+    http_request_set_id(req, rid);
+    free(rid);
+    int qlen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+    if (qlen > 0) {
+        req->query = xmalloc((size_t)qlen + 1);
+        if (lws_hdr_copy(wsi, req->query, qlen + 1, WSI_TOKEN_HTTP_URI_ARGS) < 0)
+            req->query[0] = '\0';
+    }
+    req->content_type = header_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+
+    bool has_body = req->method == HTTP_POST || req->method == HTTP_PUT ||
+                    req->method == HTTP_PATCH || req->method == HTTP_DELETE;
+    char cl[32] = "";
+    long long content_length = 0;
+    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+        content_length = strtoll(cl, NULL, 10);
+    char *te = header_dup(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+    bool chunked = te && strcasestr(te, "chunked");
+    free(te);
+    if (chunked) {
+        req->close_after = true;
+        http_respond_error(req, PGF_ERR_USAGE, "send the body with a Content-Length header",
+                           "chunked request bodies are not supported");
+        return 0;
+    }
+    if (has_body && content_length > srv->opts.max_body_bytes) {
+        req->body_too_large = true;
+        dispatch(srv, req, wsi);
+        return 0;
+    }
+    if (has_body && content_length > 0)
+        return 0; /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
+    dispatch(srv, req, wsi);
+    return 0;
+}
+
+static int write_response(HttpServer *srv, Pss *pss, struct lws *wsi)
+{
+    HttpRequest *req = pss->req;
+    if (!req || !req->responded)
+        return 0;
+    if (!pss->headers_sent) {
+        unsigned char buf[LWS_PRE + 2048];
+        unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+        size_t body_len = req->resp_body.len;
+        if (lws_add_http_common_headers(wsi, req->status, req->resp_content_type,
+                                        (lws_filepos_t)body_len, &p, end))
+            return -1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:",
+                                        (const unsigned char *)req->request_id,
+                                        (int)strlen(req->request_id), &p, end))
+            return -1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                        (const unsigned char *)"nosniff", 7, &p, end))
+            return -1;
+        const char *optional[][2] = {
+            {"content-encoding:", req->resp_encoding},
+            {"cache-control:", req->resp_cache ? req->resp_cache : "no-store"},
+            {"www-authenticate:", req->resp_www_auth},
+            {"allow:", req->resp_allow[0] ? req->resp_allow : NULL},
+            {"connection:", req->close_after ? "close" : NULL},
+        };
+        for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++) {
+            const char *v = optional[i][1];
+            if (v && lws_add_http_header_by_name(wsi, (const unsigned char *)optional[i][0],
+                                                 (const unsigned char *)v, (int)strlen(v), &p,
+                                                 end))
+                return -1;
+        }
+        if (lws_finalize_write_http_header(wsi, start, &p, end))
+            return -1;
+        pss->headers_sent = true;
+        if (body_len > 0 && req->method != HTTP_HEAD) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    } else {
+        size_t left = req->resp_body.len - pss->sent;
+        size_t n = left < WRITE_CHUNK ? left : WRITE_CHUNK;
+        bool final = n == left;
+        memcpy(srv->scratch + LWS_PRE, req->resp_body.data + pss->sent, n);
+        if (lws_write(wsi, srv->scratch + LWS_PRE, n,
+                      final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+            return -1;
+        pss->sent += n;
+        if (!final) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+    /* the whole response is out */
+    log_access(req);
+    bool close = req->close_after || srv->stopping;
+    pss->req = NULL;
+    http_request_detach(req);
+    if (close)
+        return -1;
+    if (lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+static int ws_path_ok(struct lws *wsi)
+{
+    char uri[64] = "";
+    lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    return strcmp(uri, "/ws") == 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    HttpServer *srv = lws_context_user(lws_get_context(wsi));
+    Pss *pss = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        if (!srv)
+            return -1;
+        return begin_request(srv, pss, wsi, in);
+
+    case LWS_CALLBACK_HTTP_BODY:
+        if (pss->req && !pss->req->body_too_large) {
+            if ((long)(pss->req->body.len + len) > srv->opts.max_body_bytes)
+                pss->req->body_too_large = true;
+            else
+                strbuf_append(&pss->req->body, in, len);
+        }
+        return 0;
+
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (pss->req && !pss->req->responded)
+            dispatch(srv, pss->req, wsi);
+        return 0;
+
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return write_response(srv, pss, wsi);
+
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss && pss->req) {
+            HttpRequest *req = pss->req;
+            pss->req = NULL;
+            http_request_detach(req);
+        }
+        return 0;
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (!srv || srv->stopping || !ws_path_ok(wsi))
+            return 1; /* refuse the upgrade */
+        return 0;
+
+    case LWS_CALLBACK_ESTABLISHED: {
+        bool presented = false;
+        const char *method = "none";
+        Role role = authenticate(srv, wsi, &method, &presented);
+        char *rid = custom_header_dup(wsi, "x-request-id:");
+        HttpRequest tmp = {0};
+        http_request_set_id(&tmp, rid);
+        free(rid);
+        pss->ws = wshub_client_new(srv->opts.hub, wsi, role, tmp.request_id);
+        return 0;
+    }
+
+    case LWS_CALLBACK_RECEIVE:
+        if (!pss->ws)
+            return -1;
+        return wshub_client_receive(pss->ws, in, len, lws_is_final_fragment(wsi),
+                                    lws_frame_is_binary(wsi))
+                   ? 0
+                   : -1;
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!pss->ws)
+            return -1;
+        return wshub_client_writable(pss->ws) ? 0 : -1;
+
+    case LWS_CALLBACK_CLOSED:
+        if (pss && pss->ws) {
+            wshub_client_free(pss->ws);
+            pss->ws = NULL;
+        }
+        return 0;
+
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"pgfleet", callback, sizeof(Pss), WSHUB_MAX_MESSAGE, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}, /* 4.1 has no LWS_PROTOCOL_LIST_TERM */
+};
+
+static void lws_log_emit(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    /* lws lines start with its own timestamp: "[2026/11/26 ...] E: msg" */
+    const char *msg = line;
+    const char *close = memchr(line, ']', n);
+    if (close && close + 2 < line + n)
+        msg = close + 2;
+    int mlen = (int)(n - (size_t)(msg - line));
+    log_event(level == LLL_ERR ? LOG_ERROR : LOG_WARN, NULL, NULL, "libwebsockets: %.*s", mlen,
+              msg);
+}
+
+/* binds a throwaway socket to give a precise error before lws tries */
+static bool probe_listen(const char *host, int port, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t slen;
+    int family;
+    if (strchr(host, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        if (uv_ip6_addr(host, port, a) != 0)
+            goto badhost;
+        family = AF_INET6;
+        slen = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        if (uv_ip4_addr(host, port, a) != 0)
+            goto badhost;
+        family = AF_INET;
+        slen = sizeof *a;
+    }
+    int fd = socket(family, SOCK_STREAM, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "could not create a socket: %s", strerror(errno));
+        return false;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, slen) != 0) {
+        int e = errno;
+        close(fd);
+        snprintf(err, errlen, "could not listen on %s:%d: %s%s", host, port, strerror(e),
+                 e == EADDRINUSE ? " (another process holds the port; set PGFLEET_LISTEN)" : "");
+        return false;
+    }
+    close(fd);
+    return true;
+badhost:
+    snprintf(err, errlen, "could not listen on %s:%d: not an IP address (use an address such "
+                          "as 127.0.0.1, 0.0.0.0 or [::1], or localhost)",
+             host, port);
+    return false;
+}
+
+HttpServer *http_server_new(const HttpServerOptions *opts, char *err, size_t errlen)
+{
+    const char *host = opts->host;
+    if (strcasecmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    if (!probe_listen(host, opts->port, err, errlen))
+        return NULL;
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+
+    HttpServer *srv = xcalloc(1, sizeof *srv);
+    srv->opts = *opts;
+    srv->loop = opts->loop;
+    srv->host = xstrdup(host);
+    srv->scratch = xmalloc(LWS_PRE + WRITE_CHUNK);
+
+    void *foreign_loops[1] = {opts->loop};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = opts->port;
+    bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+    info.iface = any ? NULL : srv->host;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (!strchr(host, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign_loops;
+    info.user = srv;
+    info.max_http_header_data = 8192;
+    info.keepalive_timeout = 30;
+    info.timeout_secs = 30;
+    info.server_string = "pgfleet";
+
+    srv->ctx = lws_create_context(&info);
+    if (!srv->ctx) {
+        snprintf(err, errlen, "could not start the HTTP server on %s:%d (libwebsockets failed; "
+                              "see the log above)",
+                 host, opts->port);
+        free(srv->host);
+        free(srv->scratch);
+        free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+static int deprecated_cb(void)
+{
+    return 0;
+}
+
+void http_server_stop_accepting(HttpServer *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    lws_context_deprecate(srv->ctx, deprecated_cb);
+}
+
+size_t http_server_inflight(const HttpServer *srv)
+{
+    return srv->inflight;
+}
+
+size_t http_server_total_requests(const HttpServer *srv)
+{
+    return srv->total;
+}
+
+void http_server_close(HttpServer *srv)
+{
+    if (!srv || !srv->ctx)
+        return;
+    srv->stopping = true;
+    struct lws_context *ctx = srv->ctx;
+    srv->ctx = NULL;
+    lws_context_destroy(ctx);
+}
+
+void http_server_free(HttpServer *srv)
+{
+    if (!srv)
+        return;
+    http_server_close(srv);
+    free(srv->host);
+    free(srv->scratch);
+    free(srv);
+}

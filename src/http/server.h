@@ -1,0 +1,49 @@
+/*
+ * server: HTTP and WebSocket on the libuv loop, through libwebsockets.
+ *
+ * libwebsockets runs in foreign-loop mode on the daemon's loop (as ttyd does).
+ * This module is the only one that knows libwebsockets: it turns callbacks
+ * into HttpRequest objects, authenticates them, matches the route table,
+ * answers static UI files, and hands WebSocket frames to the hub.
+ */
+#ifndef PGFLEET_SERVER_H
+#define PGFLEET_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "auth/authkey.h"
+#include "http/router.h"
+#include "http/wshub.h"
+
+typedef struct HttpServer HttpServer;
+
+typedef struct HttpServerOptions {
+    uv_loop_t *loop;
+    const char *host;
+    int port;
+    long max_body_bytes;
+    const Route *routes;
+    size_t nroutes;
+    void *app;               /* passed to every route handler */
+    const AuthKey *authkey;  /* NULL: no auth method, every caller is admin */
+    WsHub *hub;
+} HttpServerOptions;
+
+/* Binds and starts serving. NULL with err filled when it cannot listen. */
+HttpServer *http_server_new(const HttpServerOptions *opts, char *err, size_t errlen);
+/* Closes the listening socket; open connections finish what they are doing. */
+void http_server_stop_accepting(HttpServer *srv);
+/* requests received and not yet answered and written */
+size_t http_server_inflight(const HttpServer *srv);
+size_t http_server_total_requests(const HttpServer *srv);
+/*
+ * Closes every connection and destroys the libwebsockets context; the loop
+ * must run on so the closes complete. Call http_server_free after the loop ends.
+ */
+void http_server_close(HttpServer *srv);
+void http_server_free(HttpServer *srv);
+
+#endif

@@ -1,0 +1,470 @@
+#include "store/store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+/* Debian 12's hiredict shim forgets the header that declares the SSL types */
+#if __has_include(<hiredict/hiredict_ssl.h>)
+#include <hiredict/hiredict_ssl.h>
+#endif
+#include <hiredis/hiredis_ssl.h>
+
+#include "common/backoff.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "store/redisurl.h"
+
+#define STORE_RETRY_BASE_MS 100
+#define STORE_RETRY_CAP_MS 5000
+
+struct Store {
+    uv_loop_t *loop;
+    RedisUrl url;
+    char display_url[512];
+    char *prefix;
+    long timeout_ms;
+    redisSSLContext *ssl;
+    redisAsyncContext *ac;
+    StoreState state;
+    uv_timer_t retry_timer;
+    uv_getaddrinfo_t resolve_req;
+    bool resolving;
+    bool timer_closed;
+    bool closing;
+    Backoff backoff;
+    unsigned handshake_pending;
+    bool handshake_failed;
+    unsigned failures; /* consecutive failed attempts */
+    char last_error[256];
+    void (*on_state)(void *ud, StoreState state);
+    void *ud;
+};
+
+typedef enum OpKind { OP_DONE, OP_VALUE, OP_PING, OP_HANDSHAKE } OpKind;
+
+typedef struct StoreOp {
+    Store *st;
+    OpKind kind;
+    union {
+        StoreDoneCb done;
+        StoreValueCb value;
+        StorePingCb ping;
+    } cb;
+    void *ud;
+    uint64_t started_ns;
+} StoreOp;
+
+static const char *const state_names[] = {"disconnected", "connecting", "handshake", "ready",
+                                          "closed"};
+
+static void store_schedule_retry(Store *st);
+static void store_start_connect(Store *st);
+
+const char *store_state_name(StoreState state)
+{
+    return state_names[state];
+}
+
+StoreState store_state(const Store *st)
+{
+    return st->state;
+}
+
+const char *store_last_error(const Store *st)
+{
+    return st->last_error;
+}
+
+const char *store_prefix(const Store *st)
+{
+    return st->prefix;
+}
+
+const char *store_display_url(const Store *st)
+{
+    return st->display_url;
+}
+
+static void set_state(Store *st, StoreState state)
+{
+    StoreState old = st->state;
+    if (old == state)
+        return;
+    st->state = state;
+    if ((old == STORE_READY || state == STORE_READY) && st->on_state)
+        st->on_state(st->ud, state);
+}
+
+static void record_failure(Store *st, const char *what, const char *detail)
+{
+    snprintf(st->last_error, sizeof st->last_error, "%s %s:%d: %s", what, st->url.host,
+             st->url.port, detail && *detail ? detail : "unknown error");
+    st->failures++;
+}
+
+static void retry_cb(uv_timer_t *t)
+{
+    Store *st = t->data;
+    store_start_connect(st);
+}
+
+static void store_schedule_retry(Store *st)
+{
+    if (st->closing)
+        return;
+    set_state(st, STORE_DISCONNECTED);
+    uint64_t delay = backoff_next(&st->backoff);
+    /* the first failure of a streak is a warning; repeats are debug noise */
+    LogLevel level = st->failures <= 1 ? LOG_WARN : LOG_DEBUG;
+    log_event(level, NULL,
+              json_pack("{s:s, s:I, s:I}", "redis", st->display_url, "retry_in_ms",
+                        (json_int_t)delay, "attempt", (json_int_t)st->failures),
+              "%s; retrying", st->last_error);
+    uv_timer_start(&st->retry_timer, retry_cb, delay, 0);
+}
+
+static void on_ready(Store *st)
+{
+    if (st->failures > 0)
+        log_info("redis connection restored to %s after %u failed attempts", st->display_url,
+                 st->failures);
+    else
+        log_info("redis connected to %s", st->display_url);
+    st->failures = 0;
+    st->last_error[0] = '\0';
+    backoff_reset(&st->backoff);
+    set_state(st, STORE_READY);
+}
+
+static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    (void)ac;
+    StoreOp *op = privdata;
+    Store *st = op->st;
+    redisReply *reply = r;
+    PgfError err = PGF_OK;
+    char msg[300] = "";
+
+    if (!reply) {
+        err = PGF_ERR_STORE_DOWN;
+        snprintf(msg, sizeof msg, "connection to redis lost%s%s", ac && ac->errstr[0] ? ": " : "",
+                 ac ? ac->errstr : "");
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        err = PGF_ERR_STORE_DOWN;
+        snprintf(msg, sizeof msg, "redis refused the command: %.*s", (int)reply->len,
+                 reply->str);
+    }
+
+    switch (op->kind) {
+    case OP_HANDSHAKE:
+        if (err != PGF_OK && !st->handshake_failed) {
+            st->handshake_failed = true;
+            record_failure(st, "redis handshake with", msg);
+        }
+        if (--st->handshake_pending == 0 && !st->closing) {
+            if (st->handshake_failed)
+                redisAsyncDisconnect(st->ac); /* on_disconnect schedules the retry */
+            else
+                on_ready(st);
+        }
+        break;
+    case OP_DONE:
+        op->cb.done(op->ud, err, err ? msg : NULL);
+        break;
+    case OP_VALUE:
+        if (err == PGF_OK && reply->type == REDIS_REPLY_STRING)
+            op->cb.value(op->ud, PGF_OK, NULL, reply->str, reply->len);
+        else if (err == PGF_OK)
+            op->cb.value(op->ud, PGF_OK, NULL, NULL, 0); /* nil: no such key */
+        else
+            op->cb.value(op->ud, err, msg, NULL, 0);
+        break;
+    case OP_PING:
+        op->cb.ping(op->ud, err, err ? msg : NULL,
+                    (double)(uv_hrtime() - op->started_ns) / 1e6);
+        break;
+    }
+    free(op);
+}
+
+static StoreOp *op_new(Store *st, OpKind kind, void *ud)
+{
+    StoreOp *op = xcalloc(1, sizeof *op);
+    op->st = st;
+    op->kind = kind;
+    op->ud = ud;
+    op->started_ns = uv_hrtime();
+    return op;
+}
+
+/* sends a command; on failure frees op and reports the store down */
+static PgfError submit(Store *st, StoreOp *op, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAsyncCommand(st->ac, reply_cb, op, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        free(op);
+        return PGF_ERR_STORE_DOWN;
+    }
+    return PGF_OK;
+}
+
+static void connect_cb(const redisAsyncContext *ac, int status)
+{
+    Store *st = ac->data;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback */
+        st->ac = NULL;
+        record_failure(st, "could not connect to redis at", ac->errstr);
+        store_schedule_retry(st);
+        return;
+    }
+    set_state(st, STORE_HANDSHAKE);
+    st->handshake_failed = false;
+    st->handshake_pending = 0;
+    if (st->url.password) {
+        st->handshake_pending++;
+        PgfError rc = st->url.user ? submit(st, op_new(st, OP_HANDSHAKE, NULL), "AUTH %s %s",
+                                            st->url.user, st->url.password)
+                                     : submit(st, op_new(st, OP_HANDSHAKE, NULL), "AUTH %s",
+                                              st->url.password);
+        if (rc != PGF_OK)
+            st->handshake_pending--;
+    }
+    if (st->url.db != 0) {
+        st->handshake_pending++;
+        if (submit(st, op_new(st, OP_HANDSHAKE, NULL), "SELECT %d", st->url.db) != PGF_OK)
+            st->handshake_pending--;
+    }
+    if (st->handshake_pending == 0)
+        on_ready(st);
+}
+
+static void disconnect_cb(const redisAsyncContext *ac, int status)
+{
+    Store *st = ac->data;
+    st->ac = NULL;
+    if (st->closing)
+        return;
+    if (st->state == STORE_READY || !st->last_error[0] || status != REDIS_OK)
+        record_failure(st, "lost connection to redis at",
+                       status == REDIS_OK ? "closed" : ac->errstr);
+    store_schedule_retry(st);
+}
+
+static void connect_addr(Store *st, const struct sockaddr *addr)
+{
+    char ip[64];
+    if (addr->sa_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)addr, ip, sizeof ip);
+    else
+        uv_ip4_name((const struct sockaddr_in *)addr, ip, sizeof ip);
+
+    redisOptions o = {0};
+    REDIS_OPTIONS_SET_TCP(&o, ip, st->url.port);
+    struct timeval tv = {.tv_sec = st->timeout_ms / 1000,
+                         .tv_usec = (st->timeout_ms % 1000) * 1000};
+    o.connect_timeout = &tv;
+    o.command_timeout = &tv;
+    redisAsyncContext *ac = redisAsyncConnectWithOptions(&o);
+    if (!ac) {
+        record_failure(st, "could not connect to redis at", "out of memory");
+        store_schedule_retry(st);
+        return;
+    }
+    if (ac->err) {
+        record_failure(st, "could not connect to redis at", ac->errstr);
+        redisAsyncFree(ac);
+        store_schedule_retry(st);
+        return;
+    }
+    if (st->ssl && redisInitiateSSLWithContext(&ac->c, st->ssl) != REDIS_OK) {
+        record_failure(st, "could not start TLS with redis at", ac->c.errstr);
+        redisAsyncFree(ac);
+        store_schedule_retry(st);
+        return;
+    }
+    ac->data = st;
+    st->ac = ac;
+    redisLibuvAttach(ac, st->loop);
+    redisAsyncSetConnectCallback(ac, connect_cb);
+    redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+}
+
+static void maybe_release(Store *st);
+
+static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    Store *st = req->data;
+    st->resolving = false;
+    if (st->closing) {
+        uv_freeaddrinfo(res);
+        maybe_release(st);
+        return;
+    }
+    if (status != 0 || !res) {
+        record_failure(st, "could not resolve redis host", uv_strerror(status));
+        uv_freeaddrinfo(res);
+        store_schedule_retry(st);
+        return;
+    }
+    connect_addr(st, res->ai_addr);
+    uv_freeaddrinfo(res);
+}
+
+static void store_start_connect(Store *st)
+{
+    if (st->closing || st->resolving || st->ac)
+        return;
+    set_state(st, STORE_CONNECTING);
+    /* resolve off the loop thread: hiredis would call getaddrinfo() in line */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    st->resolve_req.data = st;
+    char port[8];
+    snprintf(port, sizeof port, "%d", st->url.port);
+    int rc = uv_getaddrinfo(st->loop, &st->resolve_req, resolved_cb, st->url.host, port, &hints);
+    if (rc != 0) {
+        record_failure(st, "could not resolve redis host", uv_strerror(rc));
+        store_schedule_retry(st);
+        return;
+    }
+    st->resolving = true;
+}
+
+Store *store_new(uv_loop_t *loop, const StoreOptions *opts, char *err, size_t errlen)
+{
+    Store *st = xcalloc(1, sizeof *st);
+    if (!redisurl_parse(opts->url, &st->url, err, errlen)) {
+        free(st);
+        return NULL;
+    }
+    if (st->url.tls) {
+        static bool ssl_inited;
+        if (!ssl_inited) {
+            redisInitOpenSSL();
+            ssl_inited = true;
+        }
+        redisSSLContextError ssl_err = REDIS_SSL_CTX_NONE;
+        st->ssl = redisCreateSSLContext(NULL, NULL, NULL, NULL, st->url.host, &ssl_err);
+        if (!st->ssl) {
+            snprintf(err, errlen, "could not set up TLS for redis: %s",
+                     redisSSLContextGetError(ssl_err));
+            redisurl_free(&st->url);
+            free(st);
+            return NULL;
+        }
+    }
+    st->loop = loop;
+    config_mask_url(opts->url, st->display_url, sizeof st->display_url);
+    st->prefix = xstrdup(opts->prefix ? opts->prefix : "pgfleet:");
+    st->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 2000;
+    st->on_state = opts->on_state;
+    st->ud = opts->ud;
+    st->state = STORE_DISCONNECTED;
+    backoff_init(&st->backoff, STORE_RETRY_BASE_MS, STORE_RETRY_CAP_MS);
+    uv_timer_init(loop, &st->retry_timer);
+    st->retry_timer.data = st;
+    store_start_connect(st);
+    return st;
+}
+
+static void maybe_release(Store *st)
+{
+    if (!st->timer_closed || st->resolving)
+        return;
+    if (st->ssl)
+        redisFreeSSLContext(st->ssl);
+    redisurl_free(&st->url);
+    free(st->prefix);
+    free(st);
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+    Store *st = h->data;
+    st->timer_closed = true;
+    maybe_release(st);
+}
+
+void store_free(Store *st)
+{
+    if (!st)
+        return;
+    st->closing = true;
+    st->state = STORE_CLOSED;
+    uv_timer_stop(&st->retry_timer);
+    if (st->resolving)
+        uv_cancel((uv_req_t *)&st->resolve_req);
+    if (st->ac) {
+        redisAsyncContext *ac = st->ac;
+        st->ac = NULL;
+        redisAsyncFree(ac); /* pending callbacks run now with a NULL reply */
+    }
+    uv_close((uv_handle_t *)&st->retry_timer, timer_closed_cb);
+}
+
+static char *full_key(const Store *st, const char *key, size_t *len)
+{
+    char *k = xasprintf("%s%s", st->prefix, key);
+    *len = strlen(k);
+    return k;
+}
+
+PgfError store_set(Store *st, const char *key, const char *value, size_t len, long ttl_seconds,
+                   StoreDoneCb cb, void *ud)
+{
+    if (st->state != STORE_READY || !st->ac)
+        return PGF_ERR_STORE_DOWN;
+    StoreOp *op = op_new(st, OP_DONE, ud);
+    op->cb.done = cb;
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    PgfError rc = ttl_seconds > 0
+                      ? submit(st, op, "SET %b %b EX %ld", k, klen, value, len, ttl_seconds)
+                      : submit(st, op, "SET %b %b", k, klen, value, len);
+    free(k);
+    return rc;
+}
+
+PgfError store_get(Store *st, const char *key, StoreValueCb cb, void *ud)
+{
+    if (st->state != STORE_READY || !st->ac)
+        return PGF_ERR_STORE_DOWN;
+    StoreOp *op = op_new(st, OP_VALUE, ud);
+    op->cb.value = cb;
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    PgfError rc = submit(st, op, "GET %b", k, klen);
+    free(k);
+    return rc;
+}
+
+PgfError store_del(Store *st, const char *key, StoreDoneCb cb, void *ud)
+{
+    if (st->state != STORE_READY || !st->ac)
+        return PGF_ERR_STORE_DOWN;
+    StoreOp *op = op_new(st, OP_DONE, ud);
+    op->cb.done = cb;
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    PgfError rc = submit(st, op, "DEL %b", k, klen);
+    free(k);
+    return rc;
+}
+
+PgfError store_ping(Store *st, StorePingCb cb, void *ud)
+{
+    if (st->state != STORE_READY || !st->ac)
+        return PGF_ERR_STORE_DOWN;
+    StoreOp *op = op_new(st, OP_PING, ud);
+    op->cb.ping = cb;
+    return submit(st, op, "PING");
+}

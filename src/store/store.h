@@ -1,0 +1,87 @@
+/*
+ * store: pgfleet's state in Redis (ElastiCache in production).
+ *
+ * One asynchronous connection on the loop (hiredis + its libuv adapter), TLS
+ * for rediss://, AUTH with an ACL user, SELECT of the database. The
+ * connection is a state machine:
+ *
+ *   DISCONNECTED --timer--> CONNECTING --connected--> HANDSHAKE --AUTH/SELECT ok--> READY
+ *        ^                      |                         |                          |
+ *        +----- backoff --------+-------------------------+------ error/timeout -----+
+ *
+ * While not READY every operation fails at once with PGF_ERR_STORE_DOWN (the
+ * API answers 503) and a reconnect is scheduled with decorrelated jitter.
+ *
+ * Keys: everything lives under one prefix (default "pgfleet:"). Records are
+ * JSON objects carrying "schema_version". Layout so far:
+ *   <prefix>modeltest:<kind>:<id>   round-trip records of GET /api/models/test (TTL 60 s)
+ *
+ * Callback contract: a callback is called exactly once per accepted operation,
+ * from the loop, never from inside the call that started it. It may start new
+ * operations; it must not call store_free.
+ */
+#ifndef PGFLEET_STORE_H
+#define PGFLEET_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "common/error.h"
+
+typedef struct Store Store;
+
+typedef enum StoreState {
+    STORE_DISCONNECTED,
+    STORE_CONNECTING,
+    STORE_HANDSHAKE,
+    STORE_READY,
+    STORE_CLOSED,
+} StoreState;
+
+typedef struct StoreOptions {
+    const char *url;    /* redis:// or rediss:// */
+    const char *prefix; /* key prefix, e.g. "pgfleet:" */
+    long timeout_ms;    /* connect and command timeout */
+    /* called on every change into or out of READY; may be NULL */
+    void (*on_state)(void *ud, StoreState state);
+    void *ud;
+} StoreOptions;
+
+/*
+ * err is NULL on success. value is NULL when the key does not exist (GET) and
+ * is only valid during the call.
+ */
+typedef void (*StoreDoneCb)(void *ud, PgfError err, const char *errmsg);
+typedef void (*StoreValueCb)(void *ud, PgfError err, const char *errmsg, const char *value,
+                             size_t len);
+typedef void (*StorePingCb)(void *ud, PgfError err, const char *errmsg, double latency_ms);
+
+/* Validates the URL and starts connecting. NULL with err filled when the URL is bad. */
+Store *store_new(uv_loop_t *loop, const StoreOptions *opts, char *err, size_t errlen);
+/* Drops the connection (pending callbacks get PGF_ERR_STORE_DOWN) and frees once closed. */
+void store_free(Store *st);
+
+StoreState store_state(const Store *st);
+const char *store_state_name(StoreState state);
+/* the last connection error, "" if none */
+const char *store_last_error(const Store *st);
+const char *store_prefix(const Store *st);
+/* the URL with any password masked, for logs and status */
+const char *store_display_url(const Store *st);
+
+/*
+ * Operations. Each returns PGF_OK when accepted (the callback will run), or
+ * PGF_ERR_STORE_DOWN when the store is not READY (the callback will not run).
+ * Keys are given without the prefix.
+ */
+PgfError store_set(Store *st, const char *key, const char *value, size_t len, long ttl_seconds,
+                   StoreDoneCb cb, void *ud) __attribute__((warn_unused_result));
+PgfError store_get(Store *st, const char *key, StoreValueCb cb, void *ud)
+    __attribute__((warn_unused_result));
+PgfError store_del(Store *st, const char *key, StoreDoneCb cb, void *ud)
+    __attribute__((warn_unused_result));
+PgfError store_ping(Store *st, StorePingCb cb, void *ud) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,90 @@
+// pgfleet dashboard: health, API key, endpoint explorer, live heartbeat over /ws.
+const $ = (id) => document.getElementById(id);
+const keyStore = {
+  get: () => sessionStorage.getItem("pgfleet.key") || "",
+  set: (k) => sessionStorage.setItem("pgfleet.key", k),
+};
+
+function mark(el, ok, text) {
+  el.textContent = text;
+  el.className = ok ? "ok" : "bad";
+}
+
+async function api(path) {
+  const headers = {};
+  const key = keyStore.get();
+  if (key) headers["Authorization"] = `Bearer ${key}`;
+  const res = await fetch(path, { headers });
+  const body = await res.json().catch(() => ({}));
+  return { status: res.status, body };
+}
+
+async function refreshHealth() {
+  try {
+    const h = await api("/healthz");
+    mark($("h-alive"), h.status === 200, h.status === 200 ? `ok (up ${Math.round(h.body.uptime_seconds)} s)` : `HTTP ${h.status}`);
+    $("version").textContent = h.body.version ? `v${h.body.version}` : "";
+  } catch (e) {
+    mark($("h-alive"), false, "unreachable");
+  }
+  try {
+    const r = await api("/readyz");
+    if (r.status === 200) mark($("h-ready"), true, `ready (${r.body.checks.redis.latency_ms.toFixed(2)} ms)`);
+    else mark($("h-ready"), false, r.body.error ? r.body.error.message : `HTTP ${r.status}`);
+  } catch (e) {
+    mark($("h-ready"), false, "unreachable");
+  }
+}
+
+async function refreshAuth() {
+  const r = await api("/api/auth/status");
+  $("auth-status").textContent = r.status === 200 ? `signed in as ${r.body.role} (${r.body.method})` : r.body.error ? r.body.error.message : `HTTP ${r.status}`;
+  return r.status === 200;
+}
+
+let ws;
+function connectWs() {
+  if (ws) ws.close();
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  ws = new WebSocket(`${proto}://${location.host}/ws`);
+  ws.onopen = () => {
+    const key = keyStore.get();
+    if (key) ws.send(JSON.stringify({ type: "auth", key }));
+    ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health"] }));
+  };
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.type === "event" && msg.topic === "heartbeat") {
+      const d = msg.data;
+      mark($("h-ws"), true, `#${d.seq} at ${msg.ts}: store ${d.store}, ${d.websocket_clients} client(s)`);
+    } else if (msg.type === "event" && msg.topic === "health") {
+      refreshHealth();
+    } else if (msg.type === "error") {
+      mark($("h-ws"), false, msg.error.message);
+    }
+  };
+  ws.onclose = () => {
+    mark($("h-ws"), false, "disconnected; retrying");
+    setTimeout(connectWs, 3000);
+  };
+}
+
+$("keyform").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  keyStore.set($("key").value);
+  $("key").value = "";
+  await refreshAuth();
+  connectWs();
+});
+
+document.querySelectorAll("button[data-get]").forEach((b) =>
+  b.addEventListener("click", async () => {
+    const r = await api(b.dataset.get);
+    $("output").textContent = `HTTP ${r.status}\n` + JSON.stringify(r.body, null, 2);
+  })
+);
+
+refreshHealth();
+refreshAuth();
+connectWs();
+setInterval(refreshHealth, 5000);
