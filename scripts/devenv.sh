@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# The local environment behind `make run`: real PostgreSQL servers replicating
+# between them, Redis, and moto as the AWS emulator.
+#
+#   scripts/devenv.sh up | down | status | env
+#
+# Fixed ports (all outside 5432-5499 and 6379, which a person's own servers may hold):
+#   55432  pg primary       database "app", publication app_pub (wal_level=logical)
+#   55433  pg standby       physical, from the primary (slot standby1_slot)
+#   55434  pg cascade       physical, from the standby (cascading, slot cascade1_slot)
+#   55435  pg reporting     second primary; database "app_reporting" subscribes to app_pub
+#   56379  redis
+#   55000  moto server      Secrets Manager holds pgfleet/dev/<server> for each server
+#
+# Roles: pgfleet (LOGIN REPLICATION, password pgfleet-dev) owns the data;
+# replication uses the same role. State lives under $PGFLEET_DEVENV_DIR
+# (default .devenv/, or /var/tmp/pgfleet-devenv when run as root, since PostgreSQL
+# runs as the postgres user and must be able to reach it).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
+if [[ $(id -u) -eq 0 ]]; then
+  DIR="${PGFLEET_DEVENV_DIR:-/var/tmp/pgfleet-devenv}"
+else
+  DIR="${PGFLEET_DEVENV_DIR:-$ROOT/.devenv}"
+fi
+PG_PRIMARY=55432 PG_STANDBY=55433 PG_CASCADE=55434 PG_REPORTING=55435
+REDIS_PORT=56379 MOTO_PORT=55000
+PGUSER_NAME=pgfleet PGPASS=pgfleet-dev
+REGION=us-east-1
+
+say() { printf 'devenv: %s\n' "$*" >&2; }
+die() { printf 'devenv: error: %s\n' "$*" >&2; exit 1; }
+
+# PostgreSQL refuses to run as root: run its tools as postgres then.
+as_pg() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+psql_at() { # port db sql...
+  local port=$1 db=$2; shift 2
+  PGPASSWORD=$PGPASS psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$PGUSER_NAME" -d "$db" "$@"
+}
+
+pg_running() { as_pg "$PGBIN/pg_ctl" -D "$DIR/$1" status >/dev/null 2>&1; }
+
+wait_port() { # port what
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "$2 did not start listening on port $1"
+}
+
+port_free_or_ours() { # port what
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    die "port $1 ($2) is taken by another process; stop it, or run 'make stop' if it is an old devenv"
+  fi
+}
+
+pg_start() { # name port
+  local name=$1 port=$2
+  if pg_running "$name"; then return 0; fi
+  port_free_or_ours "$port" "postgres $name"
+  as_pg "$PGBIN/pg_ctl" -D "$DIR/$name" -l "$DIR/log/$name.log" -w -t 60 start >/dev/null ||
+    die "postgres $name failed to start; see $DIR/log/$name.log"
+}
+
+pg_conf() { # name port
+  cat >>"$DIR/$1/postgresql.auto.conf" <<CONF
+port = $2
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$DIR/sock'
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10
+hot_standby = on
+hot_standby_feedback = on
+wal_keep_size = '64MB'
+logging_collector = off
+log_line_prefix = '%m [%p] %q%u@%d '
+cluster_name = 'pgfleet-dev-$1'
+CONF
+}
+
+pg_init() { # name port
+  local name=$1 port=$2
+  as_pg "$PGBIN/initdb" -D "$DIR/$name" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >"$DIR/log/$name-initdb.log" 2>&1 || die "initdb $name failed; see $DIR/log/$name-initdb.log"
+  pg_conf "$name" "$port"
+  cat >>"$DIR/$name/pg_hba.conf" <<HBA
+host    all             all             127.0.0.1/32            scram-sha-256
+host    replication     all             127.0.0.1/32            scram-sha-256
+HBA
+  pg_start "$name" "$port"
+  as_pg "$PGBIN/psql" -X -q -h "$DIR/sock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c "CREATE ROLE $PGUSER_NAME LOGIN REPLICATION CREATEDB PASSWORD '$PGPASS'" >/dev/null
+}
+
+pg_standby() { # name port upstream_port slot
+  local name=$1 port=$2 up=$3 slot=$4
+  local args=(-h 127.0.0.1 -p "$up" -U "$PGUSER_NAME" -D "$DIR/$name" -R -X stream -c fast)
+  [[ -n "$slot" ]] && args+=(-C -S "$slot")
+  as_pg env PGPASSWORD=$PGPASS "$PGBIN/pg_basebackup" "${args[@]}" >"$DIR/log/$name-basebackup.log" 2>&1 ||
+    die "pg_basebackup for $name failed; see $DIR/log/$name-basebackup.log"
+  # the copy carries the upstream's settings: ours come last and win
+  sed -i "/^port = /d;/^cluster_name = /d" "$DIR/$name/postgresql.auto.conf"
+  cat >>"$DIR/$name/postgresql.auto.conf" <<CONF
+port = $port
+cluster_name = 'pgfleet-dev-$name'
+CONF
+  pg_start "$name" "$port"
+}
+
+seed_primary() {
+  psql_at $PG_PRIMARY postgres -c "CREATE DATABASE app" >/dev/null
+  psql_at $PG_PRIMARY app <<'SQL' >/dev/null
+CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL,
+                        email text UNIQUE, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                     customer_id bigint NOT NULL REFERENCES customers(id),
+                     total numeric(12,2) NOT NULL, status text NOT NULL DEFAULT 'new',
+                     created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO customers (name, email)
+  SELECT 'customer ' || g, 'customer' || g || '@example.com' FROM generate_series(1, 100) g;
+INSERT INTO orders (customer_id, total, status)
+  SELECT 1 + (g % 100), round((random() * 500)::numeric, 2), (ARRAY['new','paid','shipped'])[1 + g % 3]
+  FROM generate_series(1, 1000) g;
+CREATE PUBLICATION app_pub FOR TABLE customers, orders;
+SQL
+}
+
+seed_reporting() {
+  psql_at $PG_REPORTING postgres -c "CREATE DATABASE app_reporting" >/dev/null
+  psql_at $PG_REPORTING app_reporting <<SQL >/dev/null
+CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, email text UNIQUE,
+                        created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, total numeric(12,2) NOT NULL,
+                     status text NOT NULL DEFAULT 'new', created_at timestamptz NOT NULL DEFAULT now());
+SQL
+  # CREATE SUBSCRIPTION needs superuser on PostgreSQL 15
+  as_pg env PGOPTIONS='-c client_min_messages=warning' "$PGBIN/psql" -X -q -h "$DIR/sock" -p $PG_REPORTING -U postgres -d app_reporting -v ON_ERROR_STOP=1 \
+    -c "CREATE SUBSCRIPTION app_sub CONNECTION 'host=127.0.0.1 port=$PG_PRIMARY dbname=app user=$PGUSER_NAME password=$PGPASS' PUBLICATION app_pub" >/dev/null
+}
+
+moto_up() {
+  if [[ -f "$DIR/moto.pid" ]] && kill -0 "$(cat "$DIR/moto.pid")" 2>/dev/null; then return 0; fi
+  port_free_or_ours $MOTO_PORT "moto server"
+  nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p $MOTO_PORT >"$DIR/log/moto.log" 2>&1 &
+  echo $! >"$DIR/moto.pid"
+  wait_port $MOTO_PORT "moto server"
+  AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+    AWS_REGION=$REGION AWS_DEFAULT_REGION=$REGION "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_aws.py" \
+    --password "$PGPASS" --user "$PGUSER_NAME" \
+    primary:$PG_PRIMARY:app standby:$PG_STANDBY:app cascade:$PG_CASCADE:app reporting:$PG_REPORTING:app_reporting \
+    >"$DIR/log/seed_aws.log" 2>&1 || die "seeding moto failed; see $DIR/log/seed_aws.log"
+}
+
+redis_up() {
+  if redis-cli -p $REDIS_PORT ping >/dev/null 2>&1; then return 0; fi
+  port_free_or_ours $REDIS_PORT "redis"
+  redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+    --pidfile "$DIR/redis.pid" --logfile "$DIR/log/redis.log" --dir "$DIR" >/dev/null
+  wait_port $REDIS_PORT redis
+}
+
+cmd_up() {
+  command -v "$PGBIN/initdb" >/dev/null || die "PostgreSQL 15 is not installed ($PGBIN); run scripts/bootstrap.sh"
+  mkdir -p "$DIR/log" "$DIR/sock"
+  if [[ $(id -u) -eq 0 ]]; then chown -R postgres:postgres "$DIR"; chmod 755 "$DIR"; fi
+  if [[ ! -f "$DIR/primary/PG_VERSION" ]]; then
+    say "creating the primary (port $PG_PRIMARY)"
+    pg_init primary $PG_PRIMARY
+    seed_primary
+    say "creating the standby (port $PG_STANDBY) and the cascading standby (port $PG_CASCADE)"
+    pg_standby standby $PG_STANDBY $PG_PRIMARY standby1_slot
+    pg_standby cascade $PG_CASCADE $PG_STANDBY cascade1_slot
+    say "creating the reporting primary (port $PG_REPORTING), subscribed to app_pub"
+    pg_init reporting $PG_REPORTING
+    seed_reporting
+  else
+    for s in primary:$PG_PRIMARY standby:$PG_STANDBY cascade:$PG_CASCADE reporting:$PG_REPORTING; do
+      pg_start "${s%%:*}" "${s##*:}"
+    done
+  fi
+  redis_up
+  moto_up
+  say "up: postgres $PG_PRIMARY (primary) -> $PG_STANDBY (standby) -> $PG_CASCADE (cascade); $PG_PRIMARY/app =logical=> $PG_REPORTING/app_reporting; redis $REDIS_PORT; moto $MOTO_PORT"
+}
+
+cmd_down() {
+  for s in cascade standby reporting primary; do
+    if [[ -f "$DIR/$s/PG_VERSION" ]] && pg_running "$s"; then
+      as_pg "$PGBIN/pg_ctl" -D "$DIR/$s" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+  done
+  if [[ -f "$DIR/redis.pid" ]]; then
+    redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || kill "$(cat "$DIR/redis.pid")" 2>/dev/null || true
+    rm -f "$DIR/redis.pid"
+  fi
+  if [[ -f "$DIR/moto.pid" ]]; then
+    kill "$(cat "$DIR/moto.pid")" 2>/dev/null || true
+    rm -f "$DIR/moto.pid"
+  fi
+  say "down"
+}
+
+cmd_status() {
+  local rc=0
+  for s in primary:$PG_PRIMARY standby:$PG_STANDBY cascade:$PG_CASCADE reporting:$PG_REPORTING; do
+    local n=${s%%:*} p=${s##*:}
+    if [[ -f "$DIR/$n/PG_VERSION" ]] && pg_running "$n"; then
+      printf '%-10s %-6s up   %s\n' "$n" "$p" "$(psql_at "$p" postgres -At -c "SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END || ', ' || (SELECT count(*) FROM pg_stat_replication) || ' downstream(s)'" 2>/dev/null)"
+    else
+      printf '%-10s %-6s down\n' "$n" "$p"; rc=1
+    fi
+  done
+  if redis-cli -p $REDIS_PORT ping >/dev/null 2>&1; then printf '%-10s %-6s up\n' redis $REDIS_PORT; else printf '%-10s %-6s down\n' redis $REDIS_PORT; rc=1; fi
+  if [[ -f "$DIR/moto.pid" ]] && kill -0 "$(cat "$DIR/moto.pid")" 2>/dev/null; then printf '%-10s %-6s up\n' moto $MOTO_PORT; else printf '%-10s %-6s down\n' moto $MOTO_PORT; rc=1; fi
+  return $rc
+}
+
+cmd_env() {
+  cat <<ENV
+PGFLEET_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
+AWS_REGION=$REGION
+AWS_DEFAULT_REGION=$REGION
+AWS_ACCESS_KEY_ID=testing
+AWS_SECRET_ACCESS_KEY=testing
+ENV
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) echo "usage: scripts/devenv.sh up|down|status|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make run`: starts the local environment and serves pgfleet on
+# http://localhost:8000 until Ctrl-C; then stops everything it started.
+#   scripts/run.sh BINARY     run in the foreground
+#   scripts/run.sh --stop     stop a run left behind (make stop)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ $(id -u) -eq 0 ]]; then DIR="${PGFLEET_DEVENV_DIR:-/var/tmp/pgfleet-devenv}"; else DIR="${PGFLEET_DEVENV_DIR:-$ROOT/.devenv}"; fi
+PIDFILE="$DIR/pgfleet.pid"
+
+stop_all() {
+  if [[ -f "$PIDFILE" ]]; then
+    pid=$(cat "$PIDFILE")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$PIDFILE"
+  fi
+  "$ROOT/scripts/devenv.sh" down
+}
+
+if [[ "${1:-}" == "--stop" ]]; then stop_all; exit 0; fi
+BIN=${1:?usage: scripts/run.sh BINARY | --stop}
+
+"$ROOT/scripts/devenv.sh" up
+mkdir -p "$DIR"
+if [[ -z "${AUTH_KEY:-}" ]]; then
+  [[ -s "$DIR/auth_key" ]] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$DIR/auth_key")
+  AUTH_KEY=$(cat "$DIR/auth_key")
+fi
+export AUTH_KEY
+eval "$("$ROOT/scripts/devenv.sh" env | sed 's/^/export /')"
+export PGFLEET_LISTEN="${PGFLEET_LISTEN:-127.0.0.1:8000}"
+export PGFLEET_LOG_FORMAT="${PGFLEET_LOG_FORMAT:-text}"
+
+trap 'stop_all' EXIT
+trap 'exit 130' INT TERM
+cat <<MSG
+
+  pgfleet:   http://localhost:${PGFLEET_LISTEN##*:}
+  AUTH_KEY:  $AUTH_KEY
+  try:       curl -H "Authorization: Bearer $AUTH_KEY" http://localhost:${PGFLEET_LISTEN##*:}/api/models/test
+  stop:      Ctrl-C (or 'make stop' from another shell)
+
+MSG
+"$BIN" serve &
+echo $! >"$PIDFILE"
+wait $! || true
