@@ -7,8 +7,6 @@ cd "$ROOT"
 if [[ ! -f "$dir/build.ninja" ]]; then
   meson setup "$dir" "$@" >"/tmp/pgfleet-meson-$(basename "$dir").log" 2>&1 ||
     { cat "/tmp/pgfleet-meson-$(basename "$dir").log" >&2; exit 1; }
-elif [[ $# -gt 0 ]]; then
-  meson configure "$dir" "$@" >/dev/null
 fi
 ninja -C "$dir" --quiet 2>&1 | grep -v '^ninja: Entering\|^ninja: no work' || true
 test "${PIPESTATUS[0]}" -eq 0

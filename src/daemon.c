@@ -137,6 +137,7 @@ int daemon_run(const Config *cfg)
     StoreOptions so = {.url = config_get(cfg, CFG_REDIS_URL),
                        .prefix = config_get(cfg, CFG_REDIS_PREFIX),
                        .timeout_ms = cfg->redis_timeout_ms,
+                       .ca_file = config_get(cfg, CFG_REDIS_CA_FILE),
                        .on_state = on_store_state,
                        .ud = &d};
     d.store = store_new(&d.loop, &so, err, sizeof err);

@@ -26,6 +26,10 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                               .type = CFGT_INT, .default_value = "2000", .min = 50,
                               .max = 60000,
                               .description = "connect and command timeout for Redis"},
+    [CFG_REDIS_CA_FILE] = {.name = "redis_ca_file", .env = "PGFLEET_REDIS_CA_FILE",
+                           .type = CFGT_STRING, .default_value = NULL,
+                           .description = "CA bundle (PEM) that signs the Redis server "
+                                          "certificate, for rediss://; default: the system's"},
     [CFG_LOG_LEVEL] = {.name = "log_level", .env = "PGFLEET_LOG_LEVEL", .type = CFGT_ENUM,
                        .default_value = "info", .choices = log_levels,
                        .description = "least severe level logged"},

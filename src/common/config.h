@@ -19,6 +19,7 @@ typedef enum ConfigKey {
     CFG_REDIS_URL,
     CFG_REDIS_PREFIX,
     CFG_REDIS_TIMEOUT_MS,
+    CFG_REDIS_CA_FILE,
     CFG_LOG_LEVEL,
     CFG_LOG_FORMAT,
     CFG_AUTH_KEY,

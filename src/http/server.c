@@ -19,7 +19,8 @@
 #define WRITE_CHUNK (64 * 1024)
 
 struct HttpServer {
-    struct lws_context *ctx;
+    struct lws_context *ctx; /* NULL once libwebsockets has fully destroyed it */
+    bool destroying;
     uv_loop_t *loop;
     HttpServerOptions opts;
     char *host;
@@ -511,6 +512,8 @@ HttpServer *http_server_new(const HttpServerOptions *opts, char *err, size_t err
     info.keepalive_timeout = 30;
     info.timeout_secs = 30;
     info.server_string = "pgfleet";
+    /* lws NULLs srv->ctx once an asynchronous destroy on our loop completes */
+    info.pcontext = &srv->ctx;
 
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
@@ -550,12 +553,12 @@ size_t http_server_total_requests(const HttpServer *srv)
 
 void http_server_close(HttpServer *srv)
 {
-    if (!srv || !srv->ctx)
+    if (!srv || !srv->ctx || srv->destroying)
         return;
     srv->stopping = true;
-    struct lws_context *ctx = srv->ctx;
-    srv->ctx = NULL;
-    lws_context_destroy(ctx);
+    srv->destroying = true;
+    /* first stage: closes every connection; the rest completes on the loop */
+    lws_context_destroy(srv->ctx);
 }
 
 void http_server_free(HttpServer *srv)
@@ -563,6 +566,9 @@ void http_server_free(HttpServer *srv)
     if (!srv)
         return;
     http_server_close(srv);
+    /* second stage, after the loop ended: frees what is left of the context */
+    if (srv->ctx)
+        lws_context_destroy(srv->ctx);
     free(srv->host);
     free(srv->scratch);
     free(srv);

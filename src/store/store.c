@@ -353,10 +353,14 @@ Store *store_new(uv_loop_t *loop, const StoreOptions *opts, char *err, size_t er
             ssl_inited = true;
         }
         redisSSLContextError ssl_err = REDIS_SSL_CTX_NONE;
-        st->ssl = redisCreateSSLContext(NULL, NULL, NULL, NULL, st->url.host, &ssl_err);
+        st->ssl = redisCreateSSLContext(opts->ca_file, opts->ca_file ? NULL : "/etc/ssl/certs",
+                                        NULL, NULL, st->url.host, &ssl_err);
         if (!st->ssl) {
-            snprintf(err, errlen, "could not set up TLS for redis: %s",
-                     redisSSLContextGetError(ssl_err));
+            snprintf(err, errlen, "could not set up TLS for redis: %s%s%s",
+                     redisSSLContextGetError(ssl_err), opts->ca_file ? " (CA file " : "",
+                     opts->ca_file ? opts->ca_file : "");
+            if (opts->ca_file)
+                strncat(err, ")", errlen - strlen(err) - 1);
             redisurl_free(&st->url);
             free(st);
             return NULL;

@@ -1,0 +1,199 @@
+"""Fixtures that start real servers for the integration tests: Redis on a free
+port, and the pgfleet daemon itself. Everything is stopped and removed after
+each test, even when it fails. Ports 5432-5499 and 6379 are never used."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PGFLEET_BIN = os.environ.get("PGFLEET_BIN", str(ROOT / "build" / "pgfleet"))
+AUTH_KEY = "test-key-0123456789"
+
+
+def free_port():
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not (5432 <= port <= 5499 or port == 6379):
+            return port
+
+
+def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return
+        except Exception as e:  # noqa: BLE001 - keep polling, report the last error
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}" + (f": {last}" if last else ""))
+
+
+class RedisServer:
+    def __init__(self, workdir, args=()):
+        self.port = free_port()
+        self.dir = Path(workdir)
+        self.args = list(args)
+        self.proc = None
+        self.password = None
+
+    def start(self):
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", str(self.dir), *self.args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._ping, what=f"redis on {self.port}")
+        return self
+
+    def _ping(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+
+    def cli(self, *args):
+        cmd = ["redis-cli", "-p", str(self.port)]
+        if self.password:
+            cmd += ["--no-auth-warning", "-a", self.password]
+        return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=10).stdout
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+class Pgfleet:
+    """One `pgfleet serve` process with its own port and log file."""
+
+    def __init__(self, workdir, env, binary=PGFLEET_BIN, wrapper=()):
+        self.port = free_port()
+        self.dir = Path(workdir)
+        self.log_path = self.dir / f"pgfleet-{self.port}.log"
+        self.env = {**os.environ, "PGFLEET_LISTEN": f"127.0.0.1:{self.port}",
+                    "PGFLEET_LOG_FORMAT": "json", "PGFLEET_LOG_LEVEL": "info", **env}
+        self.env = {k: v for k, v in self.env.items() if v is not None}
+        self.binary = binary
+        self.wrapper = list(wrapper)
+        self.proc = None
+
+    def start(self, wait=True, timeout=10.0):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.wrapper + [self.binary, "serve"], env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        if wait:
+            wait_for(lambda: self.get("/healthz", timeout=0.5).status_code == 200,
+                     timeout=timeout, what=f"pgfleet on {self.port}\n{self.logs()}")
+        return self
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self):
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def headers(self, auth=True, extra=None):
+        h = {"Authorization": f"Bearer {AUTH_KEY}"} if auth else {}
+        h.update(extra or {})
+        return h
+
+    def get(self, path, auth=False, **kw):
+        kw.setdefault("timeout", 10)
+        return requests.get(self.url + path, headers=self.headers(auth, kw.pop("headers", None)), **kw)
+
+    def post(self, path, auth=True, **kw):
+        kw.setdefault("timeout", 10)
+        return requests.post(self.url + path, headers=self.headers(auth, kw.pop("headers", None)), **kw)
+
+    def request(self, method, path, auth=True, **kw):
+        kw.setdefault("timeout", 10)
+        return requests.request(method, self.url + path,
+                                headers=self.headers(auth, kw.pop("headers", None)), **kw)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Sends sig; returns (exit status, seconds until exit)."""
+        if not self.proc:
+            return None, 0.0
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        elapsed = time.monotonic() - t0
+        self.log.close()
+        self.proc = None
+        return rc, elapsed
+
+    def logs(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_records(self):
+        out = []
+        for line in self.logs().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+
+@pytest.fixture
+def workdir():
+    d = tempfile.mkdtemp(prefix="pgfleet-test-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def redis(workdir):
+    r = RedisServer(workdir).start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def daemon_factory(workdir):
+    started = []
+
+    def make(env=None, start=True, **kw):
+        d = Pgfleet(workdir, env or {}, **kw)
+        started.append(d)
+        return d.start() if start else d
+
+    yield make
+    for d in started:
+        d.stop(signal.SIGKILL if d.proc and d.proc.poll() is not None else signal.SIGTERM)
+
+
+@pytest.fixture
+def daemon(daemon_factory, redis):
+    """A daemon with AUTH_KEY set and a live Redis."""
+    return daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
+                           "PGFLEET_HEARTBEAT_SECONDS": "1"})

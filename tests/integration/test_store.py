@@ -1,0 +1,123 @@
+"""Redis as the state store: down and back, passwords, ACL users, TLS."""
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import AUTH_KEY, RedisServer, wait_for
+
+
+def test_redis_down_then_back_recovers_by_itself(daemon, redis):
+    assert daemon.get("/readyz").status_code == 200
+    port = redis.port
+    redis.stop()
+    wait_for(lambda: daemon.get("/readyz").status_code == 503, what="readyz 503")
+    r = daemon.get("/readyz")
+    err = r.json()["error"]
+    assert err["code"] == "store_unavailable" and "redis" in err["message"]
+    assert err["checks"]["redis"]["status"] in ("disconnected", "connecting")
+    w = daemon.get("/api/models/test", auth=True)
+    assert w.status_code == 503 and w.json()["error"]["code"] == "store_unavailable"
+    assert daemon.get("/healthz").status_code == 200  # alive, just not ready
+
+    # Redis returns on the same port: pgfleet reconnects without a restart
+    back = RedisServer(redis.dir)
+    back.port = port
+    back.start()
+    try:
+        wait_for(lambda: daemon.get("/readyz").status_code == 200, timeout=15, what="recovery")
+        assert daemon.get("/api/models/test", auth=True).json()["ok"] is True
+    finally:
+        back.stop()
+    logs = daemon.logs()
+    assert "lost connection to redis" in logs and "redis connection restored" in logs
+
+
+def test_redis_never_there_at_start(daemon_factory, workdir):
+    from conftest import free_port
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY,
+                        "PGFLEET_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    r = d.get("/readyz")
+    assert r.status_code == 503
+    assert "Connection refused" in r.json()["error"]["message"]
+
+
+def test_password_and_acl_user_from_url(daemon_factory, workdir):
+    r = RedisServer(workdir, ["--requirepass", "s3cret pw"]).start()
+    r.password = "s3cret pw"
+    r.cli("ACL", "SETUSER", "pgfleet", "on", ">app-pw", "~pgfleet:*", "+@all")
+    try:
+        d = daemon_factory({"AUTH_KEY": AUTH_KEY,
+                            "PGFLEET_REDIS_URL": f"redis://:s3cret%20pw@127.0.0.1:{r.port}/2"})
+        wait_for(lambda: d.get("/readyz").status_code == 200, what="auth with password")
+        assert d.get("/api/models/test", auth=True).json()["ok"] is True
+
+        acl = daemon_factory({"AUTH_KEY": AUTH_KEY,
+                              "PGFLEET_REDIS_URL": f"redis://pgfleet:app-pw@127.0.0.1:{r.port}/0"})
+        wait_for(lambda: acl.get("/readyz").status_code == 200, what="auth with ACL user")
+        assert acl.get("/api/models/test", auth=True).json()["ok"] is True
+
+        bad = daemon_factory({"AUTH_KEY": AUTH_KEY,
+                              "PGFLEET_REDIS_URL": f"redis://pgfleet:wrong@127.0.0.1:{r.port}/0"})
+        wait_for(lambda: bad.get("/readyz").status_code == 503, what="wrong password refused")
+        time.sleep(0.3)
+        msg = bad.get("/readyz").json()["error"]["message"]
+        assert "WRONGPASS" in msg or "invalid" in msg
+        assert "wrong" not in bad.logs().replace("WRONGPASS", "").replace("wrongpass", "")
+    finally:
+        r.stop()
+
+
+def test_bad_redis_url_is_a_config_error(daemon_factory):
+    d = daemon_factory({"PGFLEET_REDIS_URL": "redis://h:99999"}, start=False)
+    d.start(wait=False)
+    assert d.proc.wait(5) == 3
+    assert "PGFLEET_REDIS_URL" in d.logs() and "port" in d.logs()
+
+
+def make_tls_material(d: Path):
+    """A CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
+    def ossl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=pgfleet test CA",
+         "-keyout", "ca.key", "-out", "ca.crt")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+         "-out", "server.csr")
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-days", "1", "-extfile", "ext.cnf", "-out", "server.crt")
+
+
+def test_rediss_tls_with_configured_ca(daemon_factory, workdir):
+    d = Path(workdir)
+    make_tls_material(d)
+    r = RedisServer(workdir)
+    tls_port = r.port
+    r.args = ["--port", "0", "--tls-port", str(tls_port), "--tls-cert-file", str(d / "server.crt"),
+              "--tls-key-file", str(d / "server.key"), "--tls-ca-cert-file", str(d / "ca.crt"),
+              "--tls-auth-clients", "no"]
+    cmd = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--dir", workdir, *r.args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        good = daemon_factory({"AUTH_KEY": AUTH_KEY,
+                               "PGFLEET_REDIS_URL": f"rediss://127.0.0.1:{tls_port}/0",
+                               "PGFLEET_REDIS_CA_FILE": str(d / "ca.crt")})
+        wait_for(lambda: good.get("/readyz").status_code == 200, what="TLS connection")
+        assert good.get("/api/models/test", auth=True).json()["ok"] is True
+
+        # without the CA the server certificate is not trusted
+        untrusted = daemon_factory({"AUTH_KEY": AUTH_KEY,
+                                    "PGFLEET_REDIS_URL": f"rediss://127.0.0.1:{tls_port}/0"})
+        time.sleep(0.5)
+        assert untrusted.get("/readyz").status_code == 503
+        # plain redis:// to a TLS port never becomes ready either
+        plain = daemon_factory({"AUTH_KEY": AUTH_KEY,
+                                "PGFLEET_REDIS_URL": f"redis://127.0.0.1:{tls_port}/0",
+                                "PGFLEET_REDIS_TIMEOUT_MS": "300"})
+        time.sleep(0.8)
+        assert plain.get("/readyz").status_code == 503
+    finally:
+        proc.terminate()
+        proc.wait(5)
