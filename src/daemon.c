@@ -192,8 +192,8 @@ int daemon_run(const Config *cfg)
                  host);
     log_event(LOG_INFO, NULL,
               json_pack("{s:s, s:s, s:s, s:i}", "version", PGFLEET_VERSION, "redis",
-                        store_display_url(d.store), "auth", d.authkey ? "api_key" : "none",
-                        "pid", (int)getpid()),
+                        store_display_url(d.store), "auth", d.authkey ? "api_key" : "none", "pid",
+                        (int)getpid()),
               "pgfleet listening on http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
               strchr(host, ':') ? "]" : "", cfg->listen_port);
 

@@ -10,23 +10,23 @@ static const char *const r_validate[] = {"400", "401", "403", "404", "413", "415
 
 /* every route: method, pattern, least role, handler, docs */
 static const Route routes[] = {
-    {HTTP_GET, "/healthz", ROLE_NONE, api_healthz, "health", "Liveness: the process serves",
-     NULL, "Health", r_public},
+    {HTTP_GET, "/healthz", ROLE_NONE, api_healthz, "health", "Liveness: the process serves", NULL,
+     "Health", r_public},
     {HTTP_GET, "/readyz", ROLE_NONE, api_readyz, "health",
      "Readiness: the state store (Redis) answers", NULL, "Ready", r_ready},
     {HTTP_GET, "/ws", ROLE_NONE, api_ws_plain, "events",
-     "WebSocket endpoint (upgrade required): subscribe to topics, receive JSON events", NULL,
-     NULL, r_public},
-    {HTTP_GET, "/api/openapi.json", ROLE_VIEWER, api_openapi, "meta",
-     "This OpenAPI document", NULL, NULL, r_auth},
+     "WebSocket endpoint (upgrade required): subscribe to topics, receive JSON events", NULL, NULL,
+     r_public},
+    {HTTP_GET, "/api/openapi.json", ROLE_VIEWER, api_openapi, "meta", "This OpenAPI document", NULL,
+     NULL, r_auth},
     {HTTP_GET, "/api/auth/status", ROLE_VIEWER, api_auth_status, "auth",
      "Who the caller is: role and authentication method", NULL, "AuthStatus", r_auth},
     {HTTP_GET, "/api/models/test", ROLE_OPERATOR, api_models_test, "models",
-     "Builds one of each model, validates it, stores it in Redis, reads it back and compares",
-     NULL, "ModelTest", r_store},
+     "Builds one of each model, validates it, stores it in Redis, reads it back and compares", NULL,
+     "ModelTest", r_store},
     {HTTP_POST, "/api/models/{kind}/validate", ROLE_VIEWER, api_models_validate, "models",
-     "Validates a model (kind: database, stream, migration) and returns it normalized",
-     "AnyModel", "ValidationResult", r_validate},
+     "Validates a model (kind: database, stream, migration) and returns it normalized", "AnyModel",
+     "ValidationResult", r_validate},
 };
 
 const Route *api_routes(size_t *count)

@@ -25,8 +25,8 @@ static void ready_cb(void *ud, PgfError err, const char *errmsg, double latency_
             "not ready: redis did not answer: %s", errmsg ? errmsg : "unknown error");
     } else {
         http_respond_json(req, 200,
-                          json_pack("{s:s, s:{s:{s:s, s:f}}}", "status", "ready", "checks",
-                                    "redis", "status", "ok", "latency_ms", latency_ms));
+                          json_pack("{s:s, s:{s:{s:s, s:f}}}", "status", "ready", "checks", "redis",
+                                    "status", "ok", "latency_ms", latency_ms));
     }
     http_request_release(req);
 }

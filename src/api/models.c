@@ -55,10 +55,9 @@ static void respond_validation(HttpRequest *req, const Validation *v)
 {
     char first[512];
     validation_first_message(v, first, sizeof first);
-    http_respond_error_extra(req, PGF_ERR_VALIDATION, json_pack("{s:o}", "fields",
-                                                                validation_to_json(v)),
-                             "fix the fields listed in error.fields", "validation failed: %s",
-                             first);
+    http_respond_error_extra(
+        req, PGF_ERR_VALIDATION, json_pack("{s:o}", "fields", validation_to_json(v)),
+        "fix the fields listed in error.fields", "validation failed: %s", first);
 }
 
 void api_models_validate(HttpRequest *req, void *app)
@@ -85,15 +84,15 @@ void api_models_validate(HttpRequest *req, void *app)
         respond_validation(req, &v);
         return;
     }
-    http_respond_json(req, 200,
-                      json_pack("{s:b, s:s, s:o}", "valid", 1, "kind", kind_names[kind], "model",
-                                model));
+    http_respond_json(
+        req, 200,
+        json_pack("{s:b, s:s, s:o}", "valid", 1, "kind", kind_names[kind], "model", model));
 }
 
 /* ---- GET /api/models/test ---- */
 
 #define DEMO_PASSWORD "demo-password-never-stored"
-#define DEMO_SCRIPT "CREATE INDEX orders_created_at_idx ON orders (created_at);\n"
+#define DEMO_SCRIPT   "CREATE INDEX orders_created_at_idx ON orders (created_at);\n"
 
 static const char *const samples[KIND_COUNT] = {
     [KIND_DATABASE] =
@@ -176,13 +175,15 @@ static void model_test_finish(ModelTest *t)
             ModelCase *c = &t->cases[i];
             bool equal = c->readback && json_equal(c->original, c->readback);
             all = all && equal && !c->secret_in_record;
-            json_t *o = json_pack(
-                "{s:s, s:O, s:s, s:s, s:b, s:I, s:s, s:b}", "kind", kind_names[i], "id",
-                json_object_get(c->original, "id"), "key", c->key, "schema_version_field",
-                "schema_version", "valid", 1, "stored_bytes",
-                (json_int_t)(c->record ? strlen(c->record) : 0), "round_trip",
-                !c->got ? "missing" : equal ? "equal" : "different", "secret_in_record",
-                c->secret_in_record);
+            json_t *o =
+                json_pack("{s:s, s:O, s:s, s:s, s:b, s:I, s:s, s:b}", "kind", kind_names[i], "id",
+                          json_object_get(c->original, "id"), "key", c->key, "schema_version_field",
+                          "schema_version", "valid", 1, "stored_bytes",
+                          (json_int_t)(c->record ? strlen(c->record) : 0), "round_trip",
+                          !c->got ? "missing"
+                          : equal ? "equal"
+                                  : "different",
+                          "secret_in_record", c->secret_in_record);
             json_object_del(o, "schema_version_field");
             json_object_set(o, "record", c->original);
             if (c->error[0])
@@ -193,10 +194,10 @@ static void model_test_finish(ModelTest *t)
         char url_prefix[600];
         snprintf(url_prefix, sizeof url_prefix, "%s", store_prefix(t->ctx->store));
         http_respond_json(req, 200,
-                          json_pack("{s:b, s:{s:s, s:s}, s:f, s:o, s:o}", "ok", all, "store",
-                                    "url", store_display_url(t->ctx->store), "prefix",
-                                    url_prefix, "duration_ms", ms, "models", models,
-                                    "validation_example", rejected_example()));
+                          json_pack("{s:b, s:{s:s, s:s}, s:f, s:o, s:o}", "ok", all, "store", "url",
+                                    store_display_url(t->ctx->store), "prefix", url_prefix,
+                                    "duration_ms", ms, "models", models, "validation_example",
+                                    rejected_example()));
     }
     http_request_release(req);
     model_test_free(t);
@@ -274,10 +275,9 @@ static json_t *sample_json(ModelKind kind)
         char sum[65];
         migration_checksum(DEMO_SCRIPT, strlen(DEMO_SCRIPT), sum);
         return json_pack("{s:s, s:s, s:[{s:s, s:s, s:i, s:i}], s:s, s:s}", "name",
-                         "0001_orders_created_at_idx", "checksum", sum, "targets",
-                         "database_id", "db_orders_primary", "status", "committed",
-                         "statements_done", 1, "statements_total", 1, "status", "succeeded",
-                         "applied_by", "api_key");
+                         "0001_orders_created_at_idx", "checksum", sum, "targets", "database_id",
+                         "db_orders_primary", "status", "committed", "statements_done", 1,
+                         "statements_total", 1, "status", "succeeded", "applied_by", "api_key");
     }
     char err[128];
     return jsonutil_parse(samples[kind], strlen(samples[kind]), err, sizeof err);

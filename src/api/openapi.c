@@ -31,7 +31,8 @@ static const char components_json[] =
     "\"method\":{\"type\":\"string\"},\"methods_configured\":{\"type\":\"array\","
     "\"items\":{\"type\":\"string\"}}}},"
     "\"CredentialRef\":{\"type\":\"object\",\"required\":[\"source\"],\"properties\":{"
-    "\"source\":{\"type\":\"string\",\"enum\":[\"password\",\"secretsmanager\",\"rds_iam\",\"env\"]},"
+    "\"source\":{\"type\":\"string\",\"enum\":[\"password\",\"secretsmanager\",\"rds_iam\",\"env\"]"
+    "},"
     "\"password\":{\"type\":\"string\",\"writeOnly\":true,\"maxLength\":1024},"
     "\"password_set\":{\"type\":\"boolean\",\"readOnly\":true},"
     "\"secret_id\":{\"type\":\"string\",\"maxLength\":2048},"
@@ -42,11 +43,13 @@ static const char components_json[] =
     "\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":100},"
     "\"host\":{\"type\":\"string\",\"maxLength\":253},"
     "\"port\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65535,\"default\":5432},"
-    "\"dbname\":{\"type\":\"string\",\"maxLength\":63},\"user\":{\"type\":\"string\",\"maxLength\":63},"
+    "\"dbname\":{\"type\":\"string\",\"maxLength\":63},\"user\":{\"type\":\"string\",\"maxLength\":"
+    "63},"
     "\"sslmode\":{\"type\":\"string\",\"enum\":[\"disable\",\"allow\",\"prefer\",\"require\","
     "\"verify-ca\",\"verify-full\"],\"default\":\"prefer\"},"
     "\"credentials\":{\"$ref\":\"#/components/schemas/CredentialRef\"},"
-    "\"tags\":{\"type\":\"array\",\"maxItems\":32,\"items\":{\"type\":\"string\",\"maxLength\":64}},"
+    "\"tags\":{\"type\":\"array\",\"maxItems\":32,\"items\":{\"type\":\"string\",\"maxLength\":64}}"
+    ","
     "\"aws\":{\"type\":\"object\",\"properties\":{\"region\":{\"type\":\"string\"},"
     "\"rds_instance_id\":{\"type\":\"string\"}}},"
     "\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"},"
@@ -136,10 +139,9 @@ static json_t *operation(const Route *r)
         const char *close = strchr(p, '}');
         if (!close)
             break;
-        json_array_append_new(params,
-                              json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1,
-                                        (size_t)(close - p - 1), "in", "path", "required", 1,
-                                        "schema", "type", "string"));
+        json_array_append_new(params, json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1,
+                                                (size_t)(close - p - 1), "in", "path", "required",
+                                                1, "schema", "type", "string"));
     }
     if (json_array_size(params))
         json_object_set_new(op, "parameters", params);
@@ -153,9 +155,9 @@ static json_t *operation(const Route *r)
     json_t *responses = json_object();
     json_t *ok = json_pack("{s:s}", "description", "Success");
     if (r->response_schema)
-        json_object_set_new(ok, "content",
-                            json_pack("{s:{s:o}}", "application/json", "schema",
-                                      ref(r->response_schema)));
+        json_object_set_new(
+            ok, "content",
+            json_pack("{s:{s:o}}", "application/json", "schema", ref(r->response_schema)));
     json_object_set_new(responses, "200", ok);
     for (const char *const *s = r->responses; s && *s; s++)
         json_object_set_new(responses, *s,
@@ -189,14 +191,14 @@ json_t *openapi_document(const Route *routes, size_t count)
             *c = (char)(*c - 'A' + 'a');
         json_object_set_new(item, method, operation(&routes[i]));
     }
-    return json_pack(
-        "{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:o, s:{s:{s:s, s:s}, s:{s:s, s:s, s:s}}}}", "openapi",
-        "3.0.3", "info", "title", "pgfleet", "version", PGFLEET_VERSION, "description",
-        "Control plane for PostgreSQL replication. Errors are always "
-        "{\"error\":{\"code\",\"message\",\"hint\"}}.",
-        "paths", paths, "components", "schemas", schemas, "securitySchemes", "bearerAuth",
-        "type", "http", "scheme", "bearer", "apiKeyHeader", "type", "apiKey", "in", "header",
-        "name", "X-API-Key");
+    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:o, s:{s:{s:s, s:s}, s:{s:s, s:s, s:s}}}}",
+                     "openapi", "3.0.3", "info", "title", "pgfleet", "version", PGFLEET_VERSION,
+                     "description",
+                     "Control plane for PostgreSQL replication. Errors are always "
+                     "{\"error\":{\"code\",\"message\",\"hint\"}}.",
+                     "paths", paths, "components", "schemas", schemas, "securitySchemes",
+                     "bearerAuth", "type", "http", "scheme", "bearer", "apiKeyHeader", "type",
+                     "apiKey", "in", "header", "name", "X-API-Key");
 }
 
 void api_openapi(HttpRequest *req, void *app)

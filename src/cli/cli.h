@@ -16,10 +16,10 @@ typedef int (*CommandRun)(const Command *cmd, int argc, char **argv);
 
 struct Command {
     const char *name;
-    const char *summary; /* one line, for the list */
-    const char *usage;   /* arguments after the name, e.g. "[--json]" */
-    const char *help;    /* paragraphs shown by `pgfleet help NAME` */
-    CommandRun run;      /* NULL for a group */
+    const char *summary;               /* one line, for the list */
+    const char *usage;                 /* arguments after the name, e.g. "[--json]" */
+    const char *help;                  /* paragraphs shown by `pgfleet help NAME` */
+    CommandRun run;                    /* NULL for a group */
     const Command *const *subcommands; /* NULL-terminated, or NULL */
 };
 

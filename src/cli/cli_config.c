@@ -30,8 +30,7 @@ static int run_config(const Command *cmd, int argc, char **argv)
             const ConfigDef *d = config_def((ConfigKey)k);
             json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", d->name, "env", d->env,
                                   "value", config_display(&cfg, (ConfigKey)k, buf, sizeof buf),
-                                  "description", d->description, "from_env",
-                                  cfg.from_env[k]);
+                                  "description", d->description, "from_env", cfg.from_env[k]);
             json_object_set_new(o, "default",
                                 d->default_value ? json_string(d->default_value) : json_null());
             json_array_append_new(a, o);

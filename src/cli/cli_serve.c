@@ -11,8 +11,9 @@ static int run_serve(const Command *cmd, int argc, char **argv)
 {
     (void)cmd;
     if (argc > 1)
-        return cli_usage_error("pgfleet serve", "unexpected argument '%s' (settings come from "
-                                                "the environment: see 'pgfleet config')",
+        return cli_usage_error("pgfleet serve",
+                               "unexpected argument '%s' (settings come from "
+                               "the environment: see 'pgfleet config')",
                                argv[1]);
     Config cfg;
     char err[512];

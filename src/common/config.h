@@ -41,17 +41,17 @@ typedef enum ConfigType {
 } ConfigType;
 
 typedef struct ConfigDef {
-    const char *name;           /* short name, as `pgfleet config` shows it */
-    const char *env;            /* environment variable */
+    const char *name; /* short name, as `pgfleet config` shows it */
+    const char *env;  /* environment variable */
     ConfigType type;
-    const char *default_value;  /* NULL: unset by default */
+    const char *default_value; /* NULL: unset by default */
     const char *description;
     const char *const *choices; /* CFGT_ENUM: NULL-terminated */
     long min, max;              /* CFGT_INT: inclusive range */
 } ConfigDef;
 
 typedef struct Config {
-    char *raw[CFG_COUNT];    /* the value in force, as text; NULL when unset */
+    char *raw[CFG_COUNT]; /* the value in force, as text; NULL when unset */
     bool from_env[CFG_COUNT];
     /* parsed values */
     char *listen_host;

@@ -8,6 +8,7 @@
 #ifndef PGFLEET_ERROR_H
 #define PGFLEET_ERROR_H
 
+// clang-format off
 /*      name                 api code                  exit  http */
 #define PGF_ERROR_TABLE(X)                                                   \
     X(PGF_OK,                "ok",                     0,    200)            \
@@ -28,6 +29,7 @@
     X(PGF_ERR_LISTEN,        "listen_failed",          15,   500)            \
     X(PGF_ERR_TIMEOUT,       "timeout",                16,   504)            \
     X(PGF_ERR_UNSAFE,        "unsafe_config",          17,   500)
+// clang-format on
 
 typedef enum PgfError {
 #define PGF_X(name, code, exit, http) name,

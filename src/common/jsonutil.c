@@ -8,7 +8,8 @@
 
 char *jsonutil_dumps(const json_t *value)
 {
-    char *s = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+    char *s = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+                                    JSON_REAL_PRECISION(6));
     if (!s) {
         fprintf(stderr, "pgfleet: json_dumps failed (out of memory)\n");
         abort();

@@ -81,7 +81,8 @@ static void emit_json(LogLevel level, const char *ts, const char *request_id, js
         json_object_set_new(o, "request_id", json_string(request_id));
     if (fields)
         json_object_update_missing(o, fields);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+                                JSON_REAL_PRECISION(6));
     json_decref(o);
     if (!s)
         return;

@@ -30,8 +30,8 @@ void log_event(LogLevel level, const char *request_id, json_t *fields, const cha
     __attribute__((format(printf, 4, 5)));
 
 #define log_debug(...) log_event(LOG_DEBUG, NULL, NULL, __VA_ARGS__)
-#define log_info(...) log_event(LOG_INFO, NULL, NULL, __VA_ARGS__)
-#define log_warn(...) log_event(LOG_WARN, NULL, NULL, __VA_ARGS__)
+#define log_info(...)  log_event(LOG_INFO, NULL, NULL, __VA_ARGS__)
+#define log_warn(...)  log_event(LOG_WARN, NULL, NULL, __VA_ARGS__)
 #define log_error(...) log_event(LOG_ERROR, NULL, NULL, __VA_ARGS__)
 
 #endif

@@ -13,7 +13,10 @@ typedef struct StrBuf {
     size_t cap;
 } StrBuf;
 
-#define STRBUF_INIT {NULL, 0, 0}
+#define STRBUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void strbuf_append(StrBuf *sb, const char *data, size_t len);
 void strbuf_puts(StrBuf *sb, const char *s);

@@ -28,8 +28,7 @@ HttpMethod http_method_parse(const char *name)
     return HTTP_OTHER;
 }
 
-HttpRequest *http_request_new(void *server, void *conn, HttpNotifyFn on_ready,
-                              HttpNotifyFn on_free)
+HttpRequest *http_request_new(void *server, void *conn, HttpNotifyFn on_ready, HttpNotifyFn on_free)
 {
     HttpRequest *req = xcalloc(1, sizeof *req);
     req->server = server;
@@ -132,8 +131,8 @@ static void finish(HttpRequest *req)
         req->on_ready(req);
 }
 
-void http_respond_raw(HttpRequest *req, unsigned status, const char *content_type,
-                      const char *data, size_t len)
+void http_respond_raw(HttpRequest *req, unsigned status, const char *content_type, const char *data,
+                      size_t len)
 {
     if (!can_respond(req))
         return;
@@ -179,8 +178,7 @@ static void respond_error_v(HttpRequest *req, PgfError err, json_t *extra, const
         json_object_update(json_object_get(doc, "error"), extra);
         json_decref(extra);
     }
-    json_object_set_new(json_object_get(doc, "error"), "request_id",
-                        json_string(req->request_id));
+    json_object_set_new(json_object_get(doc, "error"), "request_id", json_string(req->request_id));
     http_respond_json(req, pgf_error_http(err), doc);
 }
 

@@ -32,7 +32,7 @@ typedef enum HttpMethod {
     HTTP_OTHER,
 } HttpMethod;
 
-#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_PARAMS     4
 #define HTTP_REQUEST_ID_MAX 64
 
 typedef struct HttpRequest HttpRequest;
@@ -52,7 +52,7 @@ struct HttpRequest {
     char *param_names[HTTP_MAX_PARAMS];
     char *param_values[HTTP_MAX_PARAMS];
     size_t nparams;
-    Role role;              /* what the caller authenticated as */
+    Role role;               /* what the caller authenticated as */
     const char *auth_method; /* "api_key", "none" (no method configured) ... */
     uint64_t started_ns;
 
@@ -68,7 +68,7 @@ struct HttpRequest {
     bool close_after; /* Connection: close (body left unread) */
 
     /* lifecycle, owned by the server */
-    void *conn;  /* the connection; NULL once the client is gone */
+    void *conn; /* the connection; NULL once the client is gone */
     int holds;
     HttpNotifyFn on_ready; /* response ready and the client still there */
     HttpNotifyFn on_free;  /* about to be freed */
@@ -100,8 +100,8 @@ void http_request_set_id(HttpRequest *req, const char *client_id);
  * json is stolen.
  */
 void http_respond_json(HttpRequest *req, unsigned status, json_t *json);
-void http_respond_raw(HttpRequest *req, unsigned status, const char *content_type,
-                      const char *data, size_t len);
+void http_respond_raw(HttpRequest *req, unsigned status, const char *content_type, const char *data,
+                      size_t len);
 /* {"error":{"code","message","hint"}} with the status of err; hint may be NULL */
 void http_respond_error(HttpRequest *req, PgfError err, const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -51,8 +51,7 @@ static bool match(const char *pattern, const char *path, HttpRequest *req)
         }
     }
     /* a trailing slash is a different path: "/api/x/" is not "/api/x" */
-    if (strlen(path) > 1 && path[strlen(path) - 1] == '/' &&
-        pattern[strlen(pattern) - 1] != '/')
+    if (strlen(path) > 1 && path[strlen(path) - 1] == '/' && pattern[strlen(pattern) - 1] != '/')
         return false;
     if (req) {
         for (size_t i = 0; i < req->nparams; i++) {
@@ -73,8 +72,8 @@ bool router_pattern_matches(const char *pattern, const char *path)
     return match(pattern, path, NULL);
 }
 
-RouteMatch router_match(const Route *routes, size_t nroutes, HttpRequest *req,
-                        const Route **route, char *allow, size_t allowlen)
+RouteMatch router_match(const Route *routes, size_t nroutes, HttpRequest *req, const Route **route,
+                        char *allow, size_t allowlen)
 {
     bool path_seen = false;
     if (allow && allowlen)

@@ -24,8 +24,8 @@ typedef struct Route {
     /* documentation, for GET /api/openapi.json */
     const char *tag;
     const char *summary;
-    const char *request_schema;  /* components/schemas name, or NULL */
-    const char *response_schema; /* components/schemas name, or NULL */
+    const char *request_schema;   /* components/schemas name, or NULL */
+    const char *response_schema;  /* components/schemas name, or NULL */
     const char *const *responses; /* extra documented statuses, e.g. {"422", "503", NULL} */
 } Route;
 
@@ -40,8 +40,8 @@ typedef enum RouteMatch {
  * are stored in req (param_names/param_values). On ROUTE_WRONG_METHOD, allow
  * receives the methods the path accepts ("GET, POST").
  */
-RouteMatch router_match(const Route *routes, size_t nroutes, HttpRequest *req,
-                        const Route **route, char *allow, size_t allowlen);
+RouteMatch router_match(const Route *routes, size_t nroutes, HttpRequest *req, const Route **route,
+                        char *allow, size_t allowlen);
 
 /* true when path matches pattern; does not record parameters */
 bool router_pattern_matches(const char *pattern, const char *path);

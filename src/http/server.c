@@ -73,9 +73,9 @@ static HttpMethod request_method(struct lws *wsi)
         enum lws_token_indexes tok;
         HttpMethod m;
     } map[] = {
-        {WSI_TOKEN_GET_URI, HTTP_GET},         {WSI_TOKEN_POST_URI, HTTP_POST},
-        {WSI_TOKEN_PUT_URI, HTTP_PUT},         {WSI_TOKEN_PATCH_URI, HTTP_PATCH},
-        {WSI_TOKEN_DELETE_URI, HTTP_DELETE},   {WSI_TOKEN_OPTIONS_URI, HTTP_OPTIONS},
+        {WSI_TOKEN_GET_URI, HTTP_GET},       {WSI_TOKEN_POST_URI, HTTP_POST},
+        {WSI_TOKEN_PUT_URI, HTTP_PUT},       {WSI_TOKEN_PATCH_URI, HTTP_PATCH},
+        {WSI_TOKEN_DELETE_URI, HTTP_DELETE}, {WSI_TOKEN_OPTIONS_URI, HTTP_OPTIONS},
         {WSI_TOKEN_HEAD_URI, HTTP_HEAD},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -131,12 +131,11 @@ static void log_access(const HttpRequest *req)
         return;
     double ms = (double)(uv_hrtime() - req->started_ns) / 1e6;
     log_event(LOG_INFO, req->request_id,
-              json_pack("{s:s, s:s, s:i, s:f, s:I, s:s}", "method",
-                        http_method_name(req->method), "path", req->path ? req->path : "",
-                        "status", (int)req->status, "duration_ms", ms, "bytes",
-                        (json_int_t)req->resp_body.len, "auth", req->auth_method),
-              "%s %s %u", http_method_name(req->method), req->path ? req->path : "",
-              req->status);
+              json_pack("{s:s, s:s, s:i, s:f, s:I, s:s}", "method", http_method_name(req->method),
+                        "path", req->path ? req->path : "", "status", (int)req->status,
+                        "duration_ms", ms, "bytes", (json_int_t)req->resp_body.len, "auth",
+                        req->auth_method),
+              "%s %s %u", http_method_name(req->method), req->path ? req->path : "", req->status);
 }
 
 static void serve_static(HttpRequest *req, struct lws *wsi, const StaticAsset *a)
@@ -186,8 +185,8 @@ static void dispatch(HttpServer *srv, HttpRequest *req, struct lws *wsi)
 
     const Route *route = NULL;
     char allow[128];
-    RouteMatch m = router_match(srv->opts.routes, srv->opts.nroutes, req, &route, allow,
-                                sizeof allow);
+    RouteMatch m =
+        router_match(srv->opts.routes, srv->opts.nroutes, req, &route, allow, sizeof allow);
     if (m == ROUTE_FOUND) {
         if (!role_allows(req->role, route->role)) {
             http_respond_error(req, PGF_ERR_FORBIDDEN, "ask an admin for a role that allows it",
@@ -276,9 +275,9 @@ static int write_response(HttpServer *srv, Pss *pss, struct lws *wsi)
         if (lws_add_http_common_headers(wsi, req->status, req->resp_content_type,
                                         (lws_filepos_t)body_len, &p, end))
             return -1;
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:",
-                                        (const unsigned char *)req->request_id,
-                                        (int)strlen(req->request_id), &p, end))
+        if (lws_add_http_header_by_name(
+                wsi, (const unsigned char *)"x-request-id:", (const unsigned char *)req->request_id,
+                (int)strlen(req->request_id), &p, end))
             return -1;
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                         (const unsigned char *)"nosniff", 7, &p, end))
@@ -293,8 +292,7 @@ static int write_response(HttpServer *srv, Pss *pss, struct lws *wsi)
         for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++) {
             const char *v = optional[i][1];
             if (v && lws_add_http_header_by_name(wsi, (const unsigned char *)optional[i][0],
-                                                 (const unsigned char *)v, (int)strlen(v), &p,
-                                                 end))
+                                                 (const unsigned char *)v, (int)strlen(v), &p, end))
                 return -1;
         }
         if (lws_finalize_write_http_header(wsi, start, &p, end))
@@ -474,8 +472,9 @@ static bool probe_listen(const char *host, int port, char *err, size_t errlen)
     close(fd);
     return true;
 badhost:
-    snprintf(err, errlen, "could not listen on %s:%d: not an IP address (use an address such "
-                          "as 127.0.0.1, 0.0.0.0 or [::1], or localhost)",
+    snprintf(err, errlen,
+             "could not listen on %s:%d: not an IP address (use an address such "
+             "as 127.0.0.1, 0.0.0.0 or [::1], or localhost)",
              host, port);
     return false;
 }
@@ -517,8 +516,9 @@ HttpServer *http_server_new(const HttpServerOptions *opts, char *err, size_t err
 
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
-        snprintf(err, errlen, "could not start the HTTP server on %s:%d (libwebsockets failed; "
-                              "see the log above)",
+        snprintf(err, errlen,
+                 "could not start the HTTP server on %s:%d (libwebsockets failed; "
+                 "see the log above)",
                  host, opts->port);
         free(srv->host);
         free(srv->scratch);

@@ -27,8 +27,8 @@ typedef struct HttpServerOptions {
     long max_body_bytes;
     const Route *routes;
     size_t nroutes;
-    void *app;               /* passed to every route handler */
-    const AuthKey *authkey;  /* NULL: no auth method, every caller is admin */
+    void *app;              /* passed to every route handler */
+    const AuthKey *authkey; /* NULL: no auth method, every caller is admin */
     WsHub *hub;
 } HttpServerOptions;
 

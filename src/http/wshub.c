@@ -217,7 +217,8 @@ static void handle_subscribe(WsClient *c, const json_t *msg, bool subscribe)
 {
     const json_t *topics = json_object_get(msg, "topics");
     if (!json_is_array(topics) || json_array_size(topics) == 0) {
-        send_error(c, PGF_ERR_VALIDATION, "send {\"type\":\"subscribe\",\"topics\":[\"heartbeat\"]}",
+        send_error(c, PGF_ERR_VALIDATION,
+                   "send {\"type\":\"subscribe\",\"topics\":[\"heartbeat\"]}",
                    "topics: must be a non-empty array of topic names");
         return;
     }
@@ -322,8 +323,9 @@ bool wshub_client_receive(WsClient *c, const void *data, size_t len, bool final,
     if (c->rx_overflow) {
         send_error(c, PGF_ERR_TOO_LARGE, NULL, "message larger than 64 KiB");
     } else if (binary) {
-        send_error(c, PGF_ERR_BAD_JSON, "send JSON as text frames", "binary frames are not "
-                                                                     "accepted");
+        send_error(c, PGF_ERR_BAD_JSON, "send JSON as text frames",
+                   "binary frames are not "
+                   "accepted");
     } else {
         handle_message(c, c->rx.data ? c->rx.data : "", c->rx.len);
     }

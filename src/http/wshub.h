@@ -28,9 +28,9 @@
 #include "auth/authkey.h"
 #include "auth/rbac.h"
 
-#define WSHUB_MAX_QUEUE 1024
+#define WSHUB_MAX_QUEUE   1024
 #define WSHUB_MAX_MESSAGE (64 * 1024)
-#define WSHUB_MAX_TOPICS 64
+#define WSHUB_MAX_TOPICS  64
 
 typedef struct WsHub WsHub;
 typedef struct WsClient WsClient;

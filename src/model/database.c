@@ -9,14 +9,14 @@
 #include "common/xalloc.h"
 
 const char *const cred_source_names[] = {"password", "secretsmanager", "rds_iam", "env", NULL};
-const char *const sslmode_names[] = {"disable",   "allow",     "prefer", "require",
+const char *const sslmode_names[] = {"disable",   "allow",       "prefer", "require",
                                      "verify-ca", "verify-full", NULL};
 
 static const char *const database_fields[] = {
-    "schema_version", "id",   "name",        "host", "port",       "dbname",     "user",
+    "schema_version", "id",          "name", "host", "port",       "dbname",     "user",
     "sslmode",        "credentials", "tags", "aws",  "created_at", "updated_at", NULL};
-static const char *const cred_fields[] = {"source", "password", "password_set", "secret_id",
-                                          "env", NULL};
+static const char *const cred_fields[] = {"source",    "password", "password_set",
+                                          "secret_id", "env",      NULL};
 static const char *const aws_fields[] = {"region", "rds_instance_id", NULL};
 
 static void credentials_from_json(CredentialRef *c, const json_t *obj, Validation *v)
@@ -125,10 +125,9 @@ json_t *database_to_json(const DatabaseConfig *db)
         json_array_append_new(tags, json_string(db->tags[i]));
 
     json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o, s:o}", "schema_version",
-                          DATABASE_SCHEMA_VERSION, "id", db->id, "name", db->name, "host",
-                          db->host, "port", (json_int_t)db->port, "dbname", db->dbname, "user",
-                          db->user, "sslmode", sslmode_names[db->sslmode], "credentials", cred,
-                          "tags", tags);
+                          DATABASE_SCHEMA_VERSION, "id", db->id, "name", db->name, "host", db->host,
+                          "port", (json_int_t)db->port, "dbname", db->dbname, "user", db->user,
+                          "sslmode", sslmode_names[db->sslmode], "credentials", cred, "tags", tags);
     if (db->aws_region || db->aws_rds_instance_id) {
         json_t *aws = json_object();
         if (db->aws_region)

@@ -37,7 +37,7 @@ typedef enum SslMode {
 
 typedef struct CredentialRef {
     CredSource source;
-    char *password;  /* CRED_PASSWORD, only until stored; never serialized */
+    char *password; /* CRED_PASSWORD, only until stored; never serialized */
     bool password_set;
     char *secret_id; /* CRED_SECRETSMANAGER */
     char *env;       /* CRED_ENV */

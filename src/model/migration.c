@@ -8,17 +8,17 @@
 
 #include "common/xalloc.h"
 
-const char *const migration_status_names[] = {"pending",  "running",   "succeeded",
-                                               "failed",   "partial",   "cancelled", NULL};
-const char *const target_status_names[] = {"pending", "running",     "committed",
-                                           "failed",  "rolled_back", "skipped",   NULL};
+const char *const migration_status_names[] = {"pending", "running",   "succeeded", "failed",
+                                              "partial", "cancelled", NULL};
+const char *const target_status_names[] = {"pending",     "running", "committed", "failed",
+                                           "rolled_back", "skipped", NULL};
 
 static const char *const migration_fields[] = {
     "schema_version", "id",         "name",        "checksum", "targets", "status",
     "applied_by",     "started_at", "finished_at", "error",    NULL};
-static const char *const target_fields[] = {"database_id", "status",      "statements_done",
-                                            "statements_total", "started_at", "finished_at",
-                                            "error",       NULL};
+static const char *const target_fields[] = {
+    "database_id", "status",      "statements_done", "statements_total",
+    "started_at",  "finished_at", "error",           NULL};
 
 #define MIGRATION_MAX_TARGETS 10000
 
@@ -37,8 +37,7 @@ static void target_from_json(MigrationTarget *t, const json_t *obj, const char *
     v_int(v, obj, prefix, "statements_done", false, 0, 1000000000, &t->statements_done);
     v_int(v, obj, prefix, "statements_total", false, 0, 1000000000, &t->statements_total);
     if (t->statements_done > t->statements_total && t->statements_total > 0)
-        validation_add(v, prefix, "statements_done", "range",
-                       "must not exceed statements_total");
+        validation_add(v, prefix, "statements_done", "range", "must not exceed statements_total");
     v_string(v, obj, prefix, "started_at", false, STR_TIMESTAMP, 1, 40, &t->started_at);
     v_string(v, obj, prefix, "finished_at", false, STR_TIMESTAMP, 1, 40, &t->finished_at);
     v_string(v, obj, prefix, "error", false, STR_ANY, 0, 4096, &t->error);
@@ -84,8 +83,8 @@ bool migration_from_json(MigrationExecution *m, const json_t *obj, Validation *v
                     strcmp(m->targets[i].database_id, m->targets[j].database_id) == 0) {
                     char prefix[32];
                     snprintf(prefix, sizeof prefix, "targets[%zu]", i);
-                    validation_add(v, prefix, "database_id", "distinct",
-                                   "names database %s twice", m->targets[i].database_id);
+                    validation_add(v, prefix, "database_id", "distinct", "names database %s twice",
+                                   m->targets[i].database_id);
                     break;
                 }
             }

@@ -7,14 +7,24 @@
 #include "common/xalloc.h"
 
 const char *const stream_kind_names[] = {"logical", "physical", NULL};
-const char *const stream_state_names[] = {"pending", "creating", "initializing", "streaming",
-                                          "paused",  "error",    "dropping",     "dropped",
-                                          NULL};
+const char *const stream_state_names[] = {"pending",   "creating", "initializing",
+                                          "streaming", "paused",   "error",
+                                          "dropping",  "dropped",  NULL};
 
-static const char *const stream_fields[] = {
-    "schema_version", "id",    "kind",   "source_database_id", "target_database_id",
-    "publication",    "subscription", "slot", "tables", "state", "error", "created_at",
-    "updated_at",     NULL};
+static const char *const stream_fields[] = {"schema_version",
+                                            "id",
+                                            "kind",
+                                            "source_database_id",
+                                            "target_database_id",
+                                            "publication",
+                                            "subscription",
+                                            "slot",
+                                            "tables",
+                                            "state",
+                                            "error",
+                                            "created_at",
+                                            "updated_at",
+                                            NULL};
 
 /* sets *out to now when the member is absent */
 static void timestamp_or_now(Validation *v, const json_t *obj, const char *key, char **out)
@@ -44,10 +54,8 @@ bool stream_from_json(ReplicationStream *s, const json_t *obj, Validation *v)
     int kind = STREAM_LOGICAL;
     v_enum(v, obj, NULL, "kind", false, stream_kind_names, &kind);
     s->kind = (StreamKind)kind;
-    v_string(v, obj, NULL, "source_database_id", true, STR_IDENT, 1, 64,
-             &s->source_database_id);
-    v_string(v, obj, NULL, "target_database_id", true, STR_IDENT, 1, 64,
-             &s->target_database_id);
+    v_string(v, obj, NULL, "source_database_id", true, STR_IDENT, 1, 64, &s->source_database_id);
+    v_string(v, obj, NULL, "target_database_id", true, STR_IDENT, 1, 64, &s->target_database_id);
     if (s->source_database_id && s->target_database_id &&
         strcmp(s->source_database_id, s->target_database_id) == 0)
         validation_add(v, NULL, "target_database_id", "distinct",
@@ -60,8 +68,7 @@ bool stream_from_json(ReplicationStream *s, const json_t *obj, Validation *v)
     if (!logical && (s->publication || s->subscription || json_object_get(obj, "tables")))
         validation_add(v, NULL, "kind", "enum",
                        "physical streams have no publication, subscription or tables");
-    v_string_array(v, obj, NULL, "tables", false, STR_PG_NAME, 127, 10000, &s->tables,
-                   &s->ntables);
+    v_string_array(v, obj, NULL, "tables", false, STR_PG_NAME, 127, 10000, &s->tables, &s->ntables);
 
     int state = STREAM_PENDING;
     v_enum(v, obj, NULL, "state", false, stream_state_names, &state);

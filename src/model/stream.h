@@ -41,7 +41,7 @@ typedef struct ReplicationStream {
     char **tables;      /* "schema.table"; empty = all tables */
     size_t ntables;
     StreamState state;
-    char *error;        /* last error, optional */
+    char *error; /* last error, optional */
     char *created_at;
     char *updated_at;
 } ReplicationStream;

@@ -153,8 +153,8 @@ static const char *rule_text(StrRule rule)
     return "is not valid";
 }
 
-static const json_t *member(Validation *v, const json_t *obj, const char *prefix,
-                            const char *key, bool required)
+static const json_t *member(Validation *v, const json_t *obj, const char *prefix, const char *key,
+                            bool required)
 {
     const json_t *m = json_object_get(obj, key);
     if (!m || json_is_null(m)) {
@@ -195,8 +195,8 @@ static bool check_string(Validation *v, const char *prefix, const char *key, con
     return true;
 }
 
-bool v_string(Validation *v, const json_t *obj, const char *prefix, const char *key,
-              bool required, StrRule rule, size_t min_len, size_t max_len, char **out)
+bool v_string(Validation *v, const json_t *obj, const char *prefix, const char *key, bool required,
+              StrRule rule, size_t min_len, size_t max_len, char **out)
 {
     const json_t *m = member(v, obj, prefix, key, required);
     if (!m || !check_string(v, prefix, key, m, rule, min_len, max_len))
@@ -225,8 +225,8 @@ bool v_int(Validation *v, const json_t *obj, const char *prefix, const char *key
     return true;
 }
 
-bool v_bool(Validation *v, const json_t *obj, const char *prefix, const char *key,
-            bool required, bool *out)
+bool v_bool(Validation *v, const json_t *obj, const char *prefix, const char *key, bool required,
+            bool *out)
 {
     const json_t *m = member(v, obj, prefix, key, required);
     if (!m)
@@ -265,8 +265,8 @@ bool v_enum(Validation *v, const json_t *obj, const char *prefix, const char *ke
 }
 
 bool v_string_array(Validation *v, const json_t *obj, const char *prefix, const char *key,
-                    bool required, StrRule rule, size_t max_len, size_t max_items,
-                    char ***out, size_t *count)
+                    bool required, StrRule rule, size_t max_len, size_t max_items, char ***out,
+                    size_t *count)
 {
     const json_t *m = member(v, obj, prefix, key, required);
     if (!m)
@@ -297,8 +297,7 @@ bool v_string_array(Validation *v, const json_t *obj, const char *prefix, const 
     return true;
 }
 
-void v_no_unknown(Validation *v, const json_t *obj, const char *prefix,
-                  const char *const *allowed)
+void v_no_unknown(Validation *v, const json_t *obj, const char *prefix, const char *const *allowed)
 {
     const char *key;
     const json_t *value;
@@ -333,9 +332,8 @@ json_t *validation_to_json(const Validation *v)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < v->count; i++) {
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "field", v->errors[i].field,
-                                           "rule", v->errors[i].rule, "message",
-                                           v->errors[i].message));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "field", v->errors[i].field, "rule",
+                                           v->errors[i].rule, "message", v->errors[i].message));
     }
     return a;
 }
@@ -386,8 +384,7 @@ bool v_schema_version(Validation *v, const json_t *obj, int current)
         return !json_object_get(obj, "schema_version");
     if (ver > current) {
         validation_add(v, NULL, "schema_version", "schema_version",
-                       "record has schema version %lld; this pgfleet reads up to %d", ver,
-                       current);
+                       "record has schema version %lld; this pgfleet reads up to %d", ver, current);
         return false;
     }
     return true;

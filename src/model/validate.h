@@ -31,14 +31,14 @@ typedef struct Validation {
 
 /* how a string field is checked */
 typedef enum StrRule {
-    STR_ANY,        /* printable, no control characters */
-    STR_IDENT,      /* [A-Za-z0-9][A-Za-z0-9_.-]*   (ids)            */
-    STR_HOST,       /* host name, IPv4 or IPv6 literal                */
-    STR_PG_NAME,    /* PostgreSQL name: no NUL/control chars, <= 63 B */
-    STR_SLOT,       /* replication slot: [a-z0-9_]                    */
-    STR_ENV_NAME,   /* [A-Za-z_][A-Za-z0-9_]*                          */
-    STR_HEX64,      /* sha256 hex                                     */
-    STR_TIMESTAMP,  /* RFC 3339, UTC: 2026-11-26T14:55:01Z            */
+    STR_ANY,       /* printable, no control characters */
+    STR_IDENT,     /* [A-Za-z0-9][A-Za-z0-9_.-]*   (ids)            */
+    STR_HOST,      /* host name, IPv4 or IPv6 literal                */
+    STR_PG_NAME,   /* PostgreSQL name: no NUL/control chars, <= 63 B */
+    STR_SLOT,      /* replication slot: [a-z0-9_]                    */
+    STR_ENV_NAME,  /* [A-Za-z_][A-Za-z0-9_]*                          */
+    STR_HEX64,     /* sha256 hex                                     */
+    STR_TIMESTAMP, /* RFC 3339, UTC: 2026-11-26T14:55:01Z            */
 } StrRule;
 
 void validation_init(Validation *v);
@@ -54,22 +54,21 @@ const char *validation_path(char *buf, size_t len, const char *prefix, const cha
  * when required (rule "required"); then *out keeps its default. Each returns
  * true when the member was present and valid.
  */
-bool v_string(Validation *v, const json_t *obj, const char *prefix, const char *key,
-              bool required, StrRule rule, size_t min_len, size_t max_len, char **out);
+bool v_string(Validation *v, const json_t *obj, const char *prefix, const char *key, bool required,
+              StrRule rule, size_t min_len, size_t max_len, char **out);
 bool v_int(Validation *v, const json_t *obj, const char *prefix, const char *key, bool required,
            long long min, long long max, long long *out);
-bool v_bool(Validation *v, const json_t *obj, const char *prefix, const char *key,
-            bool required, bool *out);
+bool v_bool(Validation *v, const json_t *obj, const char *prefix, const char *key, bool required,
+            bool *out);
 /* choices is NULL-terminated; *out is the index */
 bool v_enum(Validation *v, const json_t *obj, const char *prefix, const char *key, bool required,
             const char *const *choices, int *out);
 /* an array of strings, each checked with rule and max_len; at most max_items */
 bool v_string_array(Validation *v, const json_t *obj, const char *prefix, const char *key,
-                    bool required, StrRule rule, size_t max_len, size_t max_items,
-                    char ***out, size_t *count);
+                    bool required, StrRule rule, size_t max_len, size_t max_items, char ***out,
+                    size_t *count);
 /* reports every member of obj not named in allowed (NULL-terminated) */
-void v_no_unknown(Validation *v, const json_t *obj, const char *prefix,
-                  const char *const *allowed);
+void v_no_unknown(Validation *v, const json_t *obj, const char *prefix, const char *const *allowed);
 /* checks the member is an object (when present); returns it or NULL */
 const json_t *v_object(Validation *v, const json_t *obj, const char *prefix, const char *key,
                        bool required);
@@ -84,8 +83,6 @@ const char *validation_first_message(const Validation *v, char *buf, size_t len)
 
 void string_array_free(char **items, size_t count);
 char **string_array_dup(char *const *items, size_t count);
-
-
 
 /* a new random id such as "db_9f1c2e4a7b3d5e6f" */
 char *model_new_id(const char *kind_prefix);

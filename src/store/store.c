@@ -21,7 +21,7 @@
 #include "store/redisurl.h"
 
 #define STORE_RETRY_BASE_MS 100
-#define STORE_RETRY_CAP_MS 5000
+#define STORE_RETRY_CAP_MS  5000
 
 struct Store {
     uv_loop_t *loop;
@@ -157,8 +157,7 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
                  ac ? ac->errstr : "");
     } else if (reply->type == REDIS_REPLY_ERROR) {
         err = PGF_ERR_STORE_DOWN;
-        snprintf(msg, sizeof msg, "redis refused the command: %.*s", (int)reply->len,
-                 reply->str);
+        snprintf(msg, sizeof msg, "redis refused the command: %.*s", (int)reply->len, reply->str);
     }
 
     switch (op->kind) {
@@ -186,8 +185,7 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
             op->cb.value(op->ud, err, msg, NULL, 0);
         break;
     case OP_PING:
-        op->cb.ping(op->ud, err, err ? msg : NULL,
-                    (double)(uv_hrtime() - op->started_ns) / 1e6);
+        op->cb.ping(op->ud, err, err ? msg : NULL, (double)(uv_hrtime() - op->started_ns) / 1e6);
         break;
     }
     free(op);
@@ -232,10 +230,10 @@ static void connect_cb(const redisAsyncContext *ac, int status)
     st->handshake_pending = 0;
     if (st->url.password) {
         st->handshake_pending++;
-        PgfError rc = st->url.user ? submit(st, op_new(st, OP_HANDSHAKE, NULL), "AUTH %s %s",
-                                            st->url.user, st->url.password)
-                                     : submit(st, op_new(st, OP_HANDSHAKE, NULL), "AUTH %s",
-                                              st->url.password);
+        PgfError rc = st->url.user
+                          ? submit(st, op_new(st, OP_HANDSHAKE, NULL), "AUTH %s %s", st->url.user,
+                                   st->url.password)
+                          : submit(st, op_new(st, OP_HANDSHAKE, NULL), "AUTH %s", st->url.password);
         if (rc != PGF_OK)
             st->handshake_pending--;
     }

@@ -41,9 +41,9 @@ typedef enum StoreState {
 } StoreState;
 
 typedef struct StoreOptions {
-    const char *url;    /* redis:// or rediss:// */
-    const char *prefix; /* key prefix, e.g. "pgfleet:" */
-    long timeout_ms;    /* connect and command timeout */
+    const char *url;     /* redis:// or rediss:// */
+    const char *prefix;  /* key prefix, e.g. "pgfleet:" */
+    long timeout_ms;     /* connect and command timeout */
     const char *ca_file; /* rediss://: CA bundle; NULL: the system's trust store */
     /* called on every change into or out of READY; may be NULL */
     void (*on_state)(void *ud, StoreState state);

@@ -25,9 +25,9 @@ static bool has_error(const Validation *v, const char *field, const char *rule)
     return false;
 }
 
-#define DB_OK                                                                                  \
-    "{\"name\":\"orders\",\"host\":\"db.internal\",\"port\":5433,\"dbname\":\"orders\","        \
-    "\"user\":\"app\",\"credentials\":{\"source\":\"password\",\"password\":\"p@ss'w\\\"d\"},"  \
+#define DB_OK                                                                                      \
+    "{\"name\":\"orders\",\"host\":\"db.internal\",\"port\":5433,\"dbname\":\"orders\","           \
+    "\"user\":\"app\",\"credentials\":{\"source\":\"password\",\"password\":\"p@ss'w\\\"d\"},"     \
     "\"tags\":[\"prod\"]}"
 
 static void test_database_round_trip_without_password(void **state)

@@ -9,8 +9,8 @@ static void test_redisurl_full(void **state)
     (void)state;
     RedisUrl u;
     char err[128];
-    assert_true(redisurl_parse("rediss://app:p%40ss%3Aw@cache.example.com:6380/3", &u, err,
-                               sizeof err));
+    assert_true(
+        redisurl_parse("rediss://app:p%40ss%3Aw@cache.example.com:6380/3", &u, err, sizeof err));
     assert_true(u.tls);
     assert_string_equal(u.user, "app");
     assert_string_equal(u.password, "p@ss:w");
@@ -49,9 +49,9 @@ static void test_redisurl_defaults_and_forms(void **state)
 static void test_redisurl_errors(void **state)
 {
     (void)state;
-    const char *bad[] = {"http://h", "redis://", "redis://h:0", "redis://h:99999",
-                         "redis://h:abc", "redis://h/x", "redis://u:%zz@h", "redis://[::1",
-                         "redis://u:%00@h"};
+    const char *bad[] = {"http://h",        "redis://",      "redis://h:0",
+                         "redis://h:99999", "redis://h:abc", "redis://h/x",
+                         "redis://u:%zz@h", "redis://[::1",  "redis://u:%00@h"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         RedisUrl u;
         char err[128] = "";

@@ -114,7 +114,7 @@ static void test_detached_request_is_freed_by_last_release(void **state)
     ready_calls = free_calls = 0;
     HttpRequest *req = new_req(NULL, NULL);
     http_request_hold(req);
-    assert_false(http_request_detach(req)); /* client gone while the store works */
+    assert_false(http_request_detach(req));     /* client gone while the store works */
     http_respond_json(req, 200, json_object()); /* dropped, no notification */
     assert_int_equal(ready_calls, 0);
     assert_true(http_request_release(req));

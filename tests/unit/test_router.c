@@ -69,8 +69,8 @@ static void test_router_not_found(void **state)
     (void)state;
     const Route *r = NULL;
     char allow[64];
-    const char *paths[] = {"/api/databases/", "/api/databases/a/b", "/api", "/", "/healthzz",
-                           "/api/databases//test"};
+    const char *paths[] = {"/api/databases/", "/api/databases/a/b",  "/api", "/",
+                           "/healthzz",       "/api/databases//test"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         HttpRequest *req = req_for(HTTP_GET, paths[i]);
         if (router_match(routes, NROUTES, req, &r, allow, sizeof allow) != ROUTE_NOT_FOUND)
