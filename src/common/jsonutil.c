@@ -38,3 +38,8 @@ const char *jsonutil_str(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
 }
+
+json_t *jsonutil_string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}

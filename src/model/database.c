@@ -58,16 +58,8 @@ bool database_from_json(DatabaseConfig *db, const json_t *obj, Validation *v)
     memset(db, 0, sizeof *db);
     db->port = 5432;
     db->sslmode = SSL_PREFER;
-    if (!json_is_object(obj)) {
-        validation_add(v, NULL, "(body)", "type", "must be a JSON object");
+    if (!v_model_header(v, obj, DATABASE_SCHEMA_VERSION, database_fields, "db", &db->id))
         return false;
-    }
-    v_schema_version(v, obj, DATABASE_SCHEMA_VERSION);
-    v_no_unknown(v, obj, NULL, database_fields);
-    if (!json_object_get(obj, "id"))
-        db->id = model_new_id("db");
-    else
-        v_string(v, obj, NULL, "id", true, STR_IDENT, 1, 64, &db->id);
     v_string(v, obj, NULL, "name", true, STR_ANY, 1, 100, &db->name);
     v_string(v, obj, NULL, "host", true, STR_HOST, 1, 253, &db->host);
     v_int(v, obj, NULL, "port", false, 1, 65535, &db->port);

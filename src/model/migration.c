@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "common/jsonutil.h"
 #include "common/xalloc.h"
 
 const char *const migration_status_names[] = {"pending", "running",   "succeeded", "failed",
@@ -46,16 +47,8 @@ static void target_from_json(MigrationTarget *t, const json_t *obj, const char *
 bool migration_from_json(MigrationExecution *m, const json_t *obj, Validation *v)
 {
     memset(m, 0, sizeof *m);
-    if (!json_is_object(obj)) {
-        validation_add(v, NULL, "(body)", "type", "must be a JSON object");
+    if (!v_model_header(v, obj, MIGRATION_SCHEMA_VERSION, migration_fields, "mig", &m->id))
         return false;
-    }
-    v_schema_version(v, obj, MIGRATION_SCHEMA_VERSION);
-    v_no_unknown(v, obj, NULL, migration_fields);
-    if (!json_object_get(obj, "id"))
-        m->id = model_new_id("mig");
-    else
-        v_string(v, obj, NULL, "id", true, STR_IDENT, 1, 64, &m->id);
     v_string(v, obj, NULL, "name", true, STR_ANY, 1, 200, &m->name);
     v_string(v, obj, NULL, "checksum", true, STR_HEX64, 64, 64, &m->checksum);
 
@@ -100,11 +93,6 @@ bool migration_from_json(MigrationExecution *m, const json_t *obj, Validation *v
     return validation_ok(v);
 }
 
-static json_t *string_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 json_t *migration_to_json(const MigrationExecution *m)
 {
     json_t *targets = json_array();
@@ -115,9 +103,9 @@ json_t *migration_to_json(const MigrationExecution *m)
         json_object_set_new(o, "status", json_string(target_status_names[t->status]));
         json_object_set_new(o, "statements_done", json_integer(t->statements_done));
         json_object_set_new(o, "statements_total", json_integer(t->statements_total));
-        json_object_set_new(o, "started_at", string_or_null(t->started_at));
-        json_object_set_new(o, "finished_at", string_or_null(t->finished_at));
-        json_object_set_new(o, "error", string_or_null(t->error));
+        json_object_set_new(o, "started_at", jsonutil_string_or_null(t->started_at));
+        json_object_set_new(o, "finished_at", jsonutil_string_or_null(t->finished_at));
+        json_object_set_new(o, "error", jsonutil_string_or_null(t->error));
         json_array_append_new(targets, o);
     }
     json_t *o = json_object();
@@ -127,10 +115,10 @@ json_t *migration_to_json(const MigrationExecution *m)
     json_object_set_new(o, "checksum", json_string(m->checksum));
     json_object_set_new(o, "targets", targets);
     json_object_set_new(o, "status", json_string(migration_status_names[m->status]));
-    json_object_set_new(o, "applied_by", string_or_null(m->applied_by));
-    json_object_set_new(o, "started_at", string_or_null(m->started_at));
-    json_object_set_new(o, "finished_at", string_or_null(m->finished_at));
-    json_object_set_new(o, "error", string_or_null(m->error));
+    json_object_set_new(o, "applied_by", jsonutil_string_or_null(m->applied_by));
+    json_object_set_new(o, "started_at", jsonutil_string_or_null(m->started_at));
+    json_object_set_new(o, "finished_at", jsonutil_string_or_null(m->finished_at));
+    json_object_set_new(o, "error", jsonutil_string_or_null(m->error));
     return o;
 }
 

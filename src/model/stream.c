@@ -41,16 +41,8 @@ static void timestamp_or_now(Validation *v, const json_t *obj, const char *key, 
 bool stream_from_json(ReplicationStream *s, const json_t *obj, Validation *v)
 {
     memset(s, 0, sizeof *s);
-    if (!json_is_object(obj)) {
-        validation_add(v, NULL, "(body)", "type", "must be a JSON object");
+    if (!v_model_header(v, obj, STREAM_SCHEMA_VERSION, stream_fields, "stream", &s->id))
         return false;
-    }
-    v_schema_version(v, obj, STREAM_SCHEMA_VERSION);
-    v_no_unknown(v, obj, NULL, stream_fields);
-    if (!json_object_get(obj, "id"))
-        s->id = model_new_id("stream");
-    else
-        v_string(v, obj, NULL, "id", true, STR_IDENT, 1, 64, &s->id);
     int kind = STREAM_LOGICAL;
     v_enum(v, obj, NULL, "kind", false, stream_kind_names, &kind);
     s->kind = (StreamKind)kind;
@@ -79,11 +71,6 @@ bool stream_from_json(ReplicationStream *s, const json_t *obj, Validation *v)
     return validation_ok(v);
 }
 
-static json_t *string_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 json_t *stream_to_json(const ReplicationStream *s)
 {
     json_t *tables = json_array();
@@ -95,12 +82,12 @@ json_t *stream_to_json(const ReplicationStream *s)
     json_object_set_new(o, "kind", json_string(stream_kind_names[s->kind]));
     json_object_set_new(o, "source_database_id", json_string(s->source_database_id));
     json_object_set_new(o, "target_database_id", json_string(s->target_database_id));
-    json_object_set_new(o, "publication", string_or_null(s->publication));
-    json_object_set_new(o, "subscription", string_or_null(s->subscription));
-    json_object_set_new(o, "slot", string_or_null(s->slot));
+    json_object_set_new(o, "publication", jsonutil_string_or_null(s->publication));
+    json_object_set_new(o, "subscription", jsonutil_string_or_null(s->subscription));
+    json_object_set_new(o, "slot", jsonutil_string_or_null(s->slot));
     json_object_set_new(o, "tables", tables);
     json_object_set_new(o, "state", json_string(stream_state_names[s->state]));
-    json_object_set_new(o, "error", string_or_null(s->error));
+    json_object_set_new(o, "error", jsonutil_string_or_null(s->error));
     json_object_set_new(o, "created_at", json_string(s->created_at));
     json_object_set_new(o, "updated_at", json_string(s->updated_at));
     return o;

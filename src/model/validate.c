@@ -389,3 +389,19 @@ bool v_schema_version(Validation *v, const json_t *obj, int current)
     }
     return true;
 }
+
+bool v_model_header(Validation *v, const json_t *obj, int current, const char *const *fields,
+                    const char *id_prefix, char **id)
+{
+    if (!json_is_object(obj)) {
+        validation_add(v, NULL, "(body)", "type", "must be a JSON object");
+        return false;
+    }
+    v_schema_version(v, obj, current);
+    v_no_unknown(v, obj, NULL, fields);
+    if (!json_object_get(obj, "id"))
+        *id = model_new_id(id_prefix);
+    else
+        v_string(v, obj, NULL, "id", true, STR_IDENT, 1, 64, id);
+    return true;
+}

@@ -86,6 +86,13 @@ char **string_array_dup(char *const *items, size_t count);
 
 /* a new random id such as "db_9f1c2e4a7b3d5e6f" */
 char *model_new_id(const char *kind_prefix);
+/*
+ * The part every model shares: obj must be an object; schema_version at most
+ * current; no members outside fields; "id" validated, or generated with
+ * id_prefix when absent. Returns false when obj is not an object.
+ */
+bool v_model_header(Validation *v, const json_t *obj, int current, const char *const *fields,
+                    const char *id_prefix, char **id);
 /* schema_version in a stored record: absent or 1..current; rule "schema_version" */
 bool v_schema_version(Validation *v, const json_t *obj, int current);
 #endif

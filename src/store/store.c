@@ -436,17 +436,23 @@ PgfError store_set(Store *st, const char *key, const char *value, size_t len, lo
     return rc;
 }
 
+/* a command whose only argument is a key ("GET %b", "DEL %b") */
+static PgfError submit_key(Store *st, StoreOp *op, const char *fmt, const char *key)
+{
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    PgfError rc = submit(st, op, fmt, k, klen);
+    free(k);
+    return rc;
+}
+
 PgfError store_get(Store *st, const char *key, StoreValueCb cb, void *ud)
 {
     if (st->state != STORE_READY || !st->ac)
         return PGF_ERR_STORE_DOWN;
     StoreOp *op = op_new(st, OP_VALUE, ud);
     op->cb.value = cb;
-    size_t klen;
-    char *k = full_key(st, key, &klen);
-    PgfError rc = submit(st, op, "GET %b", k, klen);
-    free(k);
-    return rc;
+    return submit_key(st, op, "GET %b", key);
 }
 
 PgfError store_del(Store *st, const char *key, StoreDoneCb cb, void *ud)
@@ -455,11 +461,7 @@ PgfError store_del(Store *st, const char *key, StoreDoneCb cb, void *ud)
         return PGF_ERR_STORE_DOWN;
     StoreOp *op = op_new(st, OP_DONE, ud);
     op->cb.done = cb;
-    size_t klen;
-    char *k = full_key(st, key, &klen);
-    PgfError rc = submit(st, op, "DEL %b", k, klen);
-    free(k);
-    return rc;
+    return submit_key(st, op, "DEL %b", key);
 }
 
 PgfError store_ping(Store *st, StorePingCb cb, void *ud)
