@@ -12,7 +12,8 @@
 #   56379  redis
 #   55000  moto server      Secrets Manager holds pgfleet/dev/<server> for each server
 #
-# Roles: pgfleet (LOGIN REPLICATION, password pgfleet-dev) owns the data;
+# PGFLEET_DEVENV_PORT_BASE=N moves them to N..N+5 in the same order.
+# Roles: pgfleet (LOGIN REPLICATION, member of pg_monitor, password pgfleet-dev) owns the data;
 # replication uses the same role. State lives under $PGFLEET_DEVENV_DIR
 # (default .devenv/, or /var/tmp/pgfleet-devenv when run as root, since PostgreSQL
 # runs as the postgres user and must be able to reach it).
@@ -25,8 +26,15 @@ if [[ $(id -u) -eq 0 ]]; then
 else
   DIR="${PGFLEET_DEVENV_DIR:-$ROOT/.devenv}"
 fi
-PG_PRIMARY=55432 PG_STANDBY=55433 PG_CASCADE=55434 PG_REPORTING=55435
-REDIS_PORT=56379 MOTO_PORT=55000
+# PGFLEET_DEVENV_PORT_BASE moves every port (tests use it to run beside `make run`)
+if [[ -n "${PGFLEET_DEVENV_PORT_BASE:-}" ]]; then
+  b=$PGFLEET_DEVENV_PORT_BASE
+  PG_PRIMARY=$b PG_STANDBY=$((b + 1)) PG_CASCADE=$((b + 2)) PG_REPORTING=$((b + 3))
+  REDIS_PORT=$((b + 4)) MOTO_PORT=$((b + 5))
+else
+  PG_PRIMARY=55432 PG_STANDBY=55433 PG_CASCADE=55434 PG_REPORTING=55435
+  REDIS_PORT=56379 MOTO_PORT=55000
+fi
 PGUSER_NAME=pgfleet PGPASS=pgfleet-dev
 REGION=us-east-1
 
@@ -95,7 +103,8 @@ host    replication     all             127.0.0.1/32            scram-sha-256
 HBA
   pg_start "$name" "$port"
   as_pg "$PGBIN/psql" -X -q -h "$DIR/sock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
-    -c "CREATE ROLE $PGUSER_NAME LOGIN REPLICATION CREATEDB PASSWORD '$PGPASS'" >/dev/null
+    -c "CREATE ROLE $PGUSER_NAME LOGIN REPLICATION CREATEDB PASSWORD '$PGPASS'" \
+    -c "GRANT pg_monitor TO $PGUSER_NAME" >/dev/null
 }
 
 pg_standby() { # name port upstream_port slot

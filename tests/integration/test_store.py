@@ -30,8 +30,8 @@ def test_redis_down_then_back_recovers_by_itself(daemon, redis):
         assert daemon.get("/api/models/test", auth=True).json()["ok"] is True
     finally:
         back.stop()
-    logs = daemon.logs()
-    assert "lost connection to redis" in logs and "redis connection restored" in logs
+    wait_for(lambda: "redis connection restored" in daemon.logs(), timeout=5, what="log line")
+    assert "lost connection to redis" in daemon.logs()
 
 
 def test_redis_never_there_at_start(daemon_factory, workdir):
