@@ -10,6 +10,11 @@
 
 #include "api/api.h"
 #include "auth/authkey.h"
+#include "aws/aws.h"
+#include "aws/elasticache.h"
+#include "common/strbuf.h"
+#include "common/xalloc.h"
+#include "common/jsonutil.h"
 #include "common/log.h"
 #include "http/server.h"
 #include "http/wshub.h"
@@ -21,6 +26,7 @@ typedef struct Daemon {
     const Config *cfg;
     AuthKey *authkey;
     Store *store;
+    AwsClient *aws;
     WsHub *hub;
     HttpServer *http;
     ApiContext api;
@@ -73,6 +79,9 @@ static void finish_shutdown(Daemon *d)
     uv_timer_stop(&d->drain);
     /* connections first: their requests detach, so store callbacks answer no one */
     http_server_close(d->http);
+    aws_client_free(d->aws);
+    d->aws = NULL;
+    d->api.aws = NULL;
     store_free(d->store);
     d->store = NULL;
     d->api.store = NULL;
@@ -107,6 +116,65 @@ static void signal_cb(uv_signal_t *s, int signum)
     uv_timer_start(&d->drain, drain_cb, 0, 10);
 }
 
+typedef struct GroupLookup {
+    bool done;
+    char *url;
+    char error[600];
+} GroupLookup;
+
+static void group_described(void *ud, const json_t *groups, const AwsResult *r)
+{
+    GroupLookup *g = ud;
+    g->done = true;
+    if (!r->ok) {
+        snprintf(g->error, sizeof g->error, "%s: %s%s%s", r->code ? r->code : "error",
+                 r->message ? r->message : "", r->hint ? "\nHINT: " : "", r->hint ? r->hint : "");
+        return;
+    }
+    const json_t *group = json_array_get(groups, 0);
+    g->url = group ? elasticache_redis_url(group) : NULL;
+    if (!g->url)
+        snprintf(g->error, sizeof g->error, "the replication group has no endpoint yet (status %s)",
+                 group ? jsonutil_str(group, "status") : "unknown");
+}
+
+/*
+ * PGFLEET_ELASTICACHE_REPLICATION_GROUP: the store connects to the group's
+ * endpoint, keeping the user, password and database of PGFLEET_REDIS_URL.
+ * Returns the URL to use (new string) or NULL with the error printed.
+ */
+static char *elasticache_store_url(Daemon *d, const char *group_id)
+{
+    GroupLookup g = {0};
+    elasticache_describe_groups(d->aws, group_id, group_described, &g);
+    while (!g.done)
+        uv_run(&d->loop, UV_RUN_ONCE);
+    if (!g.url) {
+        fprintf(stderr, "pgfleet: could not find ElastiCache replication group '%s': %s\n",
+                group_id, g.error);
+        return NULL;
+    }
+    /* carry user:password@ and /db over from the configured URL */
+    const char *base = config_get(d->cfg, CFG_REDIS_URL);
+    const char *auth = strstr(base, "://");
+    auth = auth ? auth + 3 : base;
+    const char *at = strchr(auth, '@');
+    const char *slash = strchr(auth, '/');
+    const char *sep = strstr(g.url, "://") + 3;
+    char *tail = strrchr(g.url, '/');
+    StrBuf u = STRBUF_INIT;
+    strbuf_append(&u, g.url, (size_t)(sep - g.url));
+    if (at && (!slash || at < slash))
+        strbuf_append(&u, auth, (size_t)(at - auth + 1));
+    strbuf_append(&u, sep, (size_t)(tail - sep));
+    strbuf_puts(&u, slash ? slash : "/0");
+    char masked[600];
+    config_mask_url(u.data, masked, sizeof masked);
+    log_info("state store: ElastiCache replication group %s at %s", group_id, masked);
+    free(g.url);
+    return strbuf_detach(&u);
+}
+
 static void walk_close_cb(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -134,16 +202,34 @@ int daemon_run(const Config *cfg)
 
     uv_loop_init(&d.loop);
     char err[512] = "";
-    StoreOptions so = {.url = config_get(cfg, CFG_REDIS_URL),
+    d.aws = aws_client_new(&d.loop, NULL, NULL);
+    char *store_url = NULL;
+    const char *group = config_get(cfg, CFG_ELASTICACHE_GROUP);
+    if (group) {
+        store_url = elasticache_store_url(&d, group);
+        if (!store_url) {
+            aws_client_free(d.aws);
+            authkey_free(d.authkey);
+            uv_walk(&d.loop, walk_close_cb, NULL);
+            uv_run(&d.loop, UV_RUN_DEFAULT);
+            uv_loop_close(&d.loop);
+            return pgf_error_exit(PGF_ERR_AWS);
+        }
+    }
+    StoreOptions so = {.url = store_url ? store_url : config_get(cfg, CFG_REDIS_URL),
                        .prefix = config_get(cfg, CFG_REDIS_PREFIX),
                        .timeout_ms = cfg->redis_timeout_ms,
                        .ca_file = config_get(cfg, CFG_REDIS_CA_FILE),
                        .on_state = on_store_state,
                        .ud = &d};
     d.store = store_new(&d.loop, &so, err, sizeof err);
+    free(store_url);
     if (!d.store) {
         fprintf(stderr, "pgfleet: PGFLEET_REDIS_URL: %s\n", err);
+        aws_client_free(d.aws);
         authkey_free(d.authkey);
+        uv_walk(&d.loop, walk_close_cb, NULL);
+        uv_run(&d.loop, UV_RUN_DEFAULT);
         uv_loop_close(&d.loop);
         return pgf_error_exit(PGF_ERR_CONFIG);
     }
@@ -151,6 +237,7 @@ int daemon_run(const Config *cfg)
     d.api = (ApiContext){.cfg = cfg,
                          .store = d.store,
                          .hub = d.hub,
+                         .aws = d.aws,
                          .started_ns = uv_hrtime(),
                          .auth_configured = d.authkey != NULL};
     size_t nroutes;
@@ -170,6 +257,7 @@ int daemon_run(const Config *cfg)
         fprintf(stderr, "pgfleet: %s\n", err);
         exit_code = pgf_error_exit(PGF_ERR_LISTEN);
         store_free(d.store);
+        aws_client_free(d.aws);
         uv_walk(&d.loop, walk_close_cb, NULL);
         uv_run(&d.loop, UV_RUN_DEFAULT);
         goto out;

@@ -6,6 +6,7 @@ static const char *const r_public[] = {NULL};
 static const char *const r_ready[] = {"503", NULL};
 static const char *const r_auth[] = {"401", NULL};
 static const char *const r_store[] = {"401", "403", "503", NULL};
+static const char *const r_aws[] = {"401", "403", NULL};
 static const char *const r_validate[] = {"400", "401", "403", "404", "413", "415", "422", NULL};
 
 /* every route: method, pattern, least role, handler, docs */
@@ -24,6 +25,10 @@ static const Route routes[] = {
     {HTTP_GET, "/api/models/test", ROLE_OPERATOR, api_models_test, "models",
      "Builds one of each model, validates it, stores it in Redis, reads it back and compares", NULL,
      "ModelTest", r_store},
+    {HTTP_GET, "/api/aws/test", ROLE_VIEWER, api_aws_test, "aws",
+     "Live AWS check: credential source, region, endpoints, and a call to Secrets Manager, "
+     "RDS and ElastiCache each",
+     NULL, "AwsCheck", r_aws},
     {HTTP_POST, "/api/models/{kind}/validate", ROLE_VIEWER, api_models_validate, "models",
      "Validates a model (kind: database, stream, migration) and returns it normalized", "AnyModel",
      "ValidationResult", r_validate},

@@ -14,12 +14,14 @@
 #include "common/config.h"
 #include "http/router.h"
 #include "http/wshub.h"
+#include "aws/aws.h"
 #include "store/store.h"
 
 typedef struct ApiContext {
     const Config *cfg;
     Store *store;
     WsHub *hub;
+    AwsClient *aws;
     uint64_t started_ns;
     bool auth_configured;
 } ApiContext;
@@ -35,6 +37,8 @@ void api_ws_plain(HttpRequest *req, void *app);
 /* models.c */
 void api_models_test(HttpRequest *req, void *app);
 void api_models_validate(HttpRequest *req, void *app);
+/* aws.c */
+void api_aws_test(HttpRequest *req, void *app);
 /* openapi.c */
 void api_openapi(HttpRequest *req, void *app);
 /* the OpenAPI 3 document for the route table (new reference) */

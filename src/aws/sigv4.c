@@ -406,8 +406,8 @@ bool sigv4_presign(const SigV4Input *in, SigV4Output *out)
     }
     Params query = {0};
     params_parse(&query, in->query);
-    char *credential = xasprintf("%s/%s/%s/%s/aws4_request", in->access_key, date, in->region,
-                                 in->service);
+    char *credential =
+        xasprintf("%s/%s/%s/%s/aws4_request", in->access_key, date, in->region, in->service);
     char expires[24];
     snprintf(expires, sizeof expires, "%ld", in->expires);
     params_add(&query, "X-Amz-Algorithm", ALGORITHM);

@@ -52,7 +52,7 @@ typedef struct SigV4Output {
     char signature[65];
     char amz_date[17]; /* 20150830T123600Z */
     /* header signing: add these to the request */
-    char *authorization;  /* AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=... */
+    char *authorization; /* AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=... */
     const char *security_token; /* X-Amz-Security-Token value, or NULL (points into the input) */
     char content_sha256[65];    /* x-amz-content-sha256 value when sign_body, else "" */
     /* presigning: the complete query string to send, X-Amz-Signature last */

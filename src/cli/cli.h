@@ -26,6 +26,7 @@ struct Command {
 extern const Command cli_root_command;
 extern const Command cli_serve_command;
 extern const Command cli_config_command;
+extern const Command cli_aws_command;
 
 /* entry point: returns the process exit status */
 int cli_main(int argc, char **argv);

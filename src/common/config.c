@@ -92,7 +92,28 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                               .type = CFGT_URL,
                               .default_value = NULL,
                               .description = "override of every AWS endpoint (moto, "
-                                             "LocalStack)"},
+                                             "LocalStack); AWS_ENDPOINT_URL_<SERVICE> for one"},
+    [CFG_AWS_PROFILE] = {.name = "aws_profile",
+                         .env = "AWS_PROFILE",
+                         .type = CFGT_STRING,
+                         .default_value = NULL,
+                         .description = "profile of ~/.aws/credentials and ~/.aws/config "
+                                        "(credential chain: env, profile, ECS, EC2 IMDSv2)"},
+    [CFG_ELASTICACHE_GROUP] = {.name = "elasticache_replication_group",
+                               .env = "PGFLEET_ELASTICACHE_REPLICATION_GROUP",
+                               .type = CFGT_STRING,
+                               .default_value = NULL,
+                               .description = "ElastiCache replication group to keep state in: "
+                                              "its endpoint replaces the host of "
+                                              "PGFLEET_REDIS_URL (rediss:// when TLS is on)"},
+    [CFG_SECRETS_TTL_SECONDS] = {.name = "secrets_ttl_seconds",
+                                 .env = "PGFLEET_SECRETS_TTL_SECONDS",
+                                 .type = CFGT_INT,
+                                 .default_value = "300",
+                                 .min = 0,
+                                 .max = 86400,
+                                 .description = "how long a Secrets Manager value is reused "
+                                                "before it is fetched again"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -241,6 +262,7 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->max_body_bytes = strtol(cfg->raw[CFG_MAX_BODY_BYTES], NULL, 10);
     cfg->heartbeat_seconds = strtol(cfg->raw[CFG_HEARTBEAT_SECONDS], NULL, 10);
     cfg->shutdown_grace_ms = strtol(cfg->raw[CFG_SHUTDOWN_GRACE_MS], NULL, 10);
+    cfg->secrets_ttl_seconds = strtol(cfg->raw[CFG_SECRETS_TTL_SECONDS], NULL, 10);
     return true;
 }
 

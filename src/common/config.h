@@ -28,6 +28,9 @@ typedef enum ConfigKey {
     CFG_SHUTDOWN_GRACE_MS,
     CFG_AWS_REGION,
     CFG_AWS_ENDPOINT_URL,
+    CFG_AWS_PROFILE,
+    CFG_ELASTICACHE_GROUP,
+    CFG_SECRETS_TTL_SECONDS,
     CFG_COUNT
 } ConfigKey;
 
@@ -62,6 +65,7 @@ typedef struct Config {
     long max_body_bytes;
     long heartbeat_seconds;
     long shutdown_grace_ms;
+    long secrets_ttl_seconds;
 } Config;
 
 /* looks up one variable; returns NULL when unset */

@@ -28,7 +28,8 @@
     X(PGF_ERR_CONFLICT,      "conflict",               14,   409)            \
     X(PGF_ERR_LISTEN,        "listen_failed",          15,   500)            \
     X(PGF_ERR_TIMEOUT,       "timeout",                16,   504)            \
-    X(PGF_ERR_UNSAFE,        "unsafe_config",          17,   500)
+    X(PGF_ERR_UNSAFE,        "unsafe_config",          17,   500)            \
+    X(PGF_ERR_AWS,           "aws_error",              18,   502)
 // clang-format on
 
 typedef enum PgfError {

@@ -164,12 +164,14 @@ static int run_vector(const char *dir)
     int bad = 0;
     SigV4Output out;
     assert_true(sigv4_sign_headers(&in, &out));
-    bad += check(dir, "header-canonical-request.txt", out.canonical_request, "header canonical request");
+    bad += check(dir, "header-canonical-request.txt", out.canonical_request,
+                 "header canonical request");
     bad += check(dir, "header-string-to-sign.txt", out.string_to_sign, "header string to sign");
     bad += check(dir, "header-signature.txt", out.signature, "header signature");
     sigv4_output_free(&out);
     assert_true(sigv4_presign(&in, &out));
-    bad += check(dir, "query-canonical-request.txt", out.canonical_request, "query canonical request");
+    bad +=
+        check(dir, "query-canonical-request.txt", out.canonical_request, "query canonical request");
     bad += check(dir, "query-string-to-sign.txt", out.string_to_sign, "query string to sign");
     bad += check(dir, "query-signature.txt", out.signature, "query signature");
     sigv4_output_free(&out);
@@ -190,7 +192,8 @@ static void test_sigv4_official_vectors(void **state)
     (void)state;
     const char *root = getenv("PGFLEET_SIGV4_VECTORS");
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s", root ? root : PGFLEET_SOURCE_ROOT "/../shared/testdata/aws-sigv4");
+    snprintf(dir, sizeof dir, "%s",
+             root ? root : PGFLEET_SOURCE_ROOT "/../shared/testdata/aws-sigv4");
     DIR *d = opendir(dir);
     if (!d) {
         print_message("# SKIP: the official SigV4 vectors are not at %s (../shared/testdata/"
@@ -248,10 +251,11 @@ static void test_sigv4_documented_iam_example(void **state)
     assert_true(sigv4_sign_headers(&in, &out));
     assert_string_equal(out.signature,
                         "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
-    assert_string_equal(out.authorization,
-                        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/"
-                        "aws4_request, SignedHeaders=content-type;host;x-amz-date, "
-                        "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
+    assert_string_equal(
+        out.authorization,
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/"
+        "aws4_request, SignedHeaders=content-type;host;x-amz-date, "
+        "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
     sigv4_output_free(&out);
 }
 
@@ -287,8 +291,12 @@ static void test_sigv4_vanilla_facts(void **state)
 static void test_sigv4_rejects_incomplete_input(void **state)
 {
     (void)state;
-    SigV4Input in = {.method = "GET", .path = "no-slash", .access_key = "a", .secret_key = "b",
-                     .region = "r", .service = "s"};
+    SigV4Input in = {.method = "GET",
+                     .path = "no-slash",
+                     .access_key = "a",
+                     .secret_key = "b",
+                     .region = "r",
+                     .service = "s"};
     SigV4Output out;
     assert_false(sigv4_sign_headers(&in, &out));
     in.path = "/";

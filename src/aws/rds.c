@@ -1,0 +1,148 @@
+#include "aws/rds.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/awsxml.h"
+#include "aws/sigv4.h"
+#include "common/jsonutil.h"
+#include "common/xalloc.h"
+
+/* the text at path as a JSON string (or null), freeing the C string */
+static json_t *text_or_null(const xmlNode *n, const char *path)
+{
+    char *s = awsxml_text(n, path);
+    json_t *j = jsonutil_string_or_null(s);
+    free(s);
+    return j;
+}
+
+static bool text_true(const xmlNode *n, const char *path)
+{
+    char *s = awsxml_text(n, path);
+    bool t = s && strcmp(s, "true") == 0;
+    free(s);
+    return t;
+}
+
+static json_t *int_or_null(const xmlNode *n, const char *path)
+{
+    char *s = awsxml_text(n, path);
+    json_t *j = s ? json_integer(strtoll(s, NULL, 10)) : json_null();
+    free(s);
+    return j;
+}
+
+json_t *rds_parse_instance(const xmlNode *n)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", text_or_null(n, "DBInstanceIdentifier"));
+    json_object_set_new(o, "class", text_or_null(n, "DBInstanceClass"));
+    json_object_set_new(o, "engine", text_or_null(n, "Engine"));
+    json_object_set_new(o, "engine_version", text_or_null(n, "EngineVersion"));
+    json_object_set_new(o, "status", text_or_null(n, "DBInstanceStatus"));
+    xmlNode *ep = awsxml_child(n, "Endpoint");
+    json_object_set_new(o, "endpoint",
+                        ep ? json_pack("{s:o, s:o}", "address", text_or_null(ep, "Address"), "port",
+                                       int_or_null(ep, "Port"))
+                           : json_null());
+    json_object_set_new(o, "source_instance_id",
+                        text_or_null(n, "ReadReplicaSourceDBInstanceIdentifier"));
+    json_t *replicas = json_array();
+    xmlNode *list = awsxml_child(n, "ReadReplicaDBInstanceIdentifiers");
+    for (xmlNode *r = list ? list->children : NULL; r; r = r->next) {
+        if (r->type != XML_ELEMENT_NODE)
+            continue;
+        xmlChar *t = xmlNodeGetContent(r);
+        json_array_append_new(replicas, json_string((const char *)t));
+        xmlFree(t);
+    }
+    json_object_set_new(o, "read_replica_ids", replicas);
+    json_object_set_new(o, "cluster_id", text_or_null(n, "DBClusterIdentifier"));
+    json_object_set_new(o, "iam_auth", json_boolean(text_true(n, "IAMDatabaseAuthenticationEnabled")));
+    json_object_set_new(o, "availability_zone", text_or_null(n, "AvailabilityZone"));
+    return o;
+}
+
+json_t *rds_parse_cluster(const xmlNode *n)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", text_or_null(n, "DBClusterIdentifier"));
+    json_object_set_new(o, "engine", text_or_null(n, "Engine"));
+    json_object_set_new(o, "engine_version", text_or_null(n, "EngineVersion"));
+    json_object_set_new(o, "status", text_or_null(n, "Status"));
+    json_object_set_new(o, "endpoint", text_or_null(n, "Endpoint"));
+    json_object_set_new(o, "reader_endpoint", text_or_null(n, "ReaderEndpoint"));
+    json_object_set_new(o, "port", int_or_null(n, "Port"));
+    json_t *members = json_array();
+    xmlNode *list = awsxml_child(n, "DBClusterMembers");
+    for (xmlNode *m = list ? list->children : NULL; m; m = m->next) {
+        if (m->type != XML_ELEMENT_NODE)
+            continue;
+        json_array_append_new(members, json_pack("{s:o, s:b}", "instance_id",
+                                                 text_or_null(m, "DBInstanceIdentifier"), "writer",
+                                                 text_true(m, "IsClusterWriter")));
+    }
+    json_object_set_new(o, "members", members);
+    return o;
+}
+
+static void describe(AwsClient *c, const char *action, const char *id_param, const char *id,
+                     const char *result_path, const char *list_name, AwsItemParser parse,
+                     AwsJsonCb cb, void *ud)
+{
+    StrBuf params = STRBUF_INIT;
+    if (id)
+        aws_query_add(&params, id_param, id);
+    AwsPagedQuery q = {.svc = &aws_rds,
+                       .action = action,
+                       .params = params.data,
+                       .result_path = result_path,
+                       .list_name = list_name,
+                       .parse = parse};
+    aws_query_paged(c, &q, cb, ud);
+    strbuf_free(&params);
+}
+
+void rds_describe_instances(AwsClient *c, const char *instance_id, AwsJsonCb cb, void *ud)
+{
+    describe(c, "DescribeDBInstances", "DBInstanceIdentifier", instance_id,
+             "DescribeDBInstancesResult", "DBInstances", rds_parse_instance, cb, ud);
+}
+
+void rds_describe_clusters(AwsClient *c, const char *cluster_id, AwsJsonCb cb, void *ud)
+{
+    describe(c, "DescribeDBClusters", "DBClusterIdentifier", cluster_id,
+             "DescribeDBClustersResult", "DBClusters", rds_parse_cluster, cb, ud);
+}
+
+char *rds_iam_token(const AwsCredentials *creds, const char *region, const char *host, int port,
+                    const char *user, time_t now)
+{
+    char hostport[600];
+    snprintf(hostport, sizeof hostport, "%s:%d", host, port);
+    StrBuf q = STRBUF_INIT;
+    aws_query_add(&q, "Action", "connect");
+    aws_query_add(&q, "DBUser", user);
+    SigV4Header h[] = {{"Host", hostport}};
+    SigV4Input in = {.method = "GET",
+                     .path = "/",
+                     .query = q.data,
+                     .headers = h,
+                     .nheaders = 1,
+                     .access_key = creds->access_key,
+                     .secret_key = creds->secret_key,
+                     .session_token = creds->session_token,
+                     .region = region,
+                     .service = "rds-db",
+                     .now = now,
+                     .normalize_path = true,
+                     .expires = 900};
+    SigV4Output out;
+    char *token = NULL;
+    if (sigv4_presign(&in, &out))
+        token = xasprintf("%s/?%s", hostport, out.query);
+    sigv4_output_free(&out);
+    strbuf_free(&q);
+    return token;
+}
