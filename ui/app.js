@@ -42,6 +42,27 @@ async function refreshAuth() {
   return r.status === 200;
 }
 
+async function refreshAws() {
+  const r = await api("/api/aws/test");
+  const table = $("aws");
+  table.replaceChildren();
+  if (r.status !== 200) {
+    $("aws-summary").textContent = r.body.error ? r.body.error.message : `HTTP ${r.status}`;
+    return;
+  }
+  const a = r.body;
+  const cred = a.credentials.source ? `${a.credentials.source} (${a.credentials.access_key_id})` : "no credentials";
+  $("aws-summary").textContent = `region ${a.region || "unset"}, credentials from ${cred}`;
+  for (const c of a.checks) {
+    const row = table.insertRow();
+    row.insertCell().textContent = c.service;
+    const status = row.insertCell();
+    mark(status, c.ok, c.ok ? "ok" : c.error.code);
+    row.insertCell().textContent = `${c.latency_ms.toFixed(1)} ms`;
+    row.insertCell().textContent = c.ok ? c.summary : `${c.error.message}${c.error.hint ? " (" + c.error.hint + ")" : ""}`;
+  }
+}
+
 let ws;
 function connectWs() {
   if (ws) ws.close();
@@ -73,7 +94,7 @@ $("keyform").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   keyStore.set($("key").value);
   $("key").value = "";
-  await refreshAuth();
+  if (await refreshAuth()) refreshAws();
   connectWs();
 });
 
@@ -85,6 +106,6 @@ document.querySelectorAll("button[data-get]").forEach((b) =>
 );
 
 refreshHealth();
-refreshAuth();
+refreshAuth().then((ok) => ok && refreshAws());
 connectWs();
 setInterval(refreshHealth, 5000);

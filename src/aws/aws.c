@@ -234,7 +234,11 @@ static void parse_error(AwsCall *k, const HttpcResponse *r)
     free(k->code);
     free(k->message);
     k->code = k->message = NULL;
-    if (k->svc->protocol == AWS_PROTO_JSON) {
+    /* by the body, not the protocol: auth errors come as XML even from JSON services */
+    const char *p = r->body;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        p++;
+    if (*p == '{') {
         char err[64];
         json_t *j = jsonutil_parse(r->body, r->body_len, err, sizeof err);
         const char *type = j ? jsonutil_str(j, "__type") : NULL;
@@ -250,7 +254,7 @@ static void parse_error(AwsCall *k, const HttpcResponse *r)
         if (msg)
             k->message = xstrdup(msg);
         json_decref(j);
-    } else {
+    } else if (*p == '<') {
         xmlDoc *doc = awsxml_parse(r->body, r->body_len);
         xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
         xmlNode *e = root ? awsxml_child(root, "Error") : NULL;

@@ -187,7 +187,7 @@ static void params_parse(Params *ps, const char *query)
 
 static char *params_join(Params *ps, bool sort)
 {
-    if (sort)
+    if (sort && ps->n > 1)
         qsort(ps->items, ps->n, sizeof *ps->items, param_cmp);
     StrBuf b = STRBUF_INIT;
     for (size_t i = 0; i < ps->n; i++)
@@ -297,7 +297,8 @@ static bool sign(const SigV4Input *in, SigV4Output *out, const char *date, Param
     char *canon_query = params_join(&sorted, true);
     params_free(&sorted);
 
-    qsort(hdrs->h, hdrs->n, sizeof *hdrs->h, cheader_cmp);
+    if (hdrs->n > 1)
+        qsort(hdrs->h, hdrs->n, sizeof *hdrs->h, cheader_cmp);
     StrBuf ch = STRBUF_INIT, sh = STRBUF_INIT;
     for (size_t i = 0; i < hdrs->n; i++) {
         strbuf_printf(&ch, "%s:%s\n", hdrs->h[i].name, hdrs->h[i].value);
@@ -399,7 +400,8 @@ bool sigv4_presign(const SigV4Input *in, SigV4Output *out)
         Canon sorted = {0};
         for (size_t i = 0; i < hdrs.n; i++)
             canon_add(&sorted, hdrs.h[i].name, hdrs.h[i].value);
-        qsort(sorted.h, sorted.n, sizeof *sorted.h, cheader_cmp);
+        if (sorted.n > 1)
+            qsort(sorted.h, sorted.n, sizeof *sorted.h, cheader_cmp);
         for (size_t i = 0; i < sorted.n; i++)
             strbuf_printf(&sh, "%s%s", i ? ";" : "", sorted.h[i].name);
         canon_free(&sorted);

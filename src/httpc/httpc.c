@@ -59,9 +59,14 @@ static void maybe_free(Httpc *h)
 
 static void handle_closed(uv_handle_t *handle)
 {
-    Httpc *h = handle->data;
-    if (handle->type == UV_POLL)
-        free(handle); /* SockCtx starts with its uv_poll_t */
+    Httpc *h;
+    if (handle->type == UV_POLL) {
+        SockCtx *sc = handle->data;
+        h = sc->h;
+        free(sc);
+    } else {
+        h = handle->data;
+    }
     h->open_handles--;
     maybe_free(h);
 }
