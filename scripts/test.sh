@@ -10,6 +10,10 @@ PLAIN=build ASAN=build-asan
 scripts/build.sh $PLAIN -Dtests=true || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 scripts/build.sh $ASAN -Dsanitize=true -Dtests=true || { echo "sanitizer build failed"; echo "0 passed, 1 failed"; exit 1; }
 
+# tests never reach the EC2 metadata address: a test that wants IMDS points
+# AWS_EC2_METADATA_SERVICE_ENDPOINT at its own local server
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=86"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"

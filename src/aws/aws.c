@@ -33,6 +33,7 @@ struct AwsClient {
     void *getenv_ud;
     char *region;
     AwsRetryPolicy retry;
+    int page_size;
     int calls; /* in flight */
     struct AwsCall *head;
     bool closing;
@@ -77,8 +78,9 @@ AwsClient *aws_client_new(uv_loop_t *loop, AwsGetenv getenv_fn, void *ud)
     c->http = httpc_new(loop);
     c->creds = awscreds_new(loop, c->http, getenv_fn, ud);
     c->region = awscreds_region(c->creds);
-    c->retry = (AwsRetryPolicy){.max_attempts = 4, .base_ms = 100, .cap_ms = 2000,
-                                .budget_ms = 15000, .timeout_ms = 5000};
+    c->page_size = 100;
+    c->retry = (AwsRetryPolicy){
+        .max_attempts = 4, .base_ms = 100, .cap_ms = 2000, .budget_ms = 15000, .timeout_ms = 5000};
     return c;
 }
 
@@ -111,6 +113,11 @@ void aws_client_free(AwsClient *c)
 void aws_client_set_retry(AwsClient *c, const AwsRetryPolicy *p)
 {
     c->retry = *p;
+}
+
+void aws_client_set_page_size(AwsClient *c, int n)
+{
+    c->page_size = n < 20 ? 20 : n > 100 ? 100 : n;
 }
 
 AwsCreds *aws_client_creds(AwsClient *c)
@@ -165,13 +172,27 @@ void aws_query_add(StrBuf *sb, const char *key, const char *value)
 
 static bool retryable(const char *code, long status)
 {
-    static const char *const codes[] = {
-        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-        "TooManyRequestsException", "ProvisionedThroughputExceededException",
-        "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-        "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-        "EC2ThrottledException", "RequestTimeout", "RequestTimeoutException", "InternalError",
-        "InternalFailure", "ServiceUnavailable", "transport", NULL};
+    static const char *const codes[] = {"Throttling",
+                                        "ThrottlingException",
+                                        "ThrottledException",
+                                        "RequestThrottledException",
+                                        "TooManyRequestsException",
+                                        "ProvisionedThroughputExceededException",
+                                        "TransactionInProgressException",
+                                        "RequestLimitExceeded",
+                                        "BandwidthLimitExceeded",
+                                        "LimitExceededException",
+                                        "RequestThrottled",
+                                        "SlowDown",
+                                        "PriorRequestNotComplete",
+                                        "EC2ThrottledException",
+                                        "RequestTimeout",
+                                        "RequestTimeoutException",
+                                        "InternalError",
+                                        "InternalFailure",
+                                        "ServiceUnavailable",
+                                        "transport",
+                                        NULL};
     if (status >= 500 || status == 429)
         return true;
     for (const char *const *c = codes; code && *c; c++)
@@ -182,8 +203,9 @@ static bool retryable(const char *code, long status)
 
 static bool expired_token(const char *code)
 {
-    return code && (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "ExpiredTokenException") == 0 ||
-                    strcmp(code, "RequestExpired") == 0);
+    return code &&
+           (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "ExpiredTokenException") == 0 ||
+            strcmp(code, "RequestExpired") == 0);
 }
 
 static const char *hint_for(const AwsCall *k, const char *code, char *buf, size_t len)
@@ -216,12 +238,14 @@ static const char *hint_for(const AwsCall *k, const char *code, char *buf, size_
         return "the credentials expired and fetching new ones did not help; renew the session "
                "(AWS_SESSION_TOKEN) or the role";
     if (strstr(code, "NotFound") || strstr(code, "NoSuch")) {
-        snprintf(buf, len, "check the name or ARN, and the region (%s)", c->region ? c->region : "unset");
+        snprintf(buf, len, "check the name or ARN, and the region (%s)",
+                 c->region ? c->region : "unset");
         return buf;
     }
     if (retryable(code, 0)) {
-        snprintf(buf, len, "AWS kept refusing after %d attempts; try again later or raise the "
-                           "service quota",
+        snprintf(buf, len,
+                 "AWS kept refusing after %d attempts; try again later or raise the "
+                 "service quota",
                  k->attempts);
         return buf;
     }
@@ -479,8 +503,8 @@ static void creds_ready(void *ud, const AwsCredentials *creds, const char *error
     char *h_ctype = xasprintf("Content-Type: %s", ctype);
     char *h_date = xasprintf("X-Amz-Date: %s", out.amz_date);
     char *h_auth = xasprintf("Authorization: %s", out.authorization);
-    char *h_token = out.security_token ? xasprintf("X-Amz-Security-Token: %s", out.security_token)
-                                       : NULL;
+    char *h_token =
+        out.security_token ? xasprintf("X-Amz-Security-Token: %s", out.security_token) : NULL;
     char *h_target = target ? xasprintf("X-Amz-Target: %s", target) : NULL;
     const char *headers[6] = {h_ctype, h_date, h_auth, NULL, NULL, NULL};
     int nh = 3;
@@ -607,7 +631,9 @@ static void paged_next(Paged *p)
     StrBuf b = STRBUF_INIT;
     if (p->params)
         strbuf_puts(&b, p->params);
-    aws_query_add(&b, "MaxRecords", "100");
+    char n[16];
+    snprintf(n, sizeof n, "%d", p->c->page_size);
+    aws_query_add(&b, "MaxRecords", n);
     if (p->marker && *p->marker)
         aws_query_add(&b, "Marker", p->marker);
     aws_call(p->c, p->q.svc, p->q.action, b.data, paged_done, p);

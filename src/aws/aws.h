@@ -31,8 +31,8 @@ typedef struct AwsService {
     const char *signing_name; /* "secretsmanager", "rds", "elasticache", "sns" */
     const char *env_suffix;   /* AWS_ENDPOINT_URL_<suffix> */
     AwsProtocol protocol;
-    const char *api_version;  /* Query protocol: Version= */
-    const char *json_target;  /* JSON protocol: X-Amz-Target prefix */
+    const char *api_version; /* Query protocol: Version= */
+    const char *json_target; /* JSON protocol: X-Amz-Target prefix */
 } AwsService;
 
 extern const AwsService aws_secretsmanager;
@@ -42,14 +42,14 @@ extern const AwsService aws_sns;
 
 typedef struct AwsResult {
     bool ok;
-    long http_status;     /* 0 when no answer */
-    const char *code;     /* AWS error code, "transport", "credentials", "config"; NULL if ok */
-    const char *message;  /* NULL if ok */
-    const char *hint;     /* NULL if ok or nothing to add */
-    const char *body;     /* the response body (XML or JSON) */
+    long http_status;    /* 0 when no answer */
+    const char *code;    /* AWS error code, "transport", "credentials", "config"; NULL if ok */
+    const char *message; /* NULL if ok */
+    const char *hint;    /* NULL if ok or nothing to add */
+    const char *body;    /* the response body (XML or JSON) */
     size_t body_len;
     const char *request_id;
-    double latency_ms;    /* all attempts */
+    double latency_ms; /* all attempts */
     int attempts;
 } AwsResult;
 
@@ -57,11 +57,11 @@ typedef struct AwsResult {
 typedef void (*AwsDoneCb)(void *ud, const AwsResult *r);
 
 typedef struct AwsRetryPolicy {
-    int max_attempts;   /* default 4 */
-    long base_ms;       /* default 100 */
-    long cap_ms;        /* default 2000 */
-    long budget_ms;     /* stop retrying past this total; default 15000 */
-    long timeout_ms;    /* per attempt; default 5000 */
+    int max_attempts; /* default 4 */
+    long base_ms;     /* default 100 */
+    long cap_ms;      /* default 2000 */
+    long budget_ms;   /* stop retrying past this total; default 15000 */
+    long timeout_ms;  /* per attempt; default 5000 */
 } AwsRetryPolicy;
 
 typedef struct AwsClient AwsClient;
@@ -70,6 +70,8 @@ typedef struct AwsClient AwsClient;
 AwsClient *aws_client_new(uv_loop_t *loop, AwsGetenv getenv_fn, void *ud);
 void aws_client_free(AwsClient *c);
 void aws_client_set_retry(AwsClient *c, const AwsRetryPolicy *p);
+/* MaxRecords of paginated calls (20-100; default 100) */
+void aws_client_set_page_size(AwsClient *c, int n);
 
 AwsCreds *aws_client_creds(AwsClient *c);
 uv_loop_t *aws_client_loop(AwsClient *c);
@@ -102,7 +104,7 @@ typedef struct AwsPagedQuery {
     const char *result_path; /* "DescribeDBInstancesResult" */
     const char *list_name;   /* "DBInstances" */
     AwsItemParser parse;
-    int max_pages;           /* safety stop; 0: 100 */
+    int max_pages; /* safety stop; 0: 100 */
 } AwsPagedQuery;
 
 /*

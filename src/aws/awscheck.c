@@ -37,14 +37,12 @@ static void done_one(void *ud, const json_t *result, const AwsResult *r)
     Check *k = ref->k;
     int i = ref->idx;
     free(ref);
-    json_t *o = json_pack("{s:s, s:s, s:b, s:f, s:i}", "service", services[i], "action",
-                          actions[i], "ok", r->ok, "latency_ms", r->latency_ms, "attempts",
-                          r->attempts);
+    json_t *o = json_pack("{s:s, s:s, s:b, s:f, s:i}", "service", services[i], "action", actions[i],
+                          "ok", r->ok, "latency_ms", r->latency_ms, "attempts", r->attempts);
     if (r->ok) {
         size_t n = json_array_size(result);
         json_object_set_new(o, "count", json_integer((json_int_t)n));
-        json_object_set_new(o, "summary",
-                            json_sprintf("%zu %s%s", n, nouns[i], n == 1 ? "" : "s"));
+        json_object_set_new(o, "summary", json_sprintf("%zu %s%s", n, nouns[i], n == 1 ? "" : "s"));
     } else {
         json_t *e = json_pack("{s:s, s:s}", "code", r->code ? r->code : "unknown", "message",
                               r->message ? r->message : "");
@@ -66,11 +64,12 @@ static void done_one(void *ud, const json_t *result, const AwsResult *r)
     AwsCreds *creds = aws_client_creds(k->c);
     char masked[40];
     json_t *cred = json_object_get(k->report, "credentials");
-    json_object_set_new(cred, "source", jsonutil_string_or_null(*awscreds_source(creds) ? awscreds_source(creds) : NULL));
+    json_object_set_new(
+        cred, "source",
+        jsonutil_string_or_null(*awscreds_source(creds) ? awscreds_source(creds) : NULL));
     json_object_set_new(cred, "access_key_id",
-                        jsonutil_string_or_null(*awscreds_masked_key(creds, masked, sizeof masked)
-                                                    ? masked
-                                                    : NULL));
+                        jsonutil_string_or_null(
+                            *awscreds_masked_key(creds, masked, sizeof masked) ? masked : NULL));
     json_object_set_new(k->report, "checks", arr);
     json_object_set_new(k->report, "ok", json_boolean(all));
     k->cb(k->ud, k->report);

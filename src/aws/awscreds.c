@@ -15,8 +15,8 @@
 #include "common/xalloc.h"
 
 #define REFRESH_BEFORE_S 300
-#define ECS_HOST "http://169.254.170.2"
-#define IMDS_DEFAULT "http://169.254.169.254"
+#define ECS_HOST         "http://169.254.170.2"
+#define IMDS_DEFAULT     "http://169.254.169.254"
 
 typedef struct Waiter {
     AwsCredsCb cb;
@@ -37,7 +37,7 @@ struct AwsCreds {
     Waiter *waiters, *waiters_tail;
     uv_timer_t flush; /* delivers cached credentials outside the caller's stack */
     bool closing;
-    int holds;        /* requests in flight that point at this */
+    int holds; /* requests in flight that point at this */
     bool flush_closed;
     /* the chain walk in progress */
     StrBuf tried;
@@ -141,8 +141,8 @@ static bool from_profile(AwsCreds *c, AwsCredentials *out)
     const char *prof = profile_name(c);
     char *cred_file = home_file(c, "AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
     char *conf_file = home_file(c, "AWS_CONFIG_FILE", ".aws/config");
-    char *conf_section = strcmp(prof, "default") == 0 ? xstrdup("default")
-                                                      : xasprintf("profile %s", prof);
+    char *conf_section =
+        strcmp(prof, "default") == 0 ? xstrdup("default") : xasprintf("profile %s", prof);
     bool ok = false;
     const char *files[2] = {cred_file, conf_file};
     const char *sections[2] = {prof, conf_section};
@@ -178,8 +178,8 @@ char *awscreds_region(AwsCreds *c)
         return xstrdup(r);
     const char *prof = profile_name(c);
     char *conf_file = home_file(c, "AWS_CONFIG_FILE", ".aws/config");
-    char *section = strcmp(prof, "default") == 0 ? xstrdup("default")
-                                                 : xasprintf("profile %s", prof);
+    char *section =
+        strcmp(prof, "default") == 0 ? xstrdup("default") : xasprintf("profile %s", prof);
     char *region = awscreds_ini_get(conf_file, section, "region");
     free(conf_file);
     free(section);
@@ -318,8 +318,11 @@ static bool start_ecs(AwsCreds *c)
         auth = xasprintf("Authorization: %s", token);
     }
     const char *headers[] = {auth, NULL};
-    HttpcRequest req = {.method = "GET", .url = url, .headers = auth ? headers : NULL,
-                        .timeout_ms = 2000, .connect_timeout_ms = 1000};
+    HttpcRequest req = {.method = "GET",
+                        .url = url,
+                        .headers = auth ? headers : NULL,
+                        .timeout_ms = 2000,
+                        .connect_timeout_ms = 1000};
     c->holds++;
     if (!httpc_send(c->http, &req, ecs_cb, c))
         c->holds--;
@@ -346,8 +349,11 @@ static void imds_send(AwsCreds *c, const char *method, const char *path, const c
 {
     char *url = xasprintf("%s%s", c->imds_base, path);
     const char *headers[] = {header, NULL};
-    HttpcRequest req = {.method = method, .url = url, .headers = headers,
-                        .timeout_ms = 1500, .connect_timeout_ms = 1000};
+    HttpcRequest req = {.method = method,
+                        .url = url,
+                        .headers = headers,
+                        .timeout_ms = 1500,
+                        .connect_timeout_ms = 1000};
     c->holds++;
     if (!httpc_send(c->http, &req, imds_cb, c))
         c->holds--;

@@ -59,7 +59,8 @@ char *awsxml_text(const xmlNode *parent, const char *path)
 xmlNode *awsxml_next(const xmlNode *node)
 {
     for (xmlNode *n = node->next; n; n = n->next)
-        if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, (const char *)node->name) == 0)
+        if (n->type == XML_ELEMENT_NODE &&
+            strcmp((const char *)n->name, (const char *)node->name) == 0)
             return n;
     return NULL;
 }

@@ -59,7 +59,8 @@ json_t *rds_parse_instance(const xmlNode *n)
     }
     json_object_set_new(o, "read_replica_ids", replicas);
     json_object_set_new(o, "cluster_id", text_or_null(n, "DBClusterIdentifier"));
-    json_object_set_new(o, "iam_auth", json_boolean(text_true(n, "IAMDatabaseAuthenticationEnabled")));
+    json_object_set_new(o, "iam_auth",
+                        json_boolean(text_true(n, "IAMDatabaseAuthenticationEnabled")));
     json_object_set_new(o, "availability_zone", text_or_null(n, "AvailabilityZone"));
     return o;
 }
@@ -112,8 +113,8 @@ void rds_describe_instances(AwsClient *c, const char *instance_id, AwsJsonCb cb,
 
 void rds_describe_clusters(AwsClient *c, const char *cluster_id, AwsJsonCb cb, void *ud)
 {
-    describe(c, "DescribeDBClusters", "DBClusterIdentifier", cluster_id,
-             "DescribeDBClustersResult", "DBClusters", rds_parse_cluster, cb, ud);
+    describe(c, "DescribeDBClusters", "DBClusterIdentifier", cluster_id, "DescribeDBClustersResult",
+             "DBClusters", rds_parse_cluster, cb, ud);
 }
 
 char *rds_iam_token(const AwsCredentials *creds, const char *region, const char *host, int port,

@@ -58,11 +58,13 @@ static void wipe(json_t *secret)
 
 static json_t *with_age(SecretsCache *s, Entry *e, bool cached)
 {
+    (void)s;
     json_t *o = json_deep_copy(e->secret);
-    uint64_t now = uv_now(s->loop);
+    uint64_t now = (uv_hrtime() / 1000000);
     json_object_set_new(o, "cached", json_boolean(cached));
-    json_object_set_new(o, "age_seconds",
-                        json_real(now >= e->fetched_ms ? (double)(now - e->fetched_ms) / 1000.0 : 0));
+    json_object_set_new(
+        o, "age_seconds",
+        json_real(now >= e->fetched_ms ? (double)(now - e->fetched_ms) / 1000.0 : 0));
     return o;
 }
 
@@ -101,8 +103,9 @@ static void fetched(void *ud, const AwsResult *r)
         json_t *j = jsonutil_parse(r->body, r->body_len, err, sizeof err);
         const char *value = jsonutil_str(j, "SecretString");
         if (value) {
-            got = json_pack("{s:o, s:o, s:o, s:s}", "arn", jsonutil_string_or_null(jsonutil_str(j, "ARN")),
-                            "name", jsonutil_string_or_null(jsonutil_str(j, "Name")), "version_id",
+            got = json_pack("{s:o, s:o, s:o, s:s}", "arn",
+                            jsonutil_string_or_null(jsonutil_str(j, "ARN")), "name",
+                            jsonutil_string_or_null(jsonutil_str(j, "Name")), "version_id",
                             jsonutil_string_or_null(jsonutil_str(j, "VersionId")), "value", value);
         }
         json_decref(j);
@@ -121,7 +124,7 @@ static void fetched(void *ud, const AwsResult *r)
             log_info("secret %s has a new version (%s); using it", e->id, neu);
         wipe(e->secret);
         e->secret = got;
-        e->fetched_ms = uv_now(s->loop);
+        e->fetched_ms = (uv_hrtime() / 1000000);
         e->invalid = false;
     }
     Waiter *w = e->waiters;
@@ -203,7 +206,7 @@ static bool stale(const SecretsCache *s, const Entry *e)
 {
     if (!e->secret || e->invalid)
         return true;
-    return uv_now(s->loop) - e->fetched_ms >= s->ttl_ms;
+    return (uv_hrtime() / 1000000) - e->fetched_ms >= s->ttl_ms;
 }
 
 void secrets_get(SecretsCache *s, const char *secret_id, AwsJsonCb cb, void *ud)

@@ -59,7 +59,8 @@ static void checked(void *ud, const json_t *report)
 {
     CheckRun *run = ud;
     print_report(report, run->json);
-    run->exit_status = json_is_true(json_object_get(report, "ok")) ? 0 : pgf_error_exit(PGF_ERR_AWS);
+    run->exit_status =
+        json_is_true(json_object_get(report, "ok")) ? 0 : pgf_error_exit(PGF_ERR_AWS);
 }
 
 static int run_check(const Command *cmd, int argc, char **argv)

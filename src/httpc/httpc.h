@@ -22,18 +22,18 @@
 typedef struct Httpc Httpc;
 
 typedef struct HttpcRequest {
-    const char *method;          /* GET, POST, PUT, DELETE ... */
+    const char *method; /* GET, POST, PUT, DELETE ... */
     const char *url;
-    const char *const *headers;  /* "Name: value", NULL-terminated; may be NULL */
-    const char *body;            /* may be NULL */
+    const char *const *headers; /* "Name: value", NULL-terminated; may be NULL */
+    const char *body;           /* may be NULL */
     size_t body_len;
-    long timeout_ms;             /* whole request; 0: 10 s */
-    long connect_timeout_ms;     /* 0: 3 s */
+    long timeout_ms;         /* whole request; 0: 10 s */
+    long connect_timeout_ms; /* 0: 3 s */
 } HttpcRequest;
 
 typedef struct HttpcResponse {
-    long status;              /* 0 when no response arrived */
-    const char *body;         /* NUL-terminated */
+    long status;      /* 0 when no response arrived */
+    const char *body; /* NUL-terminated */
     size_t body_len;
     const char *content_type; /* or NULL */
     const char *request_id;   /* x-amzn-requestid / x-amz-request-id, or NULL */

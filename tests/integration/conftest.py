@@ -89,7 +89,10 @@ class Pgfleet:
         self.port = free_port()
         self.dir = Path(workdir)
         self.log_path = self.dir / f"pgfleet-{self.port}.log"
-        self.env = {**os.environ, "PGFLEET_LISTEN": f"127.0.0.1:{self.port}",
+        base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        # never the EC2 metadata address: tests that want IMDS point it at their own server
+        base["AWS_EC2_METADATA_DISABLED"] = "true"
+        self.env = {**base, "PGFLEET_LISTEN": f"127.0.0.1:{self.port}",
                     "PGFLEET_LOG_FORMAT": "json", "PGFLEET_LOG_LEVEL": "info", **env}
         self.env = {k: v for k, v in self.env.items() if v is not None}
         self.binary = binary

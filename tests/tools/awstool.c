@@ -198,6 +198,7 @@ int main(void)
                         .budget_ms = env_long("AWSTOOL_BUDGET_MS", 10000),
                         .timeout_ms = env_long("AWSTOOL_TIMEOUT_MS", 3000)};
     aws_client_set_retry(client, &p);
+    aws_client_set_page_size(client, (int)env_long("AWSTOOL_PAGE_SIZE", 100));
     cache = secrets_new(client, env_long("AWSTOOL_TTL", 300));
 
     char line[65536];
