@@ -76,7 +76,11 @@ def test_clean_under_valgrind(daemon_factory, redis, workdir):
     if not os.path.exists(plain):
         pytest.skip(f"no non-sanitized binary at {plain} (valgrind cannot run ASan builds)")
     vlog = os.path.join(workdir, "valgrind.log")
-    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
+    from awshelp import BASE_ENV, Moto
+    moto = Moto()
+    moto.client("secretsmanager").create_secret(Name="s", SecretString="x")
+    d = daemon_factory({**BASE_ENV, "AWS_ENDPOINT_URL": moto.url,
+                        "AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
                         "PGFLEET_HEARTBEAT_SECONDS": "1", "PGFLEET_SHUTDOWN_GRACE_MS": "1500"},
                        binary=plain,
                        wrapper=["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
@@ -89,6 +93,9 @@ def test_clean_under_valgrind(daemon_factory, redis, workdir):
     d.post("/api/models/database/validate", data=json.dumps({"port": 0}),
            headers={"Content-Type": "application/json"})
     d.get("/api/openapi.json", auth=True)
+    assert d.get("/api/aws/test", auth=True, timeout=60).json()["ok"] is True
+    moto.stop()  # and once more with AWS gone: transport errors, retries, timers
+    assert d.get("/api/aws/test", auth=True, timeout=60).json()["ok"] is False
     d.get("/")
     d.get("/nope")
 
