@@ -5,14 +5,21 @@
 
 #include <libxml/parser.h>
 
+#include "common/strbuf.h"
 #include "common/xalloc.h"
 
 xmlDoc *awsxml_parse(const char *data, size_t len)
 {
     if (len > (size_t)INT32_MAX)
         return NULL;
-    return xmlReadMemory(data, (int)len, "aws.xml", NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlDoc *doc = xmlReadMemory(data, (int)len, "aws.xml", NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    /* AWS never sends a DTD: one is refused outright (external entities, entity bombs) */
+    if (doc && (doc->intSubset || doc->extSubset)) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
 }
 
 xmlNode *awsxml_child(const xmlNode *parent, const char *name)
@@ -48,12 +55,12 @@ char *awsxml_text(const xmlNode *parent, const char *path)
     xmlNode *n = awsxml_path(parent, path);
     if (!n)
         return NULL;
-    xmlChar *t = xmlNodeGetContent(n);
-    if (!t)
-        return NULL;
-    char *s = xstrdup((const char *)t);
-    xmlFree(t);
-    return s;
+    /* only the element's own text and CDATA: never the content of entity references */
+    StrBuf b = STRBUF_INIT;
+    for (xmlNode *c = n->children; c; c = c->next)
+        if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content)
+            strbuf_puts(&b, (const char *)c->content);
+    return strbuf_detach(&b);
 }
 
 xmlNode *awsxml_next(const xmlNode *node)

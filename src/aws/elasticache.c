@@ -49,9 +49,9 @@ json_t *elasticache_parse_group(const xmlNode *n)
     for (xmlNode *m = list ? list->children : NULL; m; m = m->next) {
         if (m->type != XML_ELEMENT_NODE)
             continue;
-        xmlChar *t = xmlNodeGetContent(m);
-        json_array_append_new(members, json_string((const char *)t));
-        xmlFree(t);
+        char *t = awsxml_text(m, "");
+        json_array_append_new(members, json_string(t));
+        free(t);
     }
     json_object_set_new(o, "members", members);
     free(id);

@@ -53,9 +53,9 @@ json_t *rds_parse_instance(const xmlNode *n)
     for (xmlNode *r = list ? list->children : NULL; r; r = r->next) {
         if (r->type != XML_ELEMENT_NODE)
             continue;
-        xmlChar *t = xmlNodeGetContent(r);
-        json_array_append_new(replicas, json_string((const char *)t));
-        xmlFree(t);
+        char *t = awsxml_text(r, "");
+        json_array_append_new(replicas, json_string(t));
+        free(t);
     }
     json_object_set_new(o, "read_replica_ids", replicas);
     json_object_set_new(o, "cluster_id", text_or_null(n, "DBClusterIdentifier"));

@@ -268,6 +268,10 @@ def test_profile_files_and_region_from_config(tmp_path, moto):
     assert r["source"] == f"profile prod ({creds})"
     assert t("endpoint rds")["endpoint"] == moto.url
     t.close()
+    # the region comes from the profile's section of the config file
+    t = AwsTool({k: v for k, v in env.items() if k != "AWS_ENDPOINT_URL"} | {"AWS_PROFILE": "prod"})
+    assert t("endpoint rds")["endpoint"] == "https://rds.eu-central-1.amazonaws.com"
+    t.close()
     t = AwsTool(env)
     assert t("creds")["access_key_id"] == "AKIADEFAULT000000000"
     t.close()
@@ -493,3 +497,33 @@ def test_elasticache_replication_group_setting(moto, daemon_factory, redis):
     assert missing.proc.wait(20) == 18
     assert "could not find ElastiCache replication group 'nope'" in missing.logs()
     assert "ReplicationGroupNotFoundFault" in missing.logs()
+
+
+def test_hostile_xml_is_not_expanded_or_followed(moto, aws):
+    """An endpoint answering with external entities or an entity bomb gets no fetch and no
+    blow-up: libxml2 runs without network and without entity substitution."""
+    leak = LocalServer(lambda h, body: (200, {}, b"<x>leaked</x>"))
+    bomb = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
+            '<!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">]>')
+    xxe = (f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY ext SYSTEM "{leak.url}/secret">]>')
+    answers = [
+        xxe + "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances><DBInstance>"
+              "<DBInstanceIdentifier>&ext;</DBInstanceIdentifier></DBInstance></DBInstances>"
+              "</DescribeDBInstancesResult></DescribeDBInstancesResponse>",
+        bomb + "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances><DBInstance>"
+               "<DBInstanceIdentifier>&e;</DBInstanceIdentifier></DBInstance></DBInstances>"
+               "</DescribeDBInstancesResult></DescribeDBInstancesResponse>",
+        "<ErrorResponse><Error><Code>Bad",  # truncated
+    ]
+    it = iter(answers)
+    srv = LocalServer(lambda h, body: (200, {"Content-Type": "text/xml"}, next(it).encode()))
+    try:
+        t = aws(endpoint=srv.url)
+        for _ in answers:  # each is refused as an invalid answer, nothing is expanded
+            r = t("instances")
+            assert r["ok"] is False and r["code"] == "InvalidResponse", r
+        assert leak.requests == []
+    finally:
+        srv.stop()
+        leak.stop()
