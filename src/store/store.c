@@ -46,7 +46,7 @@ struct Store {
     void *ud;
 };
 
-typedef enum OpKind { OP_DONE, OP_VALUE, OP_PING, OP_HANDSHAKE } OpKind;
+typedef enum OpKind { OP_DONE, OP_VALUE, OP_PING, OP_HANDSHAKE, OP_HASH, OP_HDEL } OpKind;
 
 typedef struct StoreOp {
     Store *st;
@@ -55,6 +55,7 @@ typedef struct StoreOp {
         StoreDoneCb done;
         StoreValueCb value;
         StorePingCb ping;
+        StoreHashCb hash;
     } cb;
     void *ud;
     uint64_t started_ns;
@@ -187,6 +188,33 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
     case OP_PING:
         op->cb.ping(op->ud, err, err ? msg : NULL, (double)(uv_hrtime() - op->started_ns) / 1e6);
         break;
+    case OP_HDEL:
+        if (err == PGF_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0)
+            op->cb.done(op->ud, PGF_ERR_NOT_FOUND, "no such field");
+        else
+            op->cb.done(op->ud, err, err ? msg : NULL);
+        break;
+    case OP_HASH: {
+        if (err != PGF_OK || reply->type != REDIS_REPLY_ARRAY) {
+            op->cb.hash(op->ud, err ? err : PGF_ERR_STORE_DOWN, err ? msg : "unexpected reply", 0,
+                        NULL, NULL, NULL);
+            break;
+        }
+        size_t n = reply->elements / 2;
+        const char **fields = xcalloc(n + 1, sizeof *fields);
+        const char **values = xcalloc(n + 1, sizeof *values);
+        size_t *lens = xcalloc(n + 1, sizeof *lens);
+        for (size_t i = 0; i < n; i++) {
+            fields[i] = reply->element[2 * i]->str;
+            values[i] = reply->element[2 * i + 1]->str;
+            lens[i] = reply->element[2 * i + 1]->len;
+        }
+        op->cb.hash(op->ud, PGF_OK, NULL, n, fields, values, lens);
+        free(fields);
+        free(values);
+        free(lens);
+        break;
+    }
     }
     free(op);
 }
@@ -471,4 +499,40 @@ PgfError store_ping(Store *st, StorePingCb cb, void *ud)
     StoreOp *op = op_new(st, OP_PING, ud);
     op->cb.ping = cb;
     return submit(st, op, "PING");
+}
+
+PgfError store_hset(Store *st, const char *key, const char *field, const char *value, size_t len,
+                    StoreDoneCb cb, void *ud)
+{
+    if (st->state != STORE_READY || !st->ac)
+        return PGF_ERR_STORE_DOWN;
+    StoreOp *op = op_new(st, OP_DONE, ud);
+    op->cb.done = cb;
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    PgfError rc = submit(st, op, "HSET %b %b %b", k, klen, field, strlen(field), value, len);
+    free(k);
+    return rc;
+}
+
+PgfError store_hdel(Store *st, const char *key, const char *field, StoreDoneCb cb, void *ud)
+{
+    if (st->state != STORE_READY || !st->ac)
+        return PGF_ERR_STORE_DOWN;
+    StoreOp *op = op_new(st, OP_HDEL, ud);
+    op->cb.done = cb;
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    PgfError rc = submit(st, op, "HDEL %b %b", k, klen, field, strlen(field));
+    free(k);
+    return rc;
+}
+
+PgfError store_hgetall(Store *st, const char *key, StoreHashCb cb, void *ud)
+{
+    if (st->state != STORE_READY || !st->ac)
+        return PGF_ERR_STORE_DOWN;
+    StoreOp *op = op_new(st, OP_HASH, ud);
+    op->cb.hash = cb;
+    return submit_key(st, op, "HGETALL %b", key);
 }

@@ -15,6 +15,7 @@
  * Keys: everything lives under one prefix (default "pgfleet:"). Records are
  * JSON objects carrying "schema_version". Layout so far:
  *   <prefix>modeltest:<kind>:<id>   round-trip records of GET /api/models/test (TTL 60 s)
+ *   <prefix>databases               hash: database id -> DatabaseConfig JSON (no secrets)
  *
  * Callback contract: a callback is called exactly once per accepted operation,
  * from the loop, never from inside the call that started it. It may start new
@@ -84,5 +85,17 @@ PgfError store_get(Store *st, const char *key, StoreValueCb cb, void *ud)
 PgfError store_del(Store *st, const char *key, StoreDoneCb cb, void *ud)
     __attribute__((warn_unused_result));
 PgfError store_ping(Store *st, StorePingCb cb, void *ud) __attribute__((warn_unused_result));
+
+/* hashes: one field per record */
+typedef void (*StoreHashCb)(void *ud, PgfError err, const char *errmsg, size_t n,
+                            const char *const *fields, const char *const *values,
+                            const size_t *lens);
+PgfError store_hset(Store *st, const char *key, const char *field, const char *value, size_t len,
+                    StoreDoneCb cb, void *ud) __attribute__((warn_unused_result));
+/* cb gets err PGF_ERR_NOT_FOUND when the field did not exist */
+PgfError store_hdel(Store *st, const char *key, const char *field, StoreDoneCb cb, void *ud)
+    __attribute__((warn_unused_result));
+PgfError store_hgetall(Store *st, const char *key, StoreHashCb cb, void *ud)
+    __attribute__((warn_unused_result));
 
 #endif

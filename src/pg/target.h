@@ -1,0 +1,65 @@
+/*
+ * target: one registered database at run time: its configuration, a pool,
+ * where its password comes from, and its health.
+ *
+ * Credentials: "env" reads the named variable; "secretsmanager" (and
+ * "password", whose value pgfleet keeps in Secrets Manager) reads the secret
+ * (RDS JSON format: its "password"; a plain string is the password itself),
+ * and after an authentication failure reads it again bypassing the cache;
+ * "rds_iam" makes a fresh RDS IAM token for every new connection.
+ *
+ * Health: a probe runs every health interval through the pool (server
+ * version, recovery, system identifier, wal_level, round trip). ok; degraded
+ * when the round trip is slower than the threshold; unreachable when no
+ * connection can be made or the probe fails. While failing, probes follow
+ * decorrelated-jitter backoff up to the interval. Changes are reported to the
+ * health callback.
+ */
+#ifndef PGFLEET_TARGET_H
+#define PGFLEET_TARGET_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "aws/aws.h"
+#include "aws/secrets.h"
+#include "model/database.h"
+#include "pg/pgpool.h"
+
+typedef enum PgHealth { HEALTH_UNKNOWN, HEALTH_OK, HEALTH_DEGRADED, HEALTH_UNREACHABLE } PgHealth;
+
+typedef struct PgTarget PgTarget;
+
+typedef void (*PgHealthCb)(void *ud, PgTarget *t, PgHealth old_state, PgHealth new_state);
+
+typedef struct PgTargetDeps {
+    uv_loop_t *loop;
+    AwsClient *aws;         /* for rds_iam; may be NULL */
+    SecretsCache *secrets;  /* for secretsmanager/password; may be NULL */
+    const char *ca_file;    /* sslrootcert, or NULL */
+    long health_interval_ms;
+    long degraded_ms;
+    long connect_timeout_ms;
+    long statement_timeout_ms;
+    int pool_size;
+    PgHealthCb on_health;
+    void *ud;
+} PgTargetDeps;
+
+/* probes start at once; db is copied */
+PgTarget *pgtarget_new(const DatabaseConfig *db, const PgTargetDeps *deps);
+void pgtarget_free(PgTarget *t);
+
+const DatabaseConfig *pgtarget_config(const PgTarget *t);
+PgPool *pgtarget_pool(PgTarget *t);
+PgHealth pgtarget_health(const PgTarget *t);
+const char *pg_health_name(PgHealth h);
+/* {"state","checked_at","latency_ms","error":{...}|null,"server":{...}|null} (new reference) */
+json_t *pgtarget_health_json(const PgTarget *t);
+
+/* report is a new reference owned by the callee during the call; ok says which shape */
+typedef void (*PgTestCb)(void *ud, const json_t *report);
+/* connects (through the pool) and reports server facts or the first error with a hint */
+void pgtarget_test(PgTarget *t, PgTestCb cb, void *ud);
+
+#endif
