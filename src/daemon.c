@@ -12,6 +12,7 @@
 #include "auth/authkey.h"
 #include "aws/aws.h"
 #include "aws/elasticache.h"
+#include "aws/secrets.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "common/jsonutil.h"
@@ -57,6 +58,8 @@ static void heartbeat_cb(uv_timer_t *t)
 static void on_store_state(void *ud, StoreState state)
 {
     Daemon *d = ud;
+    if (state == STORE_READY && d->api.dbs)
+        databases_on_store_ready(&d->api);
     if (!d->hub)
         return;
     wshub_publish(d->hub, "health",
@@ -79,6 +82,11 @@ static void finish_shutdown(Daemon *d)
     uv_timer_stop(&d->drain);
     /* connections first: their requests detach, so store callbacks answer no one */
     http_server_close(d->http);
+    /* targets first (pools, probes), then what they borrow: secrets cache, AWS client */
+    databases_free(d->api.dbs);
+    d->api.dbs = NULL;
+    secrets_free(d->api.secrets);
+    d->api.secrets = NULL;
     aws_client_free(d->aws);
     d->aws = NULL;
     d->api.aws = NULL;
@@ -234,12 +242,17 @@ int daemon_run(const Config *cfg)
         return pgf_error_exit(PGF_ERR_CONFIG);
     }
     d.hub = wshub_new(d.authkey);
-    d.api = (ApiContext){.cfg = cfg,
+    d.api = (ApiContext){.loop = &d.loop,
+                         .cfg = cfg,
                          .store = d.store,
                          .hub = d.hub,
                          .aws = d.aws,
                          .started_ns = uv_hrtime(),
                          .auth_configured = d.authkey != NULL};
+    d.api.secrets = secrets_new(d.aws, cfg->secrets_ttl_seconds);
+    d.api.dbs = databases_new(&d.api);
+    if (store_state(d.store) == STORE_READY)
+        databases_on_store_ready(&d.api);
     size_t nroutes;
     const Route *routes = api_routes(&nroutes);
     HttpServerOptions ho = {.loop = &d.loop,
@@ -257,6 +270,8 @@ int daemon_run(const Config *cfg)
         fprintf(stderr, "pgfleet: %s\n", err);
         exit_code = pgf_error_exit(PGF_ERR_LISTEN);
         store_free(d.store);
+        databases_free(d.api.dbs);
+        secrets_free(d.api.secrets);
         aws_client_free(d.aws);
         uv_walk(&d.loop, walk_close_cb, NULL);
         uv_run(&d.loop, UV_RUN_DEFAULT);

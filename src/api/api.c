@@ -7,6 +7,9 @@ static const char *const r_ready[] = {"503", NULL};
 static const char *const r_auth[] = {"401", NULL};
 static const char *const r_store[] = {"401", "403", "503", NULL};
 static const char *const r_aws[] = {"401", "403", NULL};
+static const char *const r_db_read[] = {"401", "403", "404", "503", NULL};
+static const char *const r_db_write[] = {"400", "401", "403", "404", "409", "413",
+                                         "415", "422", "502", "503", NULL};
 static const char *const r_validate[] = {"400", "401", "403", "404", "413", "415", "422", NULL};
 
 /* every route: method, pattern, least role, handler, docs */
@@ -25,6 +28,24 @@ static const Route routes[] = {
     {HTTP_GET, "/api/models/test", ROLE_OPERATOR, api_models_test, "models",
      "Builds one of each model, validates it, stores it in Redis, reads it back and compares", NULL,
      "ModelTest", r_store},
+    {HTTP_GET, "/api/databases", ROLE_VIEWER, api_databases_list, "databases",
+     "Every registered database with its health", NULL, "DatabaseList", r_db_read},
+    {HTTP_POST, "/api/databases", ROLE_OPERATOR, api_databases_create, "databases",
+     "Register a database (a password given here is kept in Secrets Manager, not in Redis)",
+     "DatabaseConfig", "DatabaseWithHealth", r_db_write},
+    {HTTP_GET, "/api/databases/test", ROLE_VIEWER, api_databases_test_all, "databases",
+     "Connect to every database now and report each", NULL, "DatabaseTestAll", r_db_read},
+    {HTTP_GET, "/api/databases/{id}", ROLE_VIEWER, api_databases_get, "databases",
+     "One database with its health", NULL, "DatabaseWithHealth", r_db_read},
+    {HTTP_PUT, "/api/databases/{id}", ROLE_OPERATOR, api_databases_update, "databases",
+     "Replace a database's configuration (omit the password to keep the stored one)",
+     "DatabaseConfig", "DatabaseWithHealth", r_db_write},
+    {HTTP_DELETE, "/api/databases/{id}", ROLE_OPERATOR, api_databases_delete, "databases",
+     "Remove a database (and the password secret pgfleet made for it)", NULL, NULL, r_db_read},
+    {HTTP_POST, "/api/databases/{id}/test", ROLE_VIEWER, api_databases_test_one, "databases",
+     "Connect now: server version, in_recovery, system identifier, wal_level, round trip, or "
+     "the first error with a hint",
+     NULL, "DatabaseTest", r_db_read},
     {HTTP_GET, "/api/aws/test", ROLE_VIEWER, api_aws_test, "aws",
      "Live AWS check: credential source, region, endpoints, and a call to Secrets Manager, "
      "RDS and ElastiCache each",

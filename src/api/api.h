@@ -17,11 +17,17 @@
 #include "aws/aws.h"
 #include "store/store.h"
 
+typedef struct DbRegistry DbRegistry;
+struct SecretsCache;
+
 typedef struct ApiContext {
+    uv_loop_t *loop;
     const Config *cfg;
     Store *store;
     WsHub *hub;
     AwsClient *aws;
+    struct SecretsCache *secrets;
+    DbRegistry *dbs;
     uint64_t started_ns;
     bool auth_configured;
 } ApiContext;
@@ -37,6 +43,18 @@ void api_ws_plain(HttpRequest *req, void *app);
 /* models.c */
 void api_models_test(HttpRequest *req, void *app);
 void api_models_validate(HttpRequest *req, void *app);
+/* databases.c */
+DbRegistry *databases_new(ApiContext *ctx);
+void databases_free(DbRegistry *r);
+/* loads the registry from Redis the first time the store is ready */
+void databases_on_store_ready(ApiContext *ctx);
+void api_databases_list(HttpRequest *req, void *app);
+void api_databases_get(HttpRequest *req, void *app);
+void api_databases_create(HttpRequest *req, void *app);
+void api_databases_update(HttpRequest *req, void *app);
+void api_databases_delete(HttpRequest *req, void *app);
+void api_databases_test_one(HttpRequest *req, void *app);
+void api_databases_test_all(HttpRequest *req, void *app);
 /* aws.c */
 void api_aws_test(HttpRequest *req, void *app);
 /* openapi.c */

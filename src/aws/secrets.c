@@ -371,3 +371,15 @@ void secrets_put(AwsClient *c, const char *secret_id, const char *value, AwsJson
 {
     write_secret(c, "PutSecretValue", "SecretId", secret_id, value, cb, ud);
 }
+
+void secrets_delete(AwsClient *c, const char *secret_id, AwsJsonCb cb, void *ud)
+{
+    json_t *req = json_pack("{s:s, s:b}", "SecretId", secret_id, "ForceDeleteWithoutRecovery", 1);
+    char *body = jsonutil_dumps(req);
+    json_decref(req);
+    Writer *w = xmalloc(sizeof *w);
+    w->cb = cb;
+    w->ud = ud;
+    aws_call(c, &aws_secretsmanager, "DeleteSecret", body, written, w);
+    free(body);
+}

@@ -30,5 +30,7 @@ void secrets_list(AwsClient *c, AwsJsonCb cb, void *ud);
 /* {"arn","name","version_id"} */
 void secrets_create(AwsClient *c, const char *name, const char *value, AwsJsonCb cb, void *ud);
 void secrets_put(AwsClient *c, const char *secret_id, const char *value, AwsJsonCb cb, void *ud);
+/* deletes without the recovery window */
+void secrets_delete(AwsClient *c, const char *secret_id, AwsJsonCb cb, void *ud);
 
 #endif

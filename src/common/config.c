@@ -114,6 +114,48 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                                  .max = 86400,
                                  .description = "how long a Secrets Manager value is reused "
                                                 "before it is fetched again"},
+    [CFG_HEALTH_INTERVAL_SECONDS] = {.name = "health_interval_seconds",
+                                     .env = "PGFLEET_HEALTH_INTERVAL_SECONDS",
+                                     .type = CFGT_INT,
+                                     .default_value = "10",
+                                     .min = 1,
+                                     .max = 3600,
+                                     .description = "how often each database is probed"},
+    [CFG_HEALTH_DEGRADED_MS] = {.name = "health_degraded_ms",
+                                .env = "PGFLEET_HEALTH_DEGRADED_MS",
+                                .type = CFGT_INT,
+                                .default_value = "1000",
+                                .min = 1,
+                                .max = 600000,
+                                .description = "a probe slower than this marks a database "
+                                               "degraded"},
+    [CFG_PG_CA_FILE] = {.name = "pg_ca_file",
+                        .env = "PGFLEET_PG_CA_FILE",
+                        .type = CFGT_STRING,
+                        .default_value = NULL,
+                        .description = "CA bundle for PostgreSQL TLS (verify-ca/verify-full; the "
+                                       "RDS bundle for RDS)"},
+    [CFG_PG_POOL_SIZE] = {.name = "pg_pool_size",
+                          .env = "PGFLEET_PG_POOL_SIZE",
+                          .type = CFGT_INT,
+                          .default_value = "4",
+                          .min = 1,
+                          .max = 100,
+                          .description = "most connections pgfleet opens to one database"},
+    [CFG_PG_CONNECT_TIMEOUT_MS] = {.name = "pg_connect_timeout_ms",
+                                   .env = "PGFLEET_PG_CONNECT_TIMEOUT_MS",
+                                   .type = CFGT_INT,
+                                   .default_value = "5000",
+                                   .min = 100,
+                                   .max = 120000,
+                                   .description = "PostgreSQL connect timeout"},
+    [CFG_PG_STATEMENT_TIMEOUT_MS] = {.name = "pg_statement_timeout_ms",
+                                     .env = "PGFLEET_PG_STATEMENT_TIMEOUT_MS",
+                                     .type = CFGT_INT,
+                                     .default_value = "30000",
+                                     .min = 100,
+                                     .max = 3600000,
+                                     .description = "statement_timeout of every pgfleet session"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -263,6 +305,11 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->heartbeat_seconds = strtol(cfg->raw[CFG_HEARTBEAT_SECONDS], NULL, 10);
     cfg->shutdown_grace_ms = strtol(cfg->raw[CFG_SHUTDOWN_GRACE_MS], NULL, 10);
     cfg->secrets_ttl_seconds = strtol(cfg->raw[CFG_SECRETS_TTL_SECONDS], NULL, 10);
+    cfg->health_interval_seconds = strtol(cfg->raw[CFG_HEALTH_INTERVAL_SECONDS], NULL, 10);
+    cfg->health_degraded_ms = strtol(cfg->raw[CFG_HEALTH_DEGRADED_MS], NULL, 10);
+    cfg->pg_pool_size = strtol(cfg->raw[CFG_PG_POOL_SIZE], NULL, 10);
+    cfg->pg_connect_timeout_ms = strtol(cfg->raw[CFG_PG_CONNECT_TIMEOUT_MS], NULL, 10);
+    cfg->pg_statement_timeout_ms = strtol(cfg->raw[CFG_PG_STATEMENT_TIMEOUT_MS], NULL, 10);
     return true;
 }
 

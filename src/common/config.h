@@ -31,6 +31,12 @@ typedef enum ConfigKey {
     CFG_AWS_PROFILE,
     CFG_ELASTICACHE_GROUP,
     CFG_SECRETS_TTL_SECONDS,
+    CFG_HEALTH_INTERVAL_SECONDS,
+    CFG_HEALTH_DEGRADED_MS,
+    CFG_PG_CA_FILE,
+    CFG_PG_POOL_SIZE,
+    CFG_PG_CONNECT_TIMEOUT_MS,
+    CFG_PG_STATEMENT_TIMEOUT_MS,
     CFG_COUNT
 } ConfigKey;
 
@@ -66,6 +72,11 @@ typedef struct Config {
     long heartbeat_seconds;
     long shutdown_grace_ms;
     long secrets_ttl_seconds;
+    long health_interval_seconds;
+    long health_degraded_ms;
+    long pg_pool_size;
+    long pg_connect_timeout_ms;
+    long pg_statement_timeout_ms;
 } Config;
 
 /* looks up one variable; returns NULL when unset */

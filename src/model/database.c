@@ -34,7 +34,7 @@ static void credentials_from_json(CredentialRef *c, const json_t *obj, Validatio
     if (json_object_get(obj, "password") && !want_password)
         validation_add(v, p, "password", "unknown_field",
                        "is only allowed with source \"password\"");
-    if (json_object_get(obj, "secret_id") && !want_secret)
+    if (json_object_get(obj, "secret_id") && !want_secret && !want_password)
         validation_add(v, p, "secret_id", "unknown_field",
                        "is only allowed with source \"secretsmanager\"");
     if (json_object_get(obj, "env") && !want_env)
@@ -46,6 +46,8 @@ static void credentials_from_json(CredentialRef *c, const json_t *obj, Validatio
         v_bool(v, obj, p, "password_set", false, &set);
         bool have = v_string(v, obj, p, "password", !set, STR_ANY, 1, 1024, &c->password);
         c->password_set = set || have;
+        /* where pgfleet keeps the password (set by pgfleet, not by users) */
+        v_string(v, obj, p, "secret_id", false, STR_ANY, 1, 2048, &c->secret_id);
     }
     if (want_secret)
         v_string(v, obj, p, "secret_id", true, STR_ANY, 1, 2048, &c->secret_id);
@@ -102,6 +104,8 @@ json_t *database_to_json(const DatabaseConfig *db)
     switch (db->credentials.source) {
     case CRED_PASSWORD:
         json_object_set_new(cred, "password_set", json_boolean(db->credentials.password_set));
+        if (db->credentials.secret_id)
+            json_object_set_new(cred, "secret_id", json_string(db->credentials.secret_id));
         break;
     case CRED_SECRETSMANAGER:
         json_object_set_new(cred, "secret_id", json_string(db->credentials.secret_id));

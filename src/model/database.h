@@ -39,7 +39,7 @@ typedef struct CredentialRef {
     CredSource source;
     char *password; /* CRED_PASSWORD, only until stored; never serialized */
     bool password_set;
-    char *secret_id; /* CRED_SECRETSMANAGER */
+    char *secret_id; /* CRED_SECRETSMANAGER; CRED_PASSWORD: where pgfleet keeps it */
     char *env;       /* CRED_ENV */
 } CredentialRef;
 

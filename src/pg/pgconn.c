@@ -57,8 +57,8 @@ struct PgConn {
 };
 
 static const char *const kind_names[] = {
-    "none", "dns", "connect", "timeout", "auth", "hba", "tls", "database", "limit",
-    "query", "cancelled", "closed", "other",
+    "none",     "dns",   "connect", "timeout",   "auth",   "hba",   "tls",
+    "database", "limit", "query",   "cancelled", "closed", "other",
 };
 
 const char *pg_err_kind_name(PgErrKind k)
@@ -315,8 +315,9 @@ static void connect_timeout_cb(uv_timer_t *t)
     if (c->state != ST_CONNECTING && c->state != ST_RESOLVING)
         return;
     PgError e;
-    set_error(&e, PGE_TIMEOUT, "no answer in time: check the network path, firewall or security "
-                               "group",
+    set_error(&e, PGE_TIMEOUT,
+              "no answer in time: check the network path, firewall or security "
+              "group",
               "could not connect to %s: timeout after %ld ms", c->target, c->connect_timeout_ms);
     if (c->resolving) {
         uv_cancel((uv_req_t *)&c->resolve); /* the resolver callback sees the state */
@@ -595,8 +596,8 @@ static bool begin(PgConn *c, PgResultCb cb, void *ud)
     return true;
 }
 
-bool pgconn_query(PgConn *c, const char *sql, int nparams, const char *const *params,
-                  PgResultCb cb, void *ud)
+bool pgconn_query(PgConn *c, const char *sql, int nparams, const char *const *params, PgResultCb cb,
+                  void *ud)
 {
     if (!begin(c, cb, ud))
         return false;

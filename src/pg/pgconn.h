@@ -25,17 +25,17 @@
 
 typedef enum PgErrKind {
     PGE_NONE,
-    PGE_DNS,       /* unknown host */
-    PGE_CONNECT,   /* refused, unreachable */
-    PGE_TIMEOUT,   /* connect or statement timeout */
-    PGE_AUTH,      /* password authentication failed, no such role */
-    PGE_HBA,       /* no pg_hba.conf entry */
-    PGE_TLS,       /* TLS required, refused or not verifiable */
-    PGE_DATABASE,  /* the database does not exist */
-    PGE_LIMIT,     /* too many connections */
-    PGE_QUERY,     /* an SQL error */
+    PGE_DNS,      /* unknown host */
+    PGE_CONNECT,  /* refused, unreachable */
+    PGE_TIMEOUT,  /* connect or statement timeout */
+    PGE_AUTH,     /* password authentication failed, no such role */
+    PGE_HBA,      /* no pg_hba.conf entry */
+    PGE_TLS,      /* TLS required, refused or not verifiable */
+    PGE_DATABASE, /* the database does not exist */
+    PGE_LIMIT,    /* too many connections */
+    PGE_QUERY,    /* an SQL error */
     PGE_CANCELLED,
-    PGE_CLOSED,    /* the connection was closed or lost */
+    PGE_CLOSED, /* the connection was closed or lost */
     PGE_OTHER,
 } PgErrKind;
 
@@ -51,12 +51,12 @@ typedef struct PgConnParams {
     int port;
     const char *dbname;
     const char *user;
-    const char *password;        /* may be NULL */
-    const char *sslmode;         /* disable ... verify-full; NULL: prefer */
-    const char *sslrootcert;     /* CA bundle, or NULL */
+    const char *password;    /* may be NULL */
+    const char *sslmode;     /* disable ... verify-full; NULL: prefer */
+    const char *sslrootcert; /* CA bundle, or NULL */
     const char *application_name;
-    long connect_timeout_ms;     /* 0: 5000 */
-    long statement_timeout_ms;   /* 0: 30000 */
+    long connect_timeout_ms;   /* 0: 5000 */
+    long statement_timeout_ms; /* 0: 30000 */
 } PgConnParams;
 
 typedef struct PgConn PgConn;
@@ -70,8 +70,8 @@ typedef void (*PgResultCb)(void *ud, PgConn *c, PGresult *const *results, int n,
 /* Starts connecting; the callback always runs. */
 PgConn *pgconn_connect(uv_loop_t *loop, const PgConnParams *p, PgConnectCb cb, void *ud);
 /* One statement with text parameters. False when the connection is busy or closed. */
-bool pgconn_query(PgConn *c, const char *sql, int nparams, const char *const *params,
-                  PgResultCb cb, void *ud) __attribute__((warn_unused_result));
+bool pgconn_query(PgConn *c, const char *sql, int nparams, const char *const *params, PgResultCb cb,
+                  void *ud) __attribute__((warn_unused_result));
 /* n statements without parameters, pipelined: one round trip. */
 bool pgconn_pipeline(PgConn *c, const char *const *sqls, int n, PgResultCb cb, void *ud)
     __attribute__((warn_unused_result));

@@ -153,7 +153,8 @@ static void run_on(Slot *s, Req *r)
         s->busy = false;
         s->req = NULL;
         PgError e = {.kind = PGE_CLOSED};
-        snprintf(e.message, sizeof e.message, "connection to %s is not usable", pgconn_target(s->conn));
+        snprintf(e.message, sizeof e.message, "connection to %s is not usable",
+                 pgconn_target(s->conn));
         req_fail(r, &e);
     }
 }
@@ -292,8 +293,8 @@ PgPool *pgpool_new(uv_loop_t *loop, const PgConnParams *base, PgPasswordFn passw
     return p;
 }
 
-void pgpool_query(PgPool *p, const char *sql, int nparams, const char *const *params,
-                  PgResultCb cb, void *ud)
+void pgpool_query(PgPool *p, const char *sql, int nparams, const char *const *params, PgResultCb cb,
+                  void *ud)
 {
     Req *r = xcalloc(1, sizeof *r);
     r->sqls = xcalloc(1, sizeof(char *));

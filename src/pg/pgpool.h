@@ -18,12 +18,11 @@ typedef struct PgPool PgPool;
 
 /* password NULL with err NULL: connect without one */
 typedef void (*PgPasswordCb)(void *ud, const char *password, const PgError *err);
-typedef void (*PgPasswordFn)(void *provider, bool after_auth_failure, PgPasswordCb cb,
-                             void *cb_ud);
+typedef void (*PgPasswordFn)(void *provider, bool after_auth_failure, PgPasswordCb cb, void *cb_ud);
 
 typedef struct PgPoolOptions {
-    int max_size;           /* default 4 */
-    long idle_timeout_ms;   /* default 60000 */
+    int max_size;         /* default 4 */
+    long idle_timeout_ms; /* default 60000 */
 } PgPoolOptions;
 
 /* base carries everything but the password (copied) */
@@ -32,11 +31,11 @@ PgPool *pgpool_new(uv_loop_t *loop, const PgConnParams *base, PgPasswordFn passw
 /* fails what is queued (PGE_CLOSED), closes the connections */
 void pgpool_free(PgPool *p);
 
-void pgpool_query(PgPool *p, const char *sql, int nparams, const char *const *params,
-                  PgResultCb cb, void *ud);
+void pgpool_query(PgPool *p, const char *sql, int nparams, const char *const *params, PgResultCb cb,
+                  void *ud);
 void pgpool_pipeline(PgPool *p, const char *const *sqls, int n, PgResultCb cb, void *ud);
 
-int pgpool_open(const PgPool *p);   /* connections open or opening */
+int pgpool_open(const PgPool *p); /* connections open or opening */
 int pgpool_queued(const PgPool *p);
 
 #endif

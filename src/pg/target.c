@@ -64,8 +64,9 @@ static void secret_ready(void *ud, const json_t *secret, const AwsResult *res)
     PwReq *r = ud;
     if (!secret) {
         char msg[512];
-        snprintf(msg, sizeof msg, "could not read secret %s: %s: %s", r->t->db.credentials.secret_id,
-                 res->code ? res->code : "error", res->message ? res->message : "");
+        snprintf(msg, sizeof msg, "could not read secret %s: %s: %s",
+                 r->t->db.credentials.secret_id, res->code ? res->code : "error",
+                 res->message ? res->message : "");
         pw_fail(r, PGE_AUTH, res->hint, msg);
     } else {
         const char *value = jsonutil_str(secret, "value");
@@ -121,8 +122,8 @@ static void password_fn(void *provider, bool after_auth_failure, PgPasswordCb cb
         if (!v) {
             char msg[300];
             snprintf(msg, sizeof msg, "environment variable %s is not set", cr->env);
-            pw_fail(r, PGE_AUTH, "set it in pgfleet's environment, or use another credentials source",
-                    msg);
+            pw_fail(r, PGE_AUTH,
+                    "set it in pgfleet's environment, or use another credentials source", msg);
         } else {
             cb(cb_ud, v, NULL);
         }
@@ -204,8 +205,8 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
     double ms = (double)(uv_hrtime() - p->started_ns) / 1e6;
     char now[32];
     jsonutil_now_rfc3339(now, sizeof now);
-    json_t *rep = json_pack("{s:s, s:s, s:f}", "database_id", t->db.id, "checked_at", now,
-                            "latency_ms", ms);
+    json_t *rep =
+        json_pack("{s:s, s:s, s:f}", "database_id", t->db.id, "checked_at", now, "latency_ms", ms);
     PgHealth h;
     if (err || n < 4) {
         PgError fallback = {.kind = PGE_OTHER};
@@ -215,12 +216,12 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
         json_object_set_new(rep, "server", json_null());
         h = HEALTH_UNREACHABLE;
     } else {
-        json_t *server = json_pack(
-            "{s:s, s:i, s:b, s:s, s:s, s:s, s:s}", "version", PQgetvalue(res[0], 0, 0),
-            "version_num", atoi(PQgetvalue(res[0], 0, 1)), "in_recovery",
-            PQgetvalue(res[1], 0, 0)[0] == 't', "system_identifier", PQgetvalue(res[2], 0, 0),
-            "wal_level", PQgetvalue(res[3], 0, 0), "database", PQgetvalue(res[3], 0, 1), "user",
-            PQgetvalue(res[3], 0, 2));
+        json_t *server =
+            json_pack("{s:s, s:i, s:b, s:s, s:s, s:s, s:s}", "version", PQgetvalue(res[0], 0, 0),
+                      "version_num", atoi(PQgetvalue(res[0], 0, 1)), "in_recovery",
+                      PQgetvalue(res[1], 0, 0)[0] == 't', "system_identifier",
+                      PQgetvalue(res[2], 0, 0), "wal_level", PQgetvalue(res[3], 0, 0), "database",
+                      PQgetvalue(res[3], 0, 1), "user", PQgetvalue(res[3], 0, 2));
         json_object_set_new(rep, "ok", json_true());
         json_object_set_new(rep, "error", json_null());
         json_object_set_new(rep, "server", server);
@@ -303,7 +304,8 @@ PgTarget *pgtarget_new(const DatabaseConfig *db, const PgTargetDeps *deps)
                        .statement_timeout_ms = deps->statement_timeout_ms};
     PgPoolOptions po = {.max_size = deps->pool_size, .idle_timeout_ms = 60000};
     t->pool = pgpool_new(deps->loop, &cp, password_fn, t, &po);
-    backoff_init(&t->backoff, 250, (uint64_t)(deps->health_interval_ms > 250 ? deps->health_interval_ms : 250));
+    backoff_init(&t->backoff, 250,
+                 (uint64_t)(deps->health_interval_ms > 250 ? deps->health_interval_ms : 250));
     uv_timer_init(deps->loop, &t->probe_timer);
     t->probe_timer.data = t;
     t->refs++; /* the timer */

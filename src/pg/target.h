@@ -34,9 +34,9 @@ typedef void (*PgHealthCb)(void *ud, PgTarget *t, PgHealth old_state, PgHealth n
 
 typedef struct PgTargetDeps {
     uv_loop_t *loop;
-    AwsClient *aws;         /* for rds_iam; may be NULL */
-    SecretsCache *secrets;  /* for secretsmanager/password; may be NULL */
-    const char *ca_file;    /* sslrootcert, or NULL */
+    AwsClient *aws;        /* for rds_iam; may be NULL */
+    SecretsCache *secrets; /* for secretsmanager/password; may be NULL */
+    const char *ca_file;   /* sslrootcert, or NULL */
     long health_interval_ms;
     long degraded_ms;
     long connect_timeout_ms;
