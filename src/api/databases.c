@@ -191,10 +191,9 @@ static void respond_validation(HttpRequest *req, const Validation *v)
 {
     char first[512];
     validation_first_message(v, first, sizeof first);
-    http_respond_error_extra(req, PGF_ERR_VALIDATION,
-                             json_pack("{s:o}", "fields", validation_to_json(v)),
-                             "fix the fields listed in error.fields", "validation failed: %s",
-                             first);
+    http_respond_error_extra(
+        req, PGF_ERR_VALIDATION, json_pack("{s:o}", "fields", validation_to_json(v)),
+        "fix the fields listed in error.fields", "validation failed: %s", first);
 }
 
 /* ---- GET /api/databases, GET /api/databases/{id} ---- */
@@ -207,8 +206,8 @@ void api_databases_list(HttpRequest *req, void *app)
     json_t *arr = json_array();
     for (Entry *e = ctx->dbs->entries; e; e = e->next)
         json_array_append_new(arr, entry_json(e->t));
-    http_respond_json(req, 200, json_pack("{s:o, s:I}", "databases", arr, "count",
-                                          (json_int_t)ctx->dbs->n));
+    http_respond_json(req, 200,
+                      json_pack("{s:o, s:I}", "databases", arr, "count", (json_int_t)ctx->dbs->n));
 }
 
 void api_databases_get(HttpRequest *req, void *app)
@@ -336,14 +335,14 @@ static void write_database(HttpRequest *req, ApiContext *ctx, bool create)
             json_decref(body);
             Validation v;
             validation_init(&v);
-            validation_add(&v, NULL, "id", "distinct", "must match the id in the path (%s)", path_id);
+            validation_add(&v, NULL, "id", "distinct", "must match the id in the path (%s)",
+                           path_id);
             respond_validation(req, &v);
             return;
         }
         json_object_set_new(body, "id", json_string(path_id));
         /* the registration time stays */
-        json_object_set_new(body, "created_at",
-                            json_string(pgtarget_config(old->t)->created_at));
+        json_object_set_new(body, "created_at", json_string(pgtarget_config(old->t)->created_at));
         json_object_del(body, "updated_at");
     }
     Validation v;
@@ -354,9 +353,18 @@ static void write_database(HttpRequest *req, ApiContext *ctx, bool create)
     w->created = create;
     /* a user sets the password, never the fields pgfleet manages */
     json_t *cred = json_object_get(body, "credentials");
-    if (json_is_object(cred) && json_object_get(cred, "password_set"))
-        validation_add(&v, "credentials", "password_set", "unknown_field",
-                       "is set by pgfleet; send \"password\"");
+    if (json_is_object(cred) &&
+        (json_object_get(cred, "password_set") || json_object_get(cred, "secret_id")) &&
+        json_is_string(json_object_get(cred, "source")) &&
+        strcmp(json_string_value(json_object_get(cred, "source")), "password") == 0) {
+        validation_add(&v, "credentials",
+                       json_object_get(cred, "password_set") ? "password_set" : "secret_id",
+                       "unknown_field", "is set by pgfleet; send \"password\"");
+    } else if (!create && json_is_object(cred) && !json_object_get(cred, "password") &&
+               pgtarget_config(old->t)->credentials.source == CRED_PASSWORD) {
+        /* an update that leaves the password out keeps the stored one */
+        json_object_set_new(cred, "password_set", json_true());
+    }
     bool ok = database_from_json(&w->db, body, &v) && validation_ok(&v);
     json_decref(body);
     if (ok && strcmp(w->db.id, "test") == 0) {
@@ -389,7 +397,8 @@ static void write_database(HttpRequest *req, ApiContext *ctx, bool create)
             cr->password = NULL;
             cr->password_set = true;
             if (!ctx->aws) {
-                secret_written(w, NULL, &(AwsResult){.code = "config", .message = "AWS is not configured"});
+                secret_written(w, NULL,
+                               &(AwsResult){.code = "config", .message = "AWS is not configured"});
                 return;
             }
             store_password(w);
@@ -521,9 +530,9 @@ static void tested_all(void *ud, const json_t *report)
     t->all_ok = t->all_ok && json_is_true(json_object_get(report, "ok"));
     if (--t->pending > 0)
         return;
-    http_respond_json(t->req, 200, json_pack("{s:b, s:I, s:o}", "ok", t->all_ok, "count",
-                                             (json_int_t)json_array_size(t->results), "results",
-                                             t->results));
+    http_respond_json(t->req, 200,
+                      json_pack("{s:b, s:I, s:o}", "ok", t->all_ok, "count",
+                                (json_int_t)json_array_size(t->results), "results", t->results));
     http_request_release(t->req);
     free(t);
 }

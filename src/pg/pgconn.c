@@ -88,7 +88,7 @@ void pg_error_classify(PgError *e, const char *msg, const PgConnParams *p)
                  "check the password of role \"%s\" where the credentials come from (a rotated "
                  "Secrets Manager secret is read again automatically)",
                  user);
-    } else if (strstr(m, "no pg_hba.conf entry")) {
+    } else if (strstr(m, "no pg_hba.conf entry") || strstr(m, "pg_hba.conf rejects")) {
         e->kind = PGE_HBA;
         snprintf(e->sqlstate, sizeof e->sqlstate, "28000");
         snprintf(e->hint, sizeof e->hint,

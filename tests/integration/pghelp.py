@@ -1,0 +1,57 @@
+"""Real PostgreSQL servers for the tests: initdb in a scratch folder, a free
+port, started with pg_ctl (as the postgres user when the tests run as root),
+stopped and removed afterwards."""
+import os
+import shutil
+import subprocess
+import tempfile
+
+from conftest import free_port, wait_for
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+def as_pg(cmd, **kw):
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=kw.pop("timeout", 120), **kw)
+
+
+class PgServer:
+    def __init__(self, settings=None, hba=None):
+        self.dir = tempfile.mkdtemp(prefix="pgfleet-pg-", dir="/var/tmp" if os.geteuid() == 0 else None)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        r = as_pg([f"{PGBIN}/initdb", "-D", self.data, "-U", "postgres", "--auth-local=trust",
+                   "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"])
+        assert r.returncode == 0, r.stderr
+        conf = {"port": self.port, "listen_addresses": "'127.0.0.1'",
+                "unix_socket_directories": f"'{self.dir}'", "max_connections": 300,
+                "wal_level": "logical", "fsync": "off", "shared_buffers": "'16MB'"}
+        conf.update(settings or {})
+        with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as f:
+            for k, v in conf.items():
+                f.write(f"{k} = {v}\n")
+        with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+            f.write(hba or "host all all 127.0.0.1/32 scram-sha-256\n")
+        self.start()
+
+    def start(self):
+        r = as_pg([f"{PGBIN}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w",
+                   "-o", f"-p {self.port}", "start"])
+        assert r.returncode == 0, r.stderr + open(os.path.join(self.dir, "log")).read()
+
+    def stop(self):
+        as_pg([f"{PGBIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"])
+
+    def sql(self, sql, db="postgres"):
+        r = as_pg([f"{PGBIN}/psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p",
+                   str(self.port), "-U", "postgres", "-d", db, "-c", sql])
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
