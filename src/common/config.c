@@ -156,6 +156,11 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                                      .min = 100,
                                      .max = 3600000,
                                      .description = "statement_timeout of every pgfleet session"},
+    [CFG_URL] = {.name = "url",
+                 .env = "PGFLEET_URL",
+                 .type = CFGT_URL,
+                 .default_value = "http://127.0.0.1:8000",
+                 .description = "the server the CLI talks to (pgfleet db ...), with AUTH_KEY"},
 };
 
 const ConfigDef *config_def(ConfigKey key)

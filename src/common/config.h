@@ -37,6 +37,7 @@ typedef enum ConfigKey {
     CFG_PG_POOL_SIZE,
     CFG_PG_CONNECT_TIMEOUT_MS,
     CFG_PG_STATEMENT_TIMEOUT_MS,
+    CFG_URL,
     CFG_COUNT
 } ConfigKey;
 

@@ -1,5 +1,7 @@
 #include "common/error.h"
 
+#include <string.h>
+
 typedef struct ErrorRow {
     const char *code;
     int exit_status;
@@ -32,4 +34,12 @@ int pgf_error_exit(PgfError err)
 unsigned pgf_error_http(PgfError err)
 {
     return row(err)->http_status;
+}
+
+PgfError pgf_error_from_code(const char *code)
+{
+    for (int i = 0; i < PGF_ERROR_COUNT; i++)
+        if (code && strcmp(error_rows[i].code, code) == 0)
+            return (PgfError)i;
+    return PGF_ERR_INTERNAL;
 }

@@ -29,7 +29,8 @@
     X(PGF_ERR_LISTEN,        "listen_failed",          15,   500)            \
     X(PGF_ERR_TIMEOUT,       "timeout",                16,   504)            \
     X(PGF_ERR_UNSAFE,        "unsafe_config",          17,   500)            \
-    X(PGF_ERR_AWS,           "aws_error",              18,   502)
+    X(PGF_ERR_AWS,           "aws_error",              18,   502)            \
+    X(PGF_ERR_UNREACHABLE,   "database_unreachable",   19,   502)
 // clang-format on
 
 typedef enum PgfError {
@@ -45,5 +46,7 @@ const char *pgf_error_code(PgfError err);
 int pgf_error_exit(PgfError err);
 /* HTTP status for the API */
 unsigned pgf_error_http(PgfError err);
+/* the error whose API code is code; PGF_ERR_INTERNAL when unknown */
+PgfError pgf_error_from_code(const char *code);
 
 #endif
