@@ -38,12 +38,24 @@ trap 'stop_all' EXIT
 trap 'exit 130' INT TERM
 cat <<MSG
 
-  pgfleet:   http://localhost:${PGFLEET_LISTEN##*:}
+  pgfleet:   http://localhost:${PGFLEET_LISTEN##*:}/#key=$AUTH_KEY
   AUTH_KEY:  $AUTH_KEY
   try:       curl -H "Authorization: Bearer $AUTH_KEY" http://localhost:${PGFLEET_LISTEN##*:}/api/models/test
   stop:      Ctrl-C (or 'make stop' from another shell)
 
 MSG
 "$BIN" serve &
-echo $! >"$PIDFILE"
-wait $! || true
+PID=$!
+echo $PID >"$PIDFILE"
+
+# register the local servers (their passwords are in moto's Secrets Manager)
+export PGFLEET_URL="http://127.0.0.1:${PGFLEET_LISTEN##*:}"
+for _ in $(seq 1 50); do curl -fs "$PGFLEET_URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+for s in primary:55432:app standby:55433:app cascade:55434:app reporting:55435:app_reporting; do
+  IFS=: read -r name port db <<<"$s"
+  out=$("$BIN" db add --id "$name" --name "local $name" --host 127.0.0.1 --port "$port" \
+        --dbname "$db" --user pgfleet --secret-id "pgfleet/dev/$name" --tag local \
+        --region us-east-1 --rds-instance-id "pgfleet-dev-$name" 2>&1) ||
+    grep -q "already registered" <<<"$out" || echo "run: could not register $name: $out" >&2
+done
+wait $PID || true

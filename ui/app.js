@@ -5,6 +5,13 @@ const keyStore = {
   set: (k) => sessionStorage.setItem("pgfleet.key", k),
 };
 
+// http://localhost:8000/#key=... (what `make run` prints): the fragment never
+// reaches the server; keep the key for this tab and drop it from the address bar
+if (location.hash.startsWith("#key=")) {
+  keyStore.set(decodeURIComponent(location.hash.slice(5)));
+  history.replaceState(null, "", location.pathname);
+}
+
 function mark(el, ok, text) {
   el.textContent = text;
   el.className = ok ? "ok" : "bad";
@@ -63,6 +70,44 @@ async function refreshAws() {
   }
 }
 
+const databases = new Map();
+
+function renderDatabases() {
+  const body = $("databases").tBodies[0];
+  body.replaceChildren();
+  let ok = 0;
+  for (const db of [...databases.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+    const h = db.health || {};
+    const row = body.insertRow();
+    row.id = `db-${db.id}`;
+    row.insertCell().textContent = db.id;
+    row.insertCell().textContent = db.name;
+    row.insertCell().textContent = `${db.host}:${db.port}`;
+    row.insertCell().textContent = db.dbname;
+    const state = row.insertCell();
+    state.className = "health";
+    mark(state, h.state === "ok", h.state || "unknown");
+    if (h.state === "degraded") state.className = "health warn";
+    row.insertCell().textContent = typeof h.latency_ms === "number" ? `${h.latency_ms.toFixed(1)} ms` : "";
+    const s = h.server;
+    row.insertCell().textContent = h.error ? `${h.error.kind}: ${h.error.message}${h.error.hint ? " (" + h.error.hint + ")" : ""}`
+      : s ? `PostgreSQL ${s.version.split(" ")[0]}, ${s.in_recovery ? "standby" : "primary"}, wal_level ${s.wal_level}` : "";
+    if (h.state === "ok") ok++;
+  }
+  $("db-summary").textContent = `${databases.size} database(s), ${ok} ok`;
+}
+
+async function refreshDatabases() {
+  const r = await api("/api/databases");
+  if (r.status !== 200) {
+    $("db-summary").textContent = r.body.error ? r.body.error.message : `HTTP ${r.status}`;
+    return;
+  }
+  databases.clear();
+  for (const db of r.body.databases) databases.set(db.id, db);
+  renderDatabases();
+}
+
 let ws;
 function connectWs() {
   if (ws) ws.close();
@@ -79,7 +124,17 @@ function connectWs() {
       const d = msg.data;
       mark($("h-ws"), true, `#${d.seq} at ${msg.ts}: store ${d.store}, ${d.websocket_clients} client(s)`);
     } else if (msg.type === "event" && msg.topic === "health") {
-      refreshHealth();
+      if (msg.data.component === "database") {
+        const db = databases.get(msg.data.database_id);
+        if (db) {
+          db.health = msg.data.health;
+          renderDatabases();
+        } else {
+          refreshDatabases();
+        }
+      } else {
+        refreshHealth();
+      }
     } else if (msg.type === "error") {
       mark($("h-ws"), false, msg.error.message);
     }
@@ -94,7 +149,10 @@ $("keyform").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   keyStore.set($("key").value);
   $("key").value = "";
-  if (await refreshAuth()) refreshAws();
+  if (await refreshAuth()) {
+    refreshAws();
+    refreshDatabases();
+  }
   connectWs();
 });
 
@@ -106,6 +164,11 @@ document.querySelectorAll("button[data-get]").forEach((b) =>
 );
 
 refreshHealth();
-refreshAuth().then((ok) => ok && refreshAws());
+refreshAuth().then((ok) => {
+  if (ok) {
+    refreshAws();
+    refreshDatabases();
+  }
+});
 connectWs();
 setInterval(refreshHealth, 5000);
