@@ -114,6 +114,7 @@ function connectWs() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
   ws = new WebSocket(`${proto}://${location.host}/ws`);
   ws.onopen = () => {
+    mark($("h-ws"), true, "connected, waiting for the first heartbeat");
     const key = keyStore.get();
     if (key) ws.send(JSON.stringify({ type: "auth", key }));
     ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health"] }));

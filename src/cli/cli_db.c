@@ -52,8 +52,12 @@ static int request(const char *method, const char *path, const char *body, Call 
     uv_loop_t loop;
     uv_loop_init(&loop);
     Httpc *h = httpc_new(&loop);
-    HttpcRequest req = {.method = method, .url = url, .headers = headers, .body = body,
-                        .body_len = body ? strlen(body) : 0, .timeout_ms = 60000};
+    HttpcRequest req = {.method = method,
+                        .url = url,
+                        .headers = headers,
+                        .body = body,
+                        .body_len = body ? strlen(body) : 0,
+                        .timeout_ms = 60000};
     if (httpc_send(h, &req, call_done, out))
         uv_run(&loop, UV_RUN_DEFAULT);
     httpc_free(h);
@@ -61,8 +65,9 @@ static int request(const char *method, const char *path, const char *body, Call 
     uv_loop_close(&loop);
     free(auth);
     if (out->error[0] && !out->body) {
-        fprintf(stderr, "pgfleet: could not reach the server at %s: %s\nHINT: start it with "
-                        "'pgfleet serve', or set PGFLEET_URL\n",
+        fprintf(stderr,
+                "pgfleet: could not reach the server at %s: %s\nHINT: start it with "
+                "'pgfleet serve', or set PGFLEET_URL\n",
                 base, out->error);
         free(url);
         return pgf_error_exit(PGF_ERR_UNREACHABLE);
@@ -129,8 +134,7 @@ static int run_list(const Command *cmd, int argc, char **argv)
                "PROBE");
         size_t i;
         const json_t *db;
-        json_array_foreach(json_object_get(c.body, "databases"), i, db)
-            print_health_line(db);
+        json_array_foreach(json_object_get(c.body, "databases"), i, db) print_health_line(db);
     }
     json_decref(c.body);
     return 0;
@@ -207,7 +211,8 @@ static int run_test(const Command *cmd, int argc, char **argv)
         status = print_test(c.body, as_json);
     } else if (as_json) {
         print_json(c.body);
-        status = json_is_true(json_object_get(c.body, "ok")) ? 0 : pgf_error_exit(PGF_ERR_UNREACHABLE);
+        status =
+            json_is_true(json_object_get(c.body, "ok")) ? 0 : pgf_error_exit(PGF_ERR_UNREACHABLE);
     } else {
         size_t i;
         const json_t *r;
@@ -226,77 +231,130 @@ static int run_add(const Command *cmd, int argc, char **argv)
 {
     (void)cmd;
     static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'},      {"name", required_argument, NULL, 'n'},
-        {"host", required_argument, NULL, 'h'},    {"port", required_argument, NULL, 'p'},
-        {"dbname", required_argument, NULL, 'd'},  {"user", required_argument, NULL, 'U'},
-        {"sslmode", required_argument, NULL, 's'}, {"secret-id", required_argument, NULL, 'S'},
+        {"id", required_argument, NULL, 'i'},
+        {"name", required_argument, NULL, 'n'},
+        {"host", required_argument, NULL, 'h'},
+        {"port", required_argument, NULL, 'p'},
+        {"dbname", required_argument, NULL, 'd'},
+        {"user", required_argument, NULL, 'U'},
+        {"sslmode", required_argument, NULL, 's'},
+        {"secret-id", required_argument, NULL, 'S'},
         {"password-env", required_argument, NULL, 'E'},
-        {"password-stdin", no_argument, NULL, 'P'}, {"rds-iam", no_argument, NULL, 'R'},
-        {"tag", required_argument, NULL, 't'},     {"region", required_argument, NULL, 'r'},
+        {"password-stdin", no_argument, NULL, 'P'},
+        {"rds-iam", no_argument, NULL, 'R'},
+        {"tag", required_argument, NULL, 't'},
+        {"region", required_argument, NULL, 'r'},
         {"rds-instance-id", required_argument, NULL, 'I'},
-        {"json", required_argument, NULL, 'j'},    {NULL, 0, NULL, 0},
+        {"json", required_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0},
     };
     json_t *body = json_object();
     json_t *cred = NULL;
     json_t *tags = json_array();
     json_t *aws = json_object();
     char *from_json = NULL;
+    int status = -1;
     int o;
     optind = 1;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while (status < 0 && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'i': json_object_set_new(body, "id", json_string(optarg)); break;
-        case 'n': json_object_set_new(body, "name", json_string(optarg)); break;
-        case 'h': json_object_set_new(body, "host", json_string(optarg)); break;
+        case 'i':
+            json_object_set_new(body, "id", json_string(optarg));
+            break;
+        case 'n':
+            json_object_set_new(body, "name", json_string(optarg));
+            break;
+        case 'h':
+            json_object_set_new(body, "host", json_string(optarg));
+            break;
         case 'p': {
             char *end;
             long port = strtol(optarg, &end, 10);
             if (*end)
-                return cli_usage_error("pgfleet db add", "--port must be a number, not '%s'", optarg);
-            json_object_set_new(body, "port", json_integer(port));
+                status =
+                    cli_usage_error("pgfleet db add", "--port must be a number, not '%s'", optarg);
+            else
+                json_object_set_new(body, "port", json_integer(port));
             break;
         }
-        case 'd': json_object_set_new(body, "dbname", json_string(optarg)); break;
-        case 'U': json_object_set_new(body, "user", json_string(optarg)); break;
-        case 's': json_object_set_new(body, "sslmode", json_string(optarg)); break;
-        case 'S': cred = json_pack("{s:s, s:s}", "source", "secretsmanager", "secret_id", optarg); break;
-        case 'E': cred = json_pack("{s:s, s:s}", "source", "env", "env", optarg); break;
-        case 'R': cred = json_pack("{s:s}", "source", "rds_iam"); break;
+        case 'd':
+            json_object_set_new(body, "dbname", json_string(optarg));
+            break;
+        case 'U':
+            json_object_set_new(body, "user", json_string(optarg));
+            break;
+        case 's':
+            json_object_set_new(body, "sslmode", json_string(optarg));
+            break;
+        case 'S':
+            json_decref(cred);
+            cred = json_pack("{s:s, s:s}", "source", "secretsmanager", "secret_id", optarg);
+            break;
+        case 'E':
+            json_decref(cred);
+            cred = json_pack("{s:s, s:s}", "source", "env", "env", optarg);
+            break;
+        case 'R':
+            json_decref(cred);
+            cred = json_pack("{s:s}", "source", "rds_iam");
+            break;
         case 'P': {
             char pw[1100];
-            if (!fgets(pw, sizeof pw, stdin))
-                return cli_usage_error("pgfleet db add", "--password-stdin: nothing on stdin");
+            if (!fgets(pw, sizeof pw, stdin)) {
+                status = cli_usage_error("pgfleet db add", "--password-stdin: nothing on stdin");
+                break;
+            }
             pw[strcspn(pw, "\r\n")] = '\0';
+            json_decref(cred);
             cred = json_pack("{s:s, s:s}", "source", "password", "password", pw);
             memset(pw, 0, sizeof pw);
             break;
         }
-        case 't': json_array_append_new(tags, json_string(optarg)); break;
-        case 'r': json_object_set_new(aws, "region", json_string(optarg)); break;
-        case 'I': json_object_set_new(aws, "rds_instance_id", json_string(optarg)); break;
-        case 'j': from_json = optarg; break;
+        case 't':
+            json_array_append_new(tags, json_string(optarg));
+            break;
+        case 'r':
+            json_object_set_new(aws, "region", json_string(optarg));
+            break;
+        case 'I':
+            json_object_set_new(aws, "rds_instance_id", json_string(optarg));
+            break;
+        case 'j':
+            from_json = optarg;
+            break;
         default:
-            json_decref(body);
-            return cli_usage_error("pgfleet db add", "unknown or incomplete option '%s' (see "
-                                   "'pgfleet help db add')", argv[optind - 1]);
+            status = cli_usage_error("pgfleet db add",
+                                     "unknown or incomplete option '%s' (see 'pgfleet help db "
+                                     "add')",
+                                     argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        return cli_usage_error("pgfleet db add", "unexpected argument '%s'", argv[optind]);
-    if (from_json) {
+    if (status < 0 && optind < argc)
+        status = cli_usage_error("pgfleet db add", "unexpected argument '%s'", argv[optind]);
+    if (status < 0 && from_json) {
         FILE *f = strcmp(from_json, "-") == 0 ? stdin : fopen(from_json, "r");
-        if (!f)
-            return cli_usage_error("pgfleet db add", "cannot read %s", from_json);
         json_error_t je;
-        json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-        if (f != stdin)
+        json_t *j = f ? json_loadf(f, JSON_REJECT_DUPLICATES, &je) : NULL;
+        if (f && f != stdin)
             fclose(f);
-        if (!j)
-            return cli_usage_error("pgfleet db add", "%s: line %d: %s", from_json, je.line, je.text);
-        json_object_update(j, body);
+        if (!f)
+            status = cli_usage_error("pgfleet db add", "cannot read %s", from_json);
+        else if (!j)
+            status =
+                cli_usage_error("pgfleet db add", "%s: line %d: %s", from_json, je.line, je.text);
+        else {
+            json_object_update(j, body);
+            json_decref(body);
+            body = j;
+        }
+    }
+    if (status >= 0) {
         json_decref(body);
-        body = j;
+        json_decref(cred);
+        json_decref(tags);
+        json_decref(aws);
+        return status;
     }
     if (cred)
         json_object_set_new(body, "credentials", cred);
@@ -334,12 +392,14 @@ static const Command add_command = {
             "--json FILE (or -) sends a DatabaseConfig document; options override its fields.",
     .run = run_add,
 };
-static const Command list_command = {.name = "list", .summary = "list databases and their health",
-                                     .usage = "[--json]", .run = run_list};
-static const Command show_command = {.name = "show", .summary = "show one database",
-                                     .usage = "ID", .run = run_show};
-static const Command rm_command = {.name = "rm", .summary = "remove a database",
-                                   .usage = "ID", .run = run_rm};
+static const Command list_command = {.name = "list",
+                                     .summary = "list databases and their health",
+                                     .usage = "[--json]",
+                                     .run = run_list};
+static const Command show_command = {
+    .name = "show", .summary = "show one database", .usage = "ID", .run = run_show};
+static const Command rm_command = {
+    .name = "rm", .summary = "remove a database", .usage = "ID", .run = run_rm};
 static const Command test_command = {
     .name = "test",
     .summary = "connect now to one database, or to all, and report",
@@ -348,7 +408,7 @@ static const Command test_command = {
     .run = run_test};
 
 static const Command *const db_subcommands[] = {&add_command, &list_command, &show_command,
-                                                &rm_command, &test_command, NULL};
+                                                &rm_command,  &test_command, NULL};
 
 const Command cli_db_command = {
     .name = "db",

@@ -296,3 +296,38 @@ def test_200_targets_on_one_loop_thread(daemon_factory, redis, moto, pg):
     assert threads <= 6  # one loop thread (+ libuv's threadpool and curl's resolver)
     # bounded: under 150 KB per target, connection included
     assert rss_kb < 30 * 1024 + 200 * 150
+
+
+def test_cli_db_commands_against_the_server(fleet, pg):
+    import subprocess
+    d = fleet({"APP_PW": "app-pw-1"})
+    env = {"PATH": "/usr/bin:/bin", "PGFLEET_URL": d.url, "AUTH_KEY": AUTH_KEY}
+
+    def cli(*args, stdin=None):
+        return subprocess.run([PGFLEET_BIN, "db", *args], env=env, capture_output=True, text=True,
+                              timeout=60, input=stdin)
+    r = cli("add", "--id", "orders", "--name", "orders", "--host", "127.0.0.1", "--port", str(pg.port),
+            "--dbname", "orders", "--user", "app", "--password-env", "APP_PW", "--tag", "prod")
+    assert r.returncode == 0 and "registered orders" in r.stdout, r.stderr
+    wait_for(lambda: " ok " in cli("list").stdout, what="listed ok")
+    out = cli("list").stdout
+    assert "orders" in out and f"127.0.0.1:{pg.port}" in out
+    r = cli("test", "orders")
+    assert r.returncode == 0 and "primary, wal_level=logical" in r.stdout
+    shown = json.loads(cli("show", "orders").stdout)
+    assert shown["tags"] == ["prod"] and shown["credentials"] == {"source": "env", "env": "APP_PW"}
+    bad = cli("add", "--name", "x", "--host", "bad host", "--dbname", "d", "--user", "u", "--rds-iam")
+    assert bad.returncode == 5 and "host:" in bad.stderr and "sslmode:" in bad.stderr
+    assert cli("add", "--bogus").returncode == 2
+    assert cli("add", "--id", "orders", "--name", "o", "--host", "h", "--dbname", "d", "--user", "u",
+               "--password-env", "X").returncode == 14  # conflict
+    post(d, db(pg, id="broken", credentials={"source": "env", "env": "MISSING_VAR"}))
+    r = cli("test")
+    assert r.returncode == 19 and "broken" in r.stdout and "MISSING_VAR is not set" in r.stdout
+    assert cli("rm", "broken").returncode == 0
+    assert cli("show", "broken").returncode == 6
+    env["AUTH_KEY"] = "wrong"
+    assert cli("list").returncode == 8
+    env["PGFLEET_URL"] = "http://127.0.0.1:1"
+    r = cli("list")
+    assert r.returncode == 19 and "could not reach the server" in r.stderr

@@ -81,7 +81,8 @@ def test_clean_under_valgrind(daemon_factory, redis, workdir):
     moto.client("secretsmanager").create_secret(Name="s", SecretString="x")
     d = daemon_factory({**BASE_ENV, "AWS_ENDPOINT_URL": moto.url,
                         "AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
-                        "PGFLEET_HEARTBEAT_SECONDS": "1", "PGFLEET_SHUTDOWN_GRACE_MS": "1500"},
+                        "PGFLEET_HEARTBEAT_SECONDS": "1", "PGFLEET_SHUTDOWN_GRACE_MS": "1500",
+                        "VG_PW": "pw", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1"},
                        binary=plain,
                        wrapper=["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
                                 "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
@@ -94,6 +95,20 @@ def test_clean_under_valgrind(daemon_factory, redis, workdir):
            headers={"Content-Type": "application/json"})
     d.get("/api/openapi.json", auth=True)
     assert d.get("/api/aws/test", auth=True, timeout=60).json()["ok"] is True
+    # a real PostgreSQL target: pool, probes, and a failing one
+    from pghelp import PgServer
+    pgs = PgServer()
+    try:
+        pgs.sql("CREATE ROLE app LOGIN PASSWORD 'pw'")
+        for ident, port in (("ok", pgs.port), ("down", 1)):
+            r = d.post("/api/databases", data=json.dumps({
+                "id": ident, "name": ident, "host": "127.0.0.1", "port": port, "dbname": "postgres",
+                "user": "app", "credentials": {"source": "env", "env": "VG_PW"}}),
+                headers={"Content-Type": "application/json"}, timeout=60)
+            assert r.status_code == 201, r.text
+        assert d.get("/api/databases/test", auth=True, timeout=60).json()["count"] == 2
+    finally:
+        pgs.destroy()
     moto.stop()  # and once more with AWS gone: transport errors, retries, timers
     assert d.get("/api/aws/test", auth=True, timeout=60).json()["ok"] is False
     d.get("/")
