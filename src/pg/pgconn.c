@@ -209,15 +209,6 @@ static void stop_poll(PgConn *c)
     }
 }
 
-static void free_results(PgConn *c)
-{
-    for (int i = 0; i < c->nresults; i++)
-        PQclear(c->results[i]);
-    free(c->results);
-    c->results = NULL;
-    c->nresults = 0;
-}
-
 /* tears down the libpq side; the struct is freed later by pgconn_close/maybe_free */
 static void shutdown_conn(PgConn *c, ConnState st)
 {
@@ -456,9 +447,17 @@ static void finish_request(PgConn *c, const PgError *err)
         c->state = ST_IDLE;
     if (c->poll && c->state == ST_IDLE)
         uv_poll_stop(&c->poll->h);
+    /* the callback may start the next request on this connection: hand the
+       results over first so that request starts with a clean slate */
+    PGresult **results = c->results;
+    int n = c->nresults;
+    c->results = NULL;
+    c->nresults = 0;
     if (cb)
-        cb(ud, c, c->results, c->nresults, err);
-    free_results(c);
+        cb(ud, c, results, n, err);
+    for (int i = 0; i < n; i++)
+        PQclear(results[i]);
+    free(results);
 }
 
 static void request_failed_conn(PgConn *c)
