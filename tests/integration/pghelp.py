@@ -18,7 +18,7 @@ def as_pg(cmd, **kw):
 
 
 class PgServer:
-    def __init__(self, settings=None, hba=None):
+    def __init__(self, settings=None, hba=None, start=True):
         self.dir = tempfile.mkdtemp(prefix="pgfleet-pg-", dir="/var/tmp" if os.geteuid() == 0 else None)
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
@@ -36,7 +36,8 @@ class PgServer:
                 f.write(f"{k} = {v}\n")
         with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
             f.write(hba or "host all all 127.0.0.1/32 scram-sha-256\n")
-        self.start()
+        if start:
+            self.start()
 
     def start(self):
         r = as_pg([f"{PGBIN}/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w",

@@ -331,3 +331,26 @@ def test_cli_db_commands_against_the_server(fleet, pg):
     env["PGFLEET_URL"] = "http://127.0.0.1:1"
     r = cli("list")
     assert r.returncode == 19 and "could not reach the server" in r.stderr
+
+
+from test_pgconn import tls_pg  # noqa: E402,F401  (the TLS server fixture)
+
+
+def test_rds_iam_sends_a_fresh_token_over_tls(fleet, tls_pg):
+    """No RDS here: the local server checks passwords, so a token is refused, which shows it
+    was made (with the AWS credentials) and sent over TLS as the password."""
+    d = fleet({"PGFLEET_PG_CA_FILE": tls_pg.ca})
+    body = {"id": "iam", "name": "iam", "host": "localhost", "port": tls_pg.port, "dbname": "postgres",
+            "user": "app", "sslmode": "verify-full", "credentials": {"source": "rds_iam"},
+            "aws": {"region": "us-east-1", "rds_instance_id": "orders-primary"}}
+    assert post(d, body).status_code == 201
+    t = d.post("/api/databases/iam/test").json()
+    assert t["ok"] is False and t["error"]["kind"] == "auth", t
+    assert "password authentication failed for user \"app\"" in t["error"]["message"]
+    # the same server accepts the real password over the same TLS path
+    tls_pg.sql("ALTER ROLE app PASSWORD 'pw'")
+    ok = {**body, "id": "pwd", "credentials": {"source": "env", "env": "TLS_PW"}}
+    d2 = fleet({"PGFLEET_PG_CA_FILE": tls_pg.ca, "TLS_PW": "pw"})
+    assert post(d2, ok).status_code == 201
+    assert d2.post("/api/databases/pwd/test").json()["ok"] is True
+    assert "X-Amz-Signature" not in d.logs()  # the token never reaches the log
