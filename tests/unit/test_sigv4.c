@@ -201,7 +201,7 @@ static void test_sigv4_official_vectors(void **state)
                       dir);
         skip();
     }
-    char *names[256];
+    char *names[256] = {0};
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < 256) {
