@@ -65,3 +65,12 @@ double api_uptime_seconds(const ApiContext *ctx)
 {
     return (double)(uv_hrtime() - ctx->started_ns) / 1e9;
 }
+
+void api_respond_validation(HttpRequest *req, const Validation *v)
+{
+    char first[512];
+    validation_first_message(v, first, sizeof first);
+    http_respond_error_extra(
+        req, PGF_ERR_VALIDATION, json_pack("{s:o}", "fields", validation_to_json(v)),
+        "fix the fields listed in error.fields", "validation failed: %s", first);
+}

@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "http/router.h"
+#include "model/validate.h"
 #include "http/wshub.h"
 #include "aws/aws.h"
 #include "store/store.h"
@@ -61,6 +62,9 @@ void api_aws_test(HttpRequest *req, void *app);
 void api_openapi(HttpRequest *req, void *app);
 /* the OpenAPI 3 document for the route table (new reference) */
 json_t *openapi_document(const Route *routes, size_t count);
+
+/* 422 with every field error of v (error.fields) */
+void api_respond_validation(HttpRequest *req, const Validation *v);
 
 /* seconds since the daemon started */
 double api_uptime_seconds(const ApiContext *ctx);

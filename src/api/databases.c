@@ -187,15 +187,6 @@ static json_t *entry_json(PgTarget *t)
     return o;
 }
 
-static void respond_validation(HttpRequest *req, const Validation *v)
-{
-    char first[512];
-    validation_first_message(v, first, sizeof first);
-    http_respond_error_extra(
-        req, PGF_ERR_VALIDATION, json_pack("{s:o}", "fields", validation_to_json(v)),
-        "fix the fields listed in error.fields", "validation failed: %s", first);
-}
-
 /* ---- GET /api/databases, GET /api/databases/{id} ---- */
 
 void api_databases_list(HttpRequest *req, void *app)
@@ -337,7 +328,7 @@ static void write_database(HttpRequest *req, ApiContext *ctx, bool create)
             validation_init(&v);
             validation_add(&v, NULL, "id", "distinct", "must match the id in the path (%s)",
                            path_id);
-            respond_validation(req, &v);
+            api_respond_validation(req, &v);
             return;
         }
         json_object_set_new(body, "id", json_string(path_id));
@@ -378,7 +369,7 @@ static void write_database(HttpRequest *req, ApiContext *ctx, bool create)
         return;
     }
     if (!ok) {
-        respond_validation(req, &v);
+        api_respond_validation(req, &v);
         write_free(w);
         return;
     }
@@ -407,7 +398,7 @@ static void write_database(HttpRequest *req, ApiContext *ctx, bool create)
         if (!prev || prev->credentials.source != CRED_PASSWORD) {
             http_request_release(req);
             validation_add(&v, "credentials", "password", "required", "is required");
-            respond_validation(req, &v);
+            api_respond_validation(req, &v);
             write_free(w);
             return;
         }

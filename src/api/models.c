@@ -51,15 +51,6 @@ static json_t *model_normalize(ModelKind kind, const json_t *obj, Validation *v)
     return out;
 }
 
-static void respond_validation(HttpRequest *req, const Validation *v)
-{
-    char first[512];
-    validation_first_message(v, first, sizeof first);
-    http_respond_error_extra(
-        req, PGF_ERR_VALIDATION, json_pack("{s:o}", "fields", validation_to_json(v)),
-        "fix the fields listed in error.fields", "validation failed: %s", first);
-}
-
 void api_models_validate(HttpRequest *req, void *app)
 {
     (void)app;
@@ -81,7 +72,7 @@ void api_models_validate(HttpRequest *req, void *app)
     json_t *model = model_normalize((ModelKind)kind, body, &v);
     json_decref(body);
     if (!model) {
-        respond_validation(req, &v);
+        api_respond_validation(req, &v);
         return;
     }
     http_respond_json(

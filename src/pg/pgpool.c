@@ -76,21 +76,27 @@ static Req *pop(PgPool *p)
     return r;
 }
 
+/* frees the pool once it is closing and nothing refers to it any more */
+static void pool_release(PgPool *p)
+{
+    if (!p->closing || p->pending_slots > 0 || p->nslots > 0)
+        return;
+    free(p->host);
+    free(p->dbname);
+    free(p->user);
+    free(p->sslmode);
+    free(p->sslrootcert);
+    free(p->appname);
+    free(p);
+}
+
 static void slot_closed(uv_handle_t *h)
 {
     Slot *s = h->data;
     PgPool *p = s->pool;
     free(s);
     p->pending_slots--;
-    if (p->closing && p->pending_slots == 0 && p->nslots == 0) {
-        free(p->host);
-        free(p->dbname);
-        free(p->user);
-        free(p->sslmode);
-        free(p->sslrootcert);
-        free(p->appname);
-        free(p);
-    }
+    pool_release(p);
 }
 
 static void slot_remove(Slot *s)
@@ -356,13 +362,5 @@ void pgpool_free(PgPool *p)
         /* slots waiting for a password are removed by password_ready */
         s = next;
     }
-    if (p->nslots == 0 && p->pending_slots == 0) {
-        free(p->host);
-        free(p->dbname);
-        free(p->user);
-        free(p->sslmode);
-        free(p->sslrootcert);
-        free(p->appname);
-        free(p);
-    }
+    pool_release(p);
 }

@@ -501,6 +501,18 @@ PgfError store_ping(Store *st, StorePingCb cb, void *ud)
     return submit(st, op, "PING");
 }
 
+/* "HSET key field value" / "HDEL key field": value NULL for the latter */
+static PgfError submit_field(Store *st, StoreOp *op, const char *key, const char *field,
+                             const char *value, size_t len)
+{
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    PgfError rc = value ? submit(st, op, "HSET %b %b %b", k, klen, field, strlen(field), value, len)
+                        : submit(st, op, "HDEL %b %b", k, klen, field, strlen(field));
+    free(k);
+    return rc;
+}
+
 PgfError store_hset(Store *st, const char *key, const char *field, const char *value, size_t len,
                     StoreDoneCb cb, void *ud)
 {
@@ -508,11 +520,7 @@ PgfError store_hset(Store *st, const char *key, const char *field, const char *v
         return PGF_ERR_STORE_DOWN;
     StoreOp *op = op_new(st, OP_DONE, ud);
     op->cb.done = cb;
-    size_t klen;
-    char *k = full_key(st, key, &klen);
-    PgfError rc = submit(st, op, "HSET %b %b %b", k, klen, field, strlen(field), value, len);
-    free(k);
-    return rc;
+    return submit_field(st, op, key, field, value, len);
 }
 
 PgfError store_hdel(Store *st, const char *key, const char *field, StoreDoneCb cb, void *ud)
@@ -521,11 +529,7 @@ PgfError store_hdel(Store *st, const char *key, const char *field, StoreDoneCb c
         return PGF_ERR_STORE_DOWN;
     StoreOp *op = op_new(st, OP_HDEL, ud);
     op->cb.done = cb;
-    size_t klen;
-    char *k = full_key(st, key, &klen);
-    PgfError rc = submit(st, op, "HDEL %b %b", k, klen, field, strlen(field));
-    free(k);
-    return rc;
+    return submit_field(st, op, key, field, NULL, 0);
 }
 
 PgfError store_hgetall(Store *st, const char *key, StoreHashCb cb, void *ud)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import boto3
 
-from conftest import ROOT, free_port, wait_for
+from conftest import ROOT, LineTool, free_port, wait_for
 
 AWSTOOL = os.environ.get("PGFLEET_AWSTOOL", str(Path(os.environ.get("PGFLEET_BIN", ROOT / "build" / "pgfleet")).parent / "awstool"))
 MOTO = str(ROOT / ".venv" / "bin" / "moto_server")
@@ -50,33 +50,11 @@ class Moto:
         self.proc.wait(10)
 
 
-class AwsTool:
+class AwsTool(LineTool):
     """pgfleet's AWS library behind a line protocol (tests/tools/awstool.c)."""
 
     def __init__(self, env, extra=None):
-        e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        e.update(env)
-        e.update(extra or {})
-        e = {k: v for k, v in e.items() if v is not None}
-        self.proc = subprocess.Popen([AWSTOOL], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=e)
-
-    def __call__(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        out = self.proc.stdout.readline()
-        if not out:
-            raise AssertionError("awstool died: " + self.proc.stderr.read())
-        return json.loads(out)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.flush()
-            rc = self.proc.wait(10)
-            err = self.proc.stderr.read()
-            assert rc == 0, err
-            assert "ERROR: AddressSanitizer" not in err and "runtime error" not in err, err
+        super().__init__(AWSTOOL, {**env, **(extra or {})}, "AWS_")
 
 
 class LocalServer:

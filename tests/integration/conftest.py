@@ -200,3 +200,39 @@ def daemon(daemon_factory, redis):
     """A daemon with AUTH_KEY set and a live Redis."""
     return daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
                            "PGFLEET_HEARTBEAT_SECONDS": "1"})
+
+
+class LineTool:
+    """A C test driver (tests/tools/*) speaking one command per line in, one JSON line out."""
+
+    def __init__(self, binary, env, drop_prefix):
+        e = {k: v for k, v in os.environ.items() if not k.startswith(drop_prefix)}
+        e.update({k: str(v) for k, v in env.items() if v is not None})
+        self.proc = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=e)
+
+    def __call__(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        out = self.proc.stdout.readline()
+        if not out:
+            raise AssertionError("test driver died: " + self.proc.stderr.read())
+        return json.loads(out)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            rc = self.proc.wait(10)
+            err = self.proc.stderr.read()
+            assert rc == 0, err
+            assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+@pytest.fixture(scope="module")
+def moto():
+    """A moto server for the module's tests (reset by the tests that need a clean one)."""
+    from awshelp import Moto
+    m = Moto()
+    yield m
+    m.stop()

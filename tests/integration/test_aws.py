@@ -15,13 +15,6 @@ from awshelp import BASE_ENV, REGION, AwsTool, LocalServer, Moto, forward, iso_i
 from conftest import AUTH_KEY, PGFLEET_BIN, wait_for
 
 
-@pytest.fixture(scope="module")
-def moto():
-    m = Moto()
-    yield m
-    m.stop()
-
-
 @pytest.fixture
 def aws(moto):
     moto.reset()

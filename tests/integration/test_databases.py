@@ -25,13 +25,6 @@ def pg():
     s.destroy()
 
 
-@pytest.fixture(scope="module")
-def moto():
-    m = Moto()
-    yield m
-    m.stop()
-
-
 @pytest.fixture
 def fleet(daemon_factory, redis, moto):
     moto.reset()

@@ -9,33 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PGFLEET_BIN, ROOT
+from conftest import ROOT, LineTool
 from pghelp import PgServer
 
 PGTOOL = str(Path(os.environ.get("PGFLEET_BIN", ROOT / "build" / "pgfleet")).parent / "pgtool")
 
 
-class PgTool:
+class PgTool(LineTool):
+    """pgfleet's connection layer behind a line protocol (tests/tools/pgtool.c)."""
+
     def __init__(self, env):
-        e = {k: v for k, v in os.environ.items() if not k.startswith("PGT_")}
-        e.update({k: str(v) for k, v in env.items()})
-        self.proc = subprocess.Popen([PGTOOL], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=e)
-
-    def __call__(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        out = self.proc.stdout.readline()
-        if not out:
-            raise AssertionError("pgtool died: " + self.proc.stderr.read())
-        return json.loads(out)
-
-    def close(self):
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        assert self.proc.wait(10) == 0
-        err = self.proc.stderr.read()
-        assert "AddressSanitizer" not in err and "runtime error" not in err, err
+        super().__init__(PGTOOL, env, "PGT_")
 
 
 @pytest.fixture(scope="module")
