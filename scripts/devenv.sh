@@ -150,7 +150,8 @@ CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, total n
 SQL
   # CREATE SUBSCRIPTION needs superuser on PostgreSQL 15
   as_pg env PGOPTIONS='-c client_min_messages=warning' "$PGBIN/psql" -X -q -h "$DIR/sock" -p $PG_REPORTING -U postgres -d app_reporting -v ON_ERROR_STOP=1 \
-    -c "CREATE SUBSCRIPTION app_sub CONNECTION 'host=127.0.0.1 port=$PG_PRIMARY dbname=app user=$PGUSER_NAME password=$PGPASS' PUBLICATION app_pub" >/dev/null
+    -c "CREATE SUBSCRIPTION app_sub CONNECTION 'host=127.0.0.1 port=$PG_PRIMARY dbname=app user=$PGUSER_NAME password=$PGPASS' PUBLICATION app_pub" \
+    -c "GRANT SELECT (subconninfo) ON pg_subscription TO $PGUSER_NAME" >/dev/null
 }
 
 moto_up() {

@@ -1,0 +1,233 @@
+/*
+ * cli_discover: `pgfleet discover [--json] CONNINFO...` without a server:
+ * connects to each server given (one connection, one round trip each), prints
+ * the replication topology as a tree or as JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/jsonutil.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "replication/discover.h"
+#include "replication/topology.h"
+
+typedef struct DiscoverOut {
+    json_t *topology;
+} DiscoverOut;
+
+static void discovered(void *ud, const json_t *snapshots)
+{
+    DiscoverOut *o = ud;
+    o->topology = topology_build(snapshots);
+}
+
+static void human_bytes(const json_t *v, char *buf, size_t len)
+{
+    if (!json_is_integer(v)) {
+        snprintf(buf, len, "unknown");
+        return;
+    }
+    double b = (double)json_integer_value(v);
+    const char *units[] = {"B", "kB", "MB", "GB", "TB"};
+    int u = 0;
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+}
+
+static const json_t *node_by_id(const json_t *topo, const char *id)
+{
+    size_t i;
+    const json_t *n;
+    json_array_foreach(json_object_get(topo, "nodes"), i, n)
+        if (id && strcmp(jsonutil_str(n, "id"), id) == 0)
+            return n;
+    return NULL;
+}
+
+static void print_node_line(const json_t *n)
+{
+    if (!json_is_true(json_object_get(n, "managed"))) {
+        printf("%s (not given: unmanaged)\n", jsonutil_str(n, "id"));
+        return;
+    }
+    if (!json_is_true(json_object_get(n, "reachable"))) {
+        printf("%s UNREACHABLE: %s\n", jsonutil_str(n, "id"),
+               jsonutil_str(json_object_get(n, "error"), "message"));
+        return;
+    }
+    printf("%s %s, PostgreSQL %s, timeline %lld, system %s\n", jsonutil_str(n, "id"),
+           jsonutil_str(n, "role"), jsonutil_str(n, "server_version"),
+           (long long)json_integer_value(json_object_get(n, "timeline")),
+           jsonutil_str(n, "system_identifier"));
+}
+
+static void print_tree(const json_t *topo, const char *id, int depth, int guard)
+{
+    if (guard > 64)
+        return;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(topo, "edges"), i, e)
+    {
+        const char *from = jsonutil_str(e, "from");
+        if (!from || strcmp(from, id) != 0)
+            continue;
+        char lag[32];
+        human_bytes(json_object_get(e, "lag_bytes"), lag, sizeof lag);
+        printf("%*s", depth * 4, "");
+        if (strcmp(jsonutil_str(e, "kind"), "physical") == 0) {
+            const json_t *secs = json_object_get(e, "replay_lag_seconds");
+            char s[32] = "unknown";
+            if (json_is_number(secs))
+                snprintf(s, sizeof s, "%.1f s", json_number_value(secs));
+            printf("└─ physical -> ");
+            const json_t *to = node_by_id(topo, jsonutil_str(e, "to"));
+            printf("%s [%s%s%s, lag %s / %s] ", jsonutil_str(e, "to"), jsonutil_str(e, "state"),
+                   jsonutil_str(e, "slot") ? ", slot " : "",
+                   jsonutil_str(e, "slot") ? jsonutil_str(e, "slot") : "", lag, s);
+            if (to)
+                print_node_line(to);
+            else
+                printf("\n");
+            print_tree(topo, jsonutil_str(e, "to"), depth + 1, guard + 1);
+        } else {
+            printf("└─ logical %s -> %s/%s [subscription %s, %s, lag %s]\n",
+                   jsonutil_str(e, "source_database"), jsonutil_str(e, "to"),
+                   jsonutil_str(e, "target_database"), jsonutil_str(e, "subscription"),
+                   jsonutil_str(e, "state"), lag);
+        }
+    }
+}
+
+static void print_human(const json_t *topo)
+{
+    size_t i;
+    const json_t *n;
+    json_array_foreach(json_object_get(topo, "nodes"), i, n)
+    {
+        /* roots: nodes no physical edge leads to */
+        bool child = false;
+        size_t k;
+        const json_t *e;
+        json_array_foreach(json_object_get(topo, "edges"), k, e)
+            if (strcmp(jsonutil_str(e, "kind"), "physical") == 0 &&
+                strcmp(jsonutil_str(e, "to"), jsonutil_str(n, "id")) == 0)
+                child = true;
+        if (child)
+            continue;
+        print_node_line(n);
+        print_tree(topo, jsonutil_str(n, "id"), 0, 0);
+    }
+    json_array_foreach(json_object_get(topo, "edges"), i, n)
+    {
+        if (!json_is_null(json_object_get(n, "from")))
+            continue;
+        printf("subscription %s in %s/%s [%s]: publisher unknown (%s)\n",
+               jsonutil_str(n, "subscription"), jsonutil_str(n, "to"),
+               jsonutil_str(n, "target_database"), jsonutil_str(n, "state"),
+               jsonutil_str(n, "note"));
+    }
+    const json_t *slots = json_object_get(topo, "slots");
+    if (json_array_size(slots)) {
+        printf("\nslots:\n");
+        const json_t *s;
+        json_array_foreach(slots, i, s)
+        {
+            char ret[32];
+            human_bytes(json_object_get(s, "retained_wal_bytes"), ret, sizeof ret);
+            printf("  %-24s %-28s %-8s %-9s retains %-10s wal_status %s\n", jsonutil_str(s, "node"),
+                   jsonutil_str(s, "name"), jsonutil_str(s, "type"),
+                   json_is_true(json_object_get(s, "active")) ? "active" : "inactive", ret,
+                   jsonutil_str(s, "wal_status") ? jsonutil_str(s, "wal_status") : "-");
+        }
+    }
+}
+
+static int run_discover(const Command *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    bool as_json = false;
+    int n = 0;
+    PgConnParams *targets = xcalloc((size_t)argc, sizeof *targets);
+    void **owners = xcalloc((size_t)argc, sizeof *owners);
+    int status = 0;
+    for (int i = 1; i < argc && status == 0; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            as_json = true;
+        } else if (strcmp(argv[i], "--inventory") == 0) {
+            /* accepted; per-database details are not collected yet */
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            status = cli_usage_error("pgfleet discover", "unknown option '%s'", argv[i]);
+        } else {
+            char err[512];
+            if (!discover_parse_conninfo(argv[i], &targets[n], &owners[n], err, sizeof err))
+                status = cli_usage_error("pgfleet discover", "%s", err);
+            else
+                n++;
+        }
+    }
+    if (status == 0 && n == 0)
+        status = cli_usage_error("pgfleet discover",
+                                 "give at least one server, e.g. 'host=db1 port=5432 user=pgfleet' "
+                                 "or postgresql://pgfleet@db1/postgres");
+    if (status == 0) {
+        log_setup(LOG_ERROR, LOG_FORMAT_TEXT);
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        DiscoverOut o = {0};
+        discover_run(&loop, targets, n, discovered, &o);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        if (as_json) {
+            json_t *copy = json_deep_copy(o.topology);
+            json_object_del(copy, "unreachable");
+            char *s = json_dumps(copy, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+            printf("%s\n", s);
+            free(s);
+            json_decref(copy);
+        } else {
+            print_human(o.topology);
+        }
+        size_t i;
+        const json_t *u;
+        json_array_foreach(json_object_get(o.topology, "unreachable"), i, u)
+        {
+            const json_t *node = node_by_id(o.topology, json_string_value(u));
+            const json_t *e = json_object_get(node, "error");
+            fprintf(stderr, "pgfleet discover: could not reach %s: %s\n", json_string_value(u),
+                    jsonutil_str(e, "message"));
+            if (jsonutil_str(e, "hint"))
+                fprintf(stderr, "HINT: %s\n", jsonutil_str(e, "hint"));
+            status = pgf_error_exit(PGF_ERR_UNREACHABLE);
+        }
+        json_decref(o.topology);
+    }
+    for (int i = 0; i < n; i++)
+        discover_free_conninfo(owners[i]);
+    free(owners);
+    free(targets);
+    return status;
+}
+
+const Command cli_discover_command = {
+    .name = "discover",
+    .summary = "connect to servers and print their replication topology",
+    .usage = "[--json] CONNINFO...",
+    .help = "Each CONNINFO is a libpq URI or key=value string (PGPASSWORD and PGUSER apply).\n"
+            "One connection and one round trip per server. Standbys' upstreams and\n"
+            "subscriptions' publishers that were not given appear as unmanaged nodes.\n"
+            "Lag is 'unknown' (null in JSON), never 0, when it cannot be measured.\n"
+            "Reading subscription conninfo needs a superuser or SELECT on pg_subscription.\n"
+            "Exit status 0 when every server was reached, 19 otherwise (what was found is\n"
+            "still printed).",
+    .run = run_discover,
+};

@@ -1,0 +1,309 @@
+#include "replication/discover.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsonutil.h"
+#include "common/xalloc.h"
+
+/*
+ * Each query returns its rows; columns are named so the snapshot keeps them.
+ * LSNs are text. The current position is the primary's insert position, or a
+ * standby's replay position (what its own downstreams and slots can see).
+ */
+const char *const discover_queries[] = {
+    /* instance */
+    "SELECT system_identifier::text AS system_identifier, pg_is_in_recovery() AS in_recovery, "
+    "current_setting('server_version') AS server_version, "
+    "(SELECT timeline_id FROM pg_control_checkpoint()) AS timeline, "
+    "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text "
+    "AS current_lsn, pg_last_wal_receive_lsn()::text AS receive_lsn, "
+    "pg_last_wal_replay_lsn()::text AS replay_lsn, "
+    "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_age_seconds, "
+    "current_setting('wal_level') AS wal_level, current_setting('cluster_name') AS cluster_name, "
+    /* host and port of the upstream are taken from it; the rest (a password) is dropped */
+    "CASE WHEN pg_is_in_recovery() AND pg_has_role(current_user, 'pg_read_all_settings', "
+    "'MEMBER') THEN current_setting('primary_conninfo', true) END "
+    "AS primary_conninfo FROM pg_control_system()",
+    /* downstreams this server sends WAL to */
+    "SELECT r.pid, r.usename::text AS usename, r.application_name, host(r.client_addr) AS client_addr, "
+    "r.client_port, r.state, r.sent_lsn::text AS sent_lsn, r.flush_lsn::text AS flush_lsn, "
+    "r.replay_lsn::text AS replay_lsn, extract(epoch FROM r.replay_lag)::float8 AS replay_lag_seconds, "
+    "r.sync_state, s.slot_name::text AS slot_name "
+    "FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid",
+    /* where this server gets WAL from */
+    "SELECT status, sender_host, sender_port, slot_name::text AS slot_name, "
+    "flushed_lsn::text AS flushed_lsn, latest_end_lsn::text AS latest_end_lsn, "
+    "extract(epoch FROM now() - last_msg_receipt_time)::float8 AS last_msg_age_seconds "
+    "FROM pg_stat_wal_receiver",
+    /* slots, with the WAL each retains */
+    "SELECT slot_name::text AS slot_name, slot_type, database::text AS database, active, "
+    "active_pid, restart_lsn::text AS restart_lsn, confirmed_flush_lsn::text AS confirmed_flush_lsn, "
+    "wal_status, safe_wal_size, "
+    "pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+    "ELSE pg_current_wal_lsn() END, restart_lsn)::bigint AS retained_wal_bytes, "
+    "CASE WHEN confirmed_flush_lsn IS NULL OR pg_is_in_recovery() THEN NULL ELSE "
+    "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint END AS confirmed_lag_bytes "
+    "FROM pg_replication_slots",
+    /*
+     * Subscriptions of every database (a shared catalog). subconninfo is
+     * column-restricted and a plain reference fails at plan time, so it is
+     * read through query_to_xml, which runs only when the role may read it.
+     */
+    "SELECT s.oid::int8 AS oid, d.datname::text AS database, s.subname::text AS name, "
+    "s.subenabled AS enabled, s.subslotname::text AS slot, s.subpublications AS publications, "
+    "CASE WHEN has_column_privilege('pg_subscription', 'subconninfo', 'SELECT') THEN "
+    "(xpath('/row/c/text()', query_to_xml(format('SELECT subconninfo AS c FROM "
+    "pg_catalog.pg_subscription WHERE oid = %s', s.oid), false, true, '')))[1]::text END "
+    "AS conninfo "
+    "FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid",
+    /* apply workers (relid IS NULL) and table sync workers */
+    "SELECT subid::int8 AS oid, pid, relid::int8 AS relid, received_lsn::text AS received_lsn, "
+    "latest_end_lsn::text AS latest_end_lsn, "
+    "extract(epoch FROM now() - last_msg_receipt_time)::float8 AS last_msg_age_seconds "
+    "FROM pg_stat_subscription",
+    /* errors per subscription (PostgreSQL 15) */
+    "SELECT subid::int8 AS oid, apply_error_count, sync_error_count FROM "
+    "pg_stat_subscription_stats",
+    "SELECT datname::text AS name FROM pg_database WHERE datallowconn AND NOT datistemplate "
+    "ORDER BY datname",
+};
+const int discover_nqueries = (int)(sizeof discover_queries / sizeof discover_queries[0]);
+
+static const char *const section_names[] = {
+    "instance",      "replication",          "wal_receiver",       "slots",
+    "subscriptions", "subscription_workers", "subscription_stats", "databases",
+};
+
+bool discover_parse_conninfo(const char *conninfo, PgConnParams *p, void **owner, char *err,
+                             size_t errlen)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    if (!opts) {
+        snprintf(err, errlen, "bad connection string '%s': %s", conninfo,
+                 perr ? perr : "out of memory");
+        if (perr)
+            PQfreemem(perr);
+        size_t n = strlen(err);
+        while (n && (err[n - 1] == '\n'))
+            err[--n] = '\0';
+        return false;
+    }
+    memset(p, 0, sizeof *p);
+    p->port = 5432;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (strcmp(o->keyword, "host") == 0)
+            p->host = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            p->port = atoi(o->val);
+        else if (strcmp(o->keyword, "dbname") == 0)
+            p->dbname = o->val;
+        else if (strcmp(o->keyword, "user") == 0)
+            p->user = o->val;
+        else if (strcmp(o->keyword, "password") == 0)
+            p->password = o->val;
+        else if (strcmp(o->keyword, "sslmode") == 0)
+            p->sslmode = o->val;
+        else if (strcmp(o->keyword, "sslrootcert") == 0)
+            p->sslrootcert = o->val;
+    }
+    if (!p->host)
+        p->host = "localhost";
+    if (!p->dbname)
+        p->dbname = "postgres";
+    if (!p->user) {
+        const char *u = getenv("PGUSER");
+        p->user = u ? u : "postgres";
+    }
+    if (!p->password)
+        p->password = getenv("PGPASSWORD");
+    *owner = opts;
+    return true;
+}
+
+void discover_free_conninfo(void *owner)
+{
+    PQconninfoFree(owner);
+}
+
+typedef struct Run Run;
+
+typedef struct One {
+    Run *run;
+    int idx;
+    PgConn *conn;
+    uint64_t started_ns;
+} One;
+
+struct Run {
+    json_t *snapshots;
+    int pending;
+    One *ones;
+    DiscoverCb cb;
+    void *ud;
+};
+
+static json_t *rows_json(const PGresult *r)
+{
+    json_t *rows = json_array();
+    int nf = PQnfields(r);
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *row = json_object();
+        for (int f = 0; f < nf; f++) {
+            const char *name = PQfname(r, f);
+            if (PQgetisnull(r, i, f)) {
+                json_object_set_new(row, name, json_null());
+                continue;
+            }
+            const char *v = PQgetvalue(r, i, f);
+            Oid type = PQftype(r, f);
+            json_t *j;
+            switch (type) {
+            case 16: /* bool */
+                j = json_boolean(v[0] == 't');
+                break;
+            case 20: /* int8 */
+            case 21:
+            case 23:
+                j = json_integer(strtoll(v, NULL, 10));
+                break;
+            case 700:
+            case 701: /* float */
+            case 1700:
+                j = json_real(strtod(v, NULL));
+                break;
+            case 1009: { /* text[]: {a,b} (names without quotes or commas) */
+                j = json_array();
+                const char *p = v + 1;
+                while (*p && *p != '}') {
+                    size_t l = strcspn(p, ",}");
+                    char item[256];
+                    snprintf(item, sizeof item, "%.*s", (int)l, p);
+                    char *s = item;
+                    size_t sl = strlen(s);
+                    if (sl >= 2 && s[0] == '"' && s[sl - 1] == '"') {
+                        s[sl - 1] = '\0';
+                        s++;
+                    }
+                    json_array_append_new(j, json_string(s));
+                    p += l;
+                    if (*p == ',')
+                        p++;
+                }
+                break;
+            }
+            default:
+                j = json_string(v);
+            }
+            json_object_set_new(row, name, j);
+        }
+        json_array_append_new(rows, row);
+    }
+    return rows;
+}
+
+static void finish_one(One *o)
+{
+    Run *r = o->run;
+    if (--r->pending > 0)
+        return;
+    r->cb(r->ud, r->snapshots);
+    json_decref(r->snapshots);
+    free(r->ones);
+    free(r);
+}
+
+static void set_error(json_t *snap, const PgError *e)
+{
+    json_t *err = json_pack("{s:s, s:s}", "kind", pg_err_kind_name(e->kind), "message", e->message);
+    json_object_set_new(err, "hint", e->hint[0] ? json_string(e->hint) : json_null());
+    json_object_set_new(snap, "error", err);
+}
+
+static void queried(void *ud, PgConn *c, PGresult *const *res, int n, const PgError *err)
+{
+    One *o = ud;
+    json_t *snap = json_array_get(o->run->snapshots, (size_t)o->idx);
+    if (err) {
+        set_error(snap, err);
+    } else {
+        json_object_set_new(snap, "reached", json_true());
+        for (int i = 0; i < n && i < discover_nqueries; i++) {
+            json_t *rows = rows_json(res[i]);
+            if (i == 0 || i == 2) { /* single-row sections */
+                json_t *first = json_array_get(rows, 0);
+                json_object_set_new(snap, section_names[i], first ? json_incref(first) : json_null());
+            }
+            else if (i == discover_nqueries - 1) {
+                json_t *names = json_array();
+                size_t k;
+                json_t *row;
+                json_array_foreach(rows, k, row)
+                    json_array_append(names, json_object_get(row, "name"));
+                json_object_set_new(snap, "databases", names);
+            } else
+                json_object_set_new(snap, section_names[i], json_incref(rows));
+            json_decref(rows);
+        }
+    }
+    json_object_set_new(snap, "duration_ms",
+                        json_real((double)(uv_hrtime() - o->started_ns) / 1e6));
+    pgconn_close(c);
+    finish_one(o);
+}
+
+static void connected(void *ud, PgConn *c, const PgError *err)
+{
+    One *o = ud;
+    if (err) {
+        set_error(json_array_get(o->run->snapshots, (size_t)o->idx), err);
+        finish_one(o);
+        return;
+    }
+    if (!pgconn_pipeline(c, discover_queries, discover_nqueries, queried, o)) {
+        PgError e = {.kind = PGE_CLOSED};
+        snprintf(e.message, sizeof e.message, "could not send the catalog queries");
+        set_error(json_array_get(o->run->snapshots, (size_t)o->idx), &e);
+        pgconn_close(c);
+        finish_one(o);
+    }
+}
+
+void discover_run(uv_loop_t *loop, const PgConnParams *targets, int n, DiscoverCb cb, void *ud)
+{
+    Run *r = xcalloc(1, sizeof *r);
+    r->snapshots = json_array();
+    r->pending = n;
+    r->cb = cb;
+    r->ud = ud;
+    r->ones = xcalloc((size_t)(n > 0 ? n : 1), sizeof *r->ones);
+    for (int i = 0; i < n; i++) {
+        char id[300];
+        snprintf(id, sizeof id, "%s:%d", targets[i].host, targets[i].port);
+        json_array_append_new(r->snapshots,
+                              json_pack("{s:s, s:s, s:i, s:b, s:n}", "id", id, "host",
+                                        targets[i].host, "port", targets[i].port, "reached", 0,
+                                        "error"));
+    }
+    if (n == 0) {
+        cb(ud, r->snapshots);
+        json_decref(r->snapshots);
+        free(r->ones);
+        free(r);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        One *o = &r->ones[i];
+        o->run = r;
+        o->idx = i;
+        o->started_ns = uv_hrtime();
+        PgConnParams p = targets[i];
+        if (!p.application_name)
+            p.application_name = "pgfleet discover";
+        pgconn_connect(loop, &p, connected, o);
+    }
+}

@@ -1,0 +1,35 @@
+/*
+ * discover: one catalog snapshot per server, one connection and one
+ * pipelined round trip each, all servers at once on the loop.
+ *
+ * The snapshot is JSON: {"id":"host:port","host","port","reached":bool,
+ * "error":{...}|null,"instance":{...},"replication":[...],"wal_receiver":{...}|null,
+ * "slots":[...],"subscriptions":[...],"subscription_stats":[...],
+ * "databases":[...]} with LSNs as text ("0/3000148"). topology.c turns
+ * snapshots into the graph. Instance-wide views only: pg_subscription is a
+ * shared catalog, so one connection sees the subscriptions of every database.
+ */
+#ifndef PGFLEET_DISCOVER_H
+#define PGFLEET_DISCOVER_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "pg/pgconn.h"
+
+/* snapshots: an array in the order of the targets (borrowed during the call) */
+typedef void (*DiscoverCb)(void *ud, const json_t *snapshots);
+
+/* the pipelined catalog queries, in order (exported for the benchmark baseline) */
+extern const char *const discover_queries[];
+extern const int discover_nqueries;
+
+/* parses a libpq URI or key=value string into params (strings point into *owner) */
+bool discover_parse_conninfo(const char *conninfo, PgConnParams *p, void **owner, char *err,
+                             size_t errlen) __attribute__((warn_unused_result));
+void discover_free_conninfo(void *owner);
+
+/* connects to every target and snapshots it; cb runs once with all of them */
+void discover_run(uv_loop_t *loop, const PgConnParams *targets, int n, DiscoverCb cb, void *ud);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * topology: the replication graph, built from discovery snapshots.
+ *
+ * A pure function: snapshots in, graph out (so it is unit-tested on recorded
+ * snapshots). Nodes are keyed "host:port" as reached; a standby's upstream and
+ * a subscription's publisher that were not given appear with "managed": false.
+ * Physical edges come from the standby's WAL receiver (or, when that is not
+ * running, its primary_conninfo), logical edges from pg_subscription. Lag is
+ * null, never 0, when it cannot be known: the receiver is not streaming, the
+ * upstream was not reached, the publisher's slot was not seen.
+ */
+#ifndef PGFLEET_TOPOLOGY_H
+#define PGFLEET_TOPOLOGY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* {"nodes":[...],"edges":[...],"slots":[...],"unreachable":["id",...]} (new reference) */
+json_t *topology_build(const json_t *snapshots);
+
+/* "16/B374D848" -> bytes; false when malformed */
+bool topology_parse_lsn(const char *s, uint64_t *out);
+
+#endif

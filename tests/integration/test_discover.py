@@ -1,0 +1,171 @@
+"""pgfleet discover against a topology built with stock tools: initdb,
+pg_basebackup, CREATE PUBLICATION / SUBSCRIPTION."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import PGFLEET_BIN, wait_for
+from pghelp import PGBIN, PgServer, as_pg
+
+PW = "monitor-pw"
+
+
+def standby_of(upstream, slot):
+    """pg_basebackup -R from upstream into a new server on a free port."""
+    s = PgServer.__new__(PgServer)
+    import tempfile
+    from conftest import free_port
+    s.dir = tempfile.mkdtemp(prefix="pgfleet-pg-", dir="/var/tmp" if os.geteuid() == 0 else None)
+    if os.geteuid() == 0:
+        shutil.chown(s.dir, "postgres", "postgres")
+    s.data = os.path.join(s.dir, "data")
+    s.port = free_port()
+    r = as_pg(["env", f"PGPASSWORD={PW}", f"{PGBIN}/pg_basebackup", "-h", "127.0.0.1", "-p",
+               str(upstream.port), "-U", "monitor", "-D", s.data, "-R", "-X", "stream", "-c", "fast",
+               "-C", "-S", slot])
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(s.data, "postgresql.auto.conf"), "a") as f:
+        f.write(f"port = {s.port}\nunix_socket_directories = '{s.dir}'\ncluster_name = '{slot}'\n")
+    s.start()
+    return s
+
+
+@pytest.fixture(scope="module")
+def topo():
+    primary = PgServer(settings={"max_wal_senders": 10, "max_replication_slots": 10},
+                       hba="host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n")
+    primary.sql(f"CREATE ROLE monitor SUPERUSER LOGIN REPLICATION PASSWORD '{PW}'")
+    primary.sql("CREATE DATABASE shop")
+    primary.sql("CREATE TABLE orders (id int PRIMARY KEY, v text); CREATE TABLE items (id int PRIMARY KEY)", db="shop")
+    primary.sql("CREATE PUBLICATION orders_pub FOR TABLE orders; CREATE PUBLICATION items_pub FOR TABLE items", db="shop")
+    standby = standby_of(primary, "standby_a")
+    cascade = standby_of(standby, "cascade_b")
+    sub = PgServer(settings={"max_replication_slots": 10})
+    sub.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
+    sub.sql("CREATE DATABASE reporting")
+    sub.sql("CREATE TABLE orders (id int PRIMARY KEY, v text); CREATE TABLE items (id int PRIMARY KEY)", db="reporting")
+    conn = f"host=127.0.0.1 port={primary.port} dbname=shop user=monitor password={PW}"
+    sub.sql(f"CREATE SUBSCRIPTION orders_sub CONNECTION '{conn}' PUBLICATION orders_pub", db="reporting")
+    sub.sql(f"CREATE SUBSCRIPTION items_sub CONNECTION '{conn}' PUBLICATION items_pub", db="reporting")
+    sub.sql("ALTER SUBSCRIPTION items_sub DISABLE", db="reporting")
+    # an inactive logical slot that holds WAL back
+    primary.sql("SELECT pg_create_logical_replication_slot('forgotten_slot', 'pgoutput')", db="shop")
+    primary.sql("INSERT INTO orders SELECT g, repeat('x', 500) FROM generate_series(1, 5000) g", db="shop")
+    primary.sql("SELECT pg_switch_wal()")
+    wait_for(lambda: sub.sql("SELECT count(*) FROM orders", db="reporting") == "5000", timeout=30,
+             what="logical copy")
+    wait_for(lambda: cascade.sql("SELECT count(*) FROM orders", db="shop") == "5000", timeout=30,
+             what="cascade replay")
+    servers = {"primary": primary, "standby": standby, "cascade": cascade, "sub": sub}
+    yield servers
+    for s in (cascade, standby, sub, primary):
+        s.destroy()
+
+
+def conninfo(s):
+    return f"host=127.0.0.1 port={s.port} user=monitor password={PW} dbname=postgres"
+
+
+def discover(*servers, as_json=True):
+    args = [PGFLEET_BIN, "discover"] + (["--json"] if as_json else []) + [conninfo(s) for s in servers]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    return p, (json.loads(p.stdout) if as_json and p.stdout.strip() else None)
+
+
+def nid(s):
+    return f"127.0.0.1:{s.port}"
+
+
+def test_discover_reports_every_node_edge_and_slot(topo):
+    p, t = discover(*topo.values())
+    assert p.returncode == 0, p.stderr
+    nodes = {n["id"]: n for n in t["nodes"]}
+    pr, st, ca, su = (topo[k] for k in ("primary", "standby", "cascade", "sub"))
+    assert nodes[nid(pr)]["role"] == "primary" and nodes[nid(st)]["role"] == "standby"
+    assert nodes[nid(ca)]["role"] == "standby" and nodes[nid(su)]["role"] == "primary"
+    assert all(n["managed"] for n in nodes.values()) and len(nodes) == 4
+    sysid = nodes[nid(pr)]["system_identifier"]
+    assert nodes[nid(st)]["system_identifier"] == sysid == nodes[nid(ca)]["system_identifier"]
+    assert nodes[nid(su)]["system_identifier"] != sysid
+    assert "shop" in nodes[nid(pr)]["databases"] and nodes[nid(pr)]["timeline"] == 1
+    phys = {(e["from"], e["to"]): e for e in t["edges"] if e["kind"] == "physical"}
+    assert set(phys) == {(nid(pr), nid(st)), (nid(st), nid(ca))}  # the cascade hangs off the standby
+    e = phys[(nid(pr), nid(st))]
+    assert e["state"] == "streaming" and e["slot"] == "standby_a" and e["confirmed"] is True
+    assert isinstance(e["lag_bytes"], int) and e["replay_lag_seconds"] is not None
+    assert phys[(nid(st), nid(ca))]["slot"] == "cascade_b"
+    logical = {e["subscription"]: e for e in t["edges"] if e["kind"] == "logical"}
+    o = logical["orders_sub"]
+    assert (o["from"], o["to"]) == (nid(pr), nid(su))
+    assert o["source_database"] == "shop" and o["target_database"] == "reporting"
+    assert o["publications"] == ["orders_pub"] and o["enabled"] is True and o["state"] == "streaming"
+    assert isinstance(o["lag_bytes"], int) and o["slot"] == "orders_sub"
+    i = logical["items_sub"]
+    assert i["enabled"] is False and i["state"] == "disabled" and i["lag_bytes"] is None
+    slots = {(s["node"], s["name"]): s for s in t["slots"]}
+    f = slots[(nid(pr), "forgotten_slot")]
+    assert f["type"] == "logical" and f["active"] is False and f["database"] == "shop"
+    assert f["retained_wal_bytes"] > 2_000_000  # 5000 rows of WAL held back
+    assert f["wal_status"] in ("reserved", "extended")
+    assert slots[(nid(pr), "standby_a")]["type"] == "physical" and slots[(nid(pr), "standby_a")]["active"]
+    assert slots[(nid(st), "cascade_b")]["active"] is True
+    assert slots[(nid(pr), "orders_sub")]["active"] is True
+
+
+def test_discover_from_only_a_cascading_standby(topo):
+    p, t = discover(topo["cascade"])
+    assert p.returncode == 0
+    nodes = {n["id"]: n for n in t["nodes"]}
+    up = nodes[nid(topo["standby"])]
+    assert up["managed"] is False and up["role"] is None
+    e = [e for e in t["edges"] if e["kind"] == "physical"][0]
+    assert e["from"] == nid(topo["standby"]) and e["to"] == nid(topo["cascade"])
+    assert e["state"] == "streaming" and e["lag_bytes"] is None  # the upstream was not read
+
+
+def test_lag_is_unknown_when_the_upstream_is_stopped(topo):
+    st, ca = topo["standby"], topo["cascade"]
+    st.stop()
+    try:
+        wait_for(lambda: ca.sql("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0",
+                 timeout=30, what="cascade loses its upstream")
+        p, t = discover(st, ca)
+        assert p.returncode == 19 and f"could not reach {nid(st)}" in p.stderr
+        e = [e for e in t["edges"] if e["kind"] == "physical"][0]
+        assert e["from"] == nid(st) and e["to"] == nid(ca)
+        assert e["state"] != "streaming" and e["lag_bytes"] is None and e["replay_lag_seconds"] is None
+        unreachable = [n for n in t["nodes"] if n["id"] == nid(st)][0]
+        assert unreachable["reachable"] is False
+    finally:
+        st.start()
+
+
+def test_tree_output_and_bad_arguments(topo):
+    p, _ = discover(*topo.values(), as_json=False)
+    assert p.returncode == 0
+    assert "└─ physical ->" in p.stdout and "└─ logical shop ->" in p.stdout
+    assert "forgotten_slot" in p.stdout and "inactive" in p.stdout
+    bad = subprocess.run([PGFLEET_BIN, "discover", "host='unclosed"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "bad connection string" in bad.stderr
+    none = subprocess.run([PGFLEET_BIN, "discover"], capture_output=True, text=True)
+    assert none.returncode == 2 and "give at least one server" in none.stderr
+
+
+def test_non_superuser_monitoring_role(topo):
+    """A pg_monitor role sees everything but subscription conninfo: the edge stays, with a note."""
+    su, pr = topo["sub"], topo["primary"]
+    su.sql("CREATE ROLE watcher LOGIN PASSWORD 'w' IN ROLE pg_monitor")
+    pr.sql("CREATE ROLE watcher LOGIN PASSWORD 'w' IN ROLE pg_monitor")
+    args = [PGFLEET_BIN, "discover", "--json"] + [f"host=127.0.0.1 port={s.port} user=watcher password=w dbname=postgres"
+                                                  for s in (pr, su)]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    t = json.loads(p.stdout)
+    logical = [e for e in t["edges"] if e["kind"] == "logical"]
+    assert len(logical) == 2 and all(e["from"] is None and "GRANT" in e["note"] for e in logical)
+    su.sql("GRANT SELECT (subconninfo) ON pg_subscription TO watcher")
+    t = json.loads(subprocess.run(args, capture_output=True, text=True, timeout=60).stdout)
+    assert {e["from"] for e in t["edges"] if e["kind"] == "logical"} == {nid(pr)}
