@@ -20,6 +20,7 @@
 #include "http/server.h"
 #include "http/wshub.h"
 #include "pgfleet_version.h"
+#include "replication/collector.h"
 #include "store/store.h"
 
 typedef struct Daemon {
@@ -66,6 +67,15 @@ static void on_store_state(void *ud, StoreState state)
                   json_pack("{s:s, s:s}", "component", "redis", "state", store_state_name(state)));
 }
 
+static void on_collected(void *ud, const json_t *topology, const json_t *metrics,
+                         bool shape_changed)
+{
+    Daemon *d = ud;
+    if (shape_changed)
+        wshub_publish(d->hub, "topology", json_deep_copy(topology));
+    wshub_publish(d->hub, "metrics", json_deep_copy(metrics));
+}
+
 static void close_cb(uv_handle_t *h)
 {
     (void)h;
@@ -82,6 +92,8 @@ static void finish_shutdown(Daemon *d)
     uv_timer_stop(&d->drain);
     /* connections first: their requests detach, so store callbacks answer no one */
     http_server_close(d->http);
+    collector_free(d->api.collector);
+    d->api.collector = NULL;
     /* targets first (pools, probes), then what they borrow: secrets cache, AWS client */
     databases_free(d->api.dbs);
     d->api.dbs = NULL;
@@ -251,6 +263,8 @@ int daemon_run(const Config *cfg)
                          .auth_configured = d.authkey != NULL};
     d.api.secrets = secrets_new(d.aws, cfg->secrets_ttl_seconds);
     d.api.dbs = databases_new(&d.api);
+    d.api.collector = collector_new(&d.loop, cfg->collect_interval_seconds * 1000,
+                                    databases_servers, d.api.dbs, on_collected, &d);
     if (store_state(d.store) == STORE_READY)
         databases_on_store_ready(&d.api);
     size_t nroutes;
@@ -270,6 +284,7 @@ int daemon_run(const Config *cfg)
         fprintf(stderr, "pgfleet: %s\n", err);
         exit_code = pgf_error_exit(PGF_ERR_LISTEN);
         store_free(d.store);
+        collector_free(d.api.collector);
         databases_free(d.api.dbs);
         secrets_free(d.api.secrets);
         aws_client_free(d.aws);

@@ -46,6 +46,16 @@ static const Route routes[] = {
      "Connect now: server version, in_recovery, system identifier, wal_level, round trip, or "
      "the first error with a hint",
      NULL, "DatabaseTest", r_db_read},
+    {HTTP_GET, "/api/replication/discover", ROLE_VIEWER, api_replication_discover, "replication",
+     "The replication topology of every registered database's server (from the collector's "
+     "last snapshot)",
+     NULL, "Topology", r_db_read},
+    {HTTP_GET, "/api/replication/status", ROLE_VIEWER, api_replication_status, "replication",
+     "Per-edge and per-slot metrics with the time they were collected", NULL, NULL, r_db_read},
+    {HTTP_GET, "/metrics", ROLE_VIEWER, api_metrics, "replication",
+     "Prometheus metrics: lag bytes and seconds per edge, slot retained WAL, node up, collector "
+     "duration (send the API key as a bearer token)",
+     NULL, NULL, r_auth},
     {HTTP_GET, "/api/aws/test", ROLE_VIEWER, api_aws_test, "aws",
      "Live AWS check: credential source, region, endpoints, and a call to Secrets Manager, "
      "RDS and ElastiCache each",

@@ -20,6 +20,8 @@
 
 typedef struct DbRegistry DbRegistry;
 struct SecretsCache;
+struct Collector;
+struct PgTarget;
 
 typedef struct ApiContext {
     uv_loop_t *loop;
@@ -29,6 +31,7 @@ typedef struct ApiContext {
     AwsClient *aws;
     struct SecretsCache *secrets;
     DbRegistry *dbs;
+    struct Collector *collector;
     uint64_t started_ns;
     bool auth_configured;
 } ApiContext;
@@ -56,6 +59,12 @@ void api_databases_update(HttpRequest *req, void *app);
 void api_databases_delete(HttpRequest *req, void *app);
 void api_databases_test_one(HttpRequest *req, void *app);
 void api_databases_test_all(HttpRequest *req, void *app);
+/* one target per server (host:port), for the collector; returns how many */
+size_t databases_servers(void *registry, struct PgTarget **out, size_t max);
+/* replication.c */
+void api_replication_discover(HttpRequest *req, void *app);
+void api_replication_status(HttpRequest *req, void *app);
+void api_metrics(HttpRequest *req, void *app);
 /* aws.c */
 void api_aws_test(HttpRequest *req, void *app);
 /* openapi.c */

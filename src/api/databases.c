@@ -546,3 +546,22 @@ void api_databases_test_all(HttpRequest *req, void *app)
     for (Entry *e = ctx->dbs->entries; e; e = e->next)
         pgtarget_test(e->t, tested_all, t);
 }
+
+size_t databases_servers(void *registry, PgTarget **out, size_t max)
+{
+    DbRegistry *r = registry;
+    size_t n = 0;
+    for (Entry *e = r ? r->entries : NULL; e && n < max; e = e->next) {
+        const DatabaseConfig *db = pgtarget_config(e->t);
+        const char *h = strcmp(db->host, "localhost") == 0 ? "127.0.0.1" : db->host;
+        bool seen = false;
+        for (size_t i = 0; i < n && !seen; i++) {
+            const DatabaseConfig *o = pgtarget_config(out[i]);
+            const char *oh = strcmp(o->host, "localhost") == 0 ? "127.0.0.1" : o->host;
+            seen = o->port == db->port && strcmp(oh, h) == 0;
+        }
+        if (!seen)
+            out[n++] = e->t;
+    }
+    return n;
+}

@@ -47,9 +47,8 @@ static const json_t *node_by_id(const json_t *topo, const char *id)
 {
     size_t i;
     const json_t *n;
-    json_array_foreach(json_object_get(topo, "nodes"), i, n)
-        if (id && strcmp(jsonutil_str(n, "id"), id) == 0)
-            return n;
+    json_array_foreach(json_object_get(topo, "nodes"), i,
+                       n) if (id && strcmp(jsonutil_str(n, "id"), id) == 0) return n;
     return NULL;
 }
 
@@ -118,10 +117,10 @@ static void print_human(const json_t *topo)
         bool child = false;
         size_t k;
         const json_t *e;
-        json_array_foreach(json_object_get(topo, "edges"), k, e)
-            if (strcmp(jsonutil_str(e, "kind"), "physical") == 0 &&
-                strcmp(jsonutil_str(e, "to"), jsonutil_str(n, "id")) == 0)
-                child = true;
+        json_array_foreach(json_object_get(topo, "edges"), k,
+                           e) if (strcmp(jsonutil_str(e, "kind"), "physical") == 0 &&
+                                  strcmp(jsonutil_str(e, "to"), jsonutil_str(n, "id")) == 0) child =
+            true;
         if (child)
             continue;
         print_node_line(n);
@@ -190,7 +189,8 @@ static int run_discover(const Command *cmd, int argc, char **argv)
         if (as_json) {
             json_t *copy = json_deep_copy(o.topology);
             json_object_del(copy, "unreachable");
-            char *s = json_dumps(copy, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+            char *s =
+                json_dumps(copy, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
             printf("%s\n", s);
             free(s);
             json_decref(copy);

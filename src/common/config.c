@@ -161,6 +161,13 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                  .type = CFGT_URL,
                  .default_value = "http://127.0.0.1:8000",
                  .description = "the server the CLI talks to (pgfleet db ...), with AUTH_KEY"},
+    [CFG_COLLECT_INTERVAL_SECONDS] = {.name = "collect_interval_seconds",
+                                      .env = "PGFLEET_COLLECT_INTERVAL_SECONDS",
+                                      .type = CFGT_INT,
+                                      .default_value = "5",
+                                      .min = 1,
+                                      .max = 3600,
+                                      .description = "how often replication state is collected"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -315,6 +322,7 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->pg_pool_size = strtol(cfg->raw[CFG_PG_POOL_SIZE], NULL, 10);
     cfg->pg_connect_timeout_ms = strtol(cfg->raw[CFG_PG_CONNECT_TIMEOUT_MS], NULL, 10);
     cfg->pg_statement_timeout_ms = strtol(cfg->raw[CFG_PG_STATEMENT_TIMEOUT_MS], NULL, 10);
+    cfg->collect_interval_seconds = strtol(cfg->raw[CFG_COLLECT_INTERVAL_SECONDS], NULL, 10);
     return true;
 }
 

@@ -38,6 +38,7 @@ typedef enum ConfigKey {
     CFG_PG_CONNECT_TIMEOUT_MS,
     CFG_PG_STATEMENT_TIMEOUT_MS,
     CFG_URL,
+    CFG_COLLECT_INTERVAL_SECONDS,
     CFG_COUNT
 } ConfigKey;
 
@@ -78,6 +79,7 @@ typedef struct Config {
     long pg_pool_size;
     long pg_connect_timeout_ms;
     long pg_statement_timeout_ms;
+    long collect_interval_seconds;
 } Config;
 
 /* looks up one variable; returns NULL when unset */

@@ -188,6 +188,14 @@ static void dispatch(HttpServer *srv, HttpRequest *req, struct lws *wsi)
     RouteMatch m =
         router_match(srv->opts.routes, srv->opts.nroutes, req, &route, allow, sizeof allow);
     if (m == ROUTE_FOUND) {
+        if (route->role != ROLE_NONE && req->role == ROLE_NONE) {
+            req->resp_www_auth = "Bearer realm=\"pgfleet\"";
+            http_respond_error(req, PGF_ERR_UNAUTHORIZED,
+                               "send 'Authorization: Bearer <AUTH_KEY>' or 'X-API-Key: <AUTH_KEY>'",
+                               presented ? "invalid API key" : "authentication required for %s",
+                               req->path);
+            return;
+        }
         if (!role_allows(req->role, route->role)) {
             http_respond_error(req, PGF_ERR_FORBIDDEN, "ask an admin for a role that allows it",
                                "%s %s needs the %s role; you have %s",

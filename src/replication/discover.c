@@ -17,7 +17,8 @@ const char *const discover_queries[] = {
     "SELECT system_identifier::text AS system_identifier, pg_is_in_recovery() AS in_recovery, "
     "current_setting('server_version') AS server_version, "
     "(SELECT timeline_id FROM pg_control_checkpoint()) AS timeline, "
-    "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text "
+    "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() "
+    "END::text "
     "AS current_lsn, pg_last_wal_receive_lsn()::text AS receive_lsn, "
     "pg_last_wal_replay_lsn()::text AS replay_lsn, "
     "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_age_seconds, "
@@ -27,9 +28,11 @@ const char *const discover_queries[] = {
     "'MEMBER') THEN current_setting('primary_conninfo', true) END "
     "AS primary_conninfo FROM pg_control_system()",
     /* downstreams this server sends WAL to */
-    "SELECT r.pid, r.usename::text AS usename, r.application_name, host(r.client_addr) AS client_addr, "
+    "SELECT r.pid, r.usename::text AS usename, r.application_name, host(r.client_addr) AS "
+    "client_addr, "
     "r.client_port, r.state, r.sent_lsn::text AS sent_lsn, r.flush_lsn::text AS flush_lsn, "
-    "r.replay_lsn::text AS replay_lsn, extract(epoch FROM r.replay_lag)::float8 AS replay_lag_seconds, "
+    "r.replay_lsn::text AS replay_lsn, extract(epoch FROM r.replay_lag)::float8 AS "
+    "replay_lag_seconds, "
     "r.sync_state, s.slot_name::text AS slot_name "
     "FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid",
     /* where this server gets WAL from */
@@ -39,7 +42,8 @@ const char *const discover_queries[] = {
     "FROM pg_stat_wal_receiver",
     /* slots, with the WAL each retains */
     "SELECT slot_name::text AS slot_name, slot_type, database::text AS database, active, "
-    "active_pid, restart_lsn::text AS restart_lsn, confirmed_flush_lsn::text AS confirmed_flush_lsn, "
+    "active_pid, restart_lsn::text AS restart_lsn, confirmed_flush_lsn::text AS "
+    "confirmed_flush_lsn, "
     "wal_status, safe_wal_size, "
     "pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
     "ELSE pg_current_wal_lsn() END, restart_lsn)::bigint AS retained_wal_bytes, "
@@ -224,32 +228,45 @@ static void set_error(json_t *snap, const PgError *e)
     json_object_set_new(snap, "error", err);
 }
 
+json_t *discover_snapshot_new(const char *host, int port)
+{
+    char id[300];
+    snprintf(id, sizeof id, "%s:%d", host, port);
+    return json_pack("{s:s, s:s, s:i, s:b, s:n}", "id", id, "host", host, "port", port, "reached",
+                     0, "error");
+}
+
+void discover_snapshot_fill(json_t *snap, PGresult *const *res, int n, const PgError *err)
+{
+    if (err) {
+        set_error(snap, err);
+        return;
+    }
+    json_object_set_new(snap, "reached", json_true());
+    json_object_set_new(snap, "error", json_null());
+    for (int i = 0; i < n && i < discover_nqueries; i++) {
+        json_t *rows = rows_json(res[i]);
+        if (i == 0 || i == 2) { /* single-row sections */
+            json_t *first = json_array_get(rows, 0);
+            json_object_set_new(snap, section_names[i], first ? json_incref(first) : json_null());
+        } else if (i == discover_nqueries - 1) {
+            json_t *names = json_array();
+            size_t k;
+            json_t *row;
+            json_array_foreach(rows, k, row) json_array_append(names, json_object_get(row, "name"));
+            json_object_set_new(snap, "databases", names);
+        } else {
+            json_object_set_new(snap, section_names[i], json_incref(rows));
+        }
+        json_decref(rows);
+    }
+}
+
 static void queried(void *ud, PgConn *c, PGresult *const *res, int n, const PgError *err)
 {
     One *o = ud;
     json_t *snap = json_array_get(o->run->snapshots, (size_t)o->idx);
-    if (err) {
-        set_error(snap, err);
-    } else {
-        json_object_set_new(snap, "reached", json_true());
-        for (int i = 0; i < n && i < discover_nqueries; i++) {
-            json_t *rows = rows_json(res[i]);
-            if (i == 0 || i == 2) { /* single-row sections */
-                json_t *first = json_array_get(rows, 0);
-                json_object_set_new(snap, section_names[i], first ? json_incref(first) : json_null());
-            }
-            else if (i == discover_nqueries - 1) {
-                json_t *names = json_array();
-                size_t k;
-                json_t *row;
-                json_array_foreach(rows, k, row)
-                    json_array_append(names, json_object_get(row, "name"));
-                json_object_set_new(snap, "databases", names);
-            } else
-                json_object_set_new(snap, section_names[i], json_incref(rows));
-            json_decref(rows);
-        }
-    }
+    discover_snapshot_fill(snap, res, n, err);
     json_object_set_new(snap, "duration_ms",
                         json_real((double)(uv_hrtime() - o->started_ns) / 1e6));
     pgconn_close(c);
@@ -281,14 +298,9 @@ void discover_run(uv_loop_t *loop, const PgConnParams *targets, int n, DiscoverC
     r->cb = cb;
     r->ud = ud;
     r->ones = xcalloc((size_t)(n > 0 ? n : 1), sizeof *r->ones);
-    for (int i = 0; i < n; i++) {
-        char id[300];
-        snprintf(id, sizeof id, "%s:%d", targets[i].host, targets[i].port);
+    for (int i = 0; i < n; i++)
         json_array_append_new(r->snapshots,
-                              json_pack("{s:s, s:s, s:i, s:b, s:n}", "id", id, "host",
-                                        targets[i].host, "port", targets[i].port, "reached", 0,
-                                        "error"));
-    }
+                              discover_snapshot_new(targets[i].host, targets[i].port));
     if (n == 0) {
         cb(ud, r->snapshots);
         json_decref(r->snapshots);

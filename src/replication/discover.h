@@ -29,6 +29,11 @@ bool discover_parse_conninfo(const char *conninfo, PgConnParams *p, void **owner
                              size_t errlen) __attribute__((warn_unused_result));
 void discover_free_conninfo(void *owner);
 
+/* an empty snapshot for host:port (not reached yet) */
+json_t *discover_snapshot_new(const char *host, int port);
+/* fills snap from the results of discover_queries (or records err) */
+void discover_snapshot_fill(json_t *snap, PGresult *const *res, int n, const PgError *err);
+
 /* connects to every target and snapshots it; cb runs once with all of them */
 void discover_run(uv_loop_t *loop, const PgConnParams *targets, int n, DiscoverCb cb, void *ud);
 

@@ -35,8 +35,8 @@ static void canon_id(const char *host, long long port, char *buf, size_t len)
 }
 
 typedef struct Graph {
-    json_t *nodes; /* array */
-    json_t *by_canon; /* canon id -> node */
+    json_t *nodes;         /* array */
+    json_t *by_canon;      /* canon id -> node */
     json_t *snap_by_canon; /* canon id -> reached snapshot */
 } Graph;
 
@@ -110,7 +110,8 @@ static void add_nodes(Graph *g, const json_t *snapshots, json_t *unreachable)
     const json_t *s;
     json_array_foreach(snapshots, i, s)
     {
-        json_t *n = node_for(g, jsonutil_str(s, "host"), json_integer_value(json_object_get(s, "port")));
+        json_t *n =
+            node_for(g, jsonutil_str(s, "host"), json_integer_value(json_object_get(s, "port")));
         json_object_set_new(n, "id", json_string(jsonutil_str(s, "id")));
         json_object_set_new(n, "managed", json_true());
         char canon[300];
@@ -125,9 +126,10 @@ static void add_nodes(Graph *g, const json_t *snapshots, json_t *unreachable)
         json_object_set(g->snap_by_canon, canon, (json_t *)(uintptr_t)s);
         const json_t *inst = json_object_get(s, "instance");
         json_object_set_new(n, "reachable", json_true());
-        json_object_set_new(n, "role", json_string(json_is_true(json_object_get(inst, "in_recovery"))
-                                                       ? "standby"
-                                                       : "primary"));
+        json_object_set_new(n, "role",
+                            json_string(json_is_true(json_object_get(inst, "in_recovery"))
+                                            ? "standby"
+                                            : "primary"));
         json_object_set(n, "system_identifier", json_object_get(inst, "system_identifier"));
         json_object_set(n, "server_version", json_object_get(inst, "server_version"));
         json_object_set(n, "timeline", json_object_get(inst, "timeline"));
@@ -146,7 +148,8 @@ static const json_t *sender_row(const json_t *up_snap, const char *slot, const c
     {
         const char *rs = jsonutil_str(r, "slot_name");
         const char *app = jsonutil_str(r, "application_name");
-        if ((slot && rs && strcmp(slot, rs) == 0) || (cluster && *cluster && app && strcmp(cluster, app) == 0))
+        if ((slot && rs && strcmp(slot, rs) == 0) ||
+            (cluster && *cluster && app && strcmp(cluster, app) == 0))
             return r;
     }
     return NULL;
@@ -195,18 +198,19 @@ static void physical_edges(Graph *g, const json_t *snapshots, json_t *edges)
             json_decref(secs);
             secs = json_real(0); /* caught up: PostgreSQL clears replay_lag when idle */
         }
-        json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "kind", "physical", "from",
-                              jsonutil_str(up, "id"), "to", jsonutil_str(s, "id"), "state",
-                              state ? state : "unknown", "slot", jsonutil_string_or_null(slot),
-                              "lag_bytes", lag, "replay_lag_seconds", secs, "confirmed",
-                              row != NULL);
+        json_t *e =
+            json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "kind", "physical", "from",
+                      jsonutil_str(up, "id"), "to", jsonutil_str(s, "id"), "state",
+                      state ? state : "unknown", "slot", jsonutil_string_or_null(slot), "lag_bytes",
+                      lag, "replay_lag_seconds", secs, "confirmed", row != NULL);
         if (row)
             json_object_set(e, "sync_state", json_object_get(row, "sync_state"));
         json_array_append_new(edges, e);
     }
 }
 
-static const json_t *find_by(const json_t *rows, const char *key, json_int_t v, bool want_null_relid)
+static const json_t *find_by(const json_t *rows, const char *key, json_int_t v,
+                             bool want_null_relid)
 {
     size_t i;
     const json_t *r;
@@ -265,10 +269,9 @@ static void logical_edges(Graph *g, const json_t *snapshots, json_t *edges)
             bool syncing = false;
             size_t w;
             const json_t *wr;
-            json_array_foreach(workers, w, wr)
-                if (json_integer_value(json_object_get(wr, "oid")) == oid &&
-                    !json_is_null(json_object_get(wr, "relid")))
-                    syncing = true;
+            json_array_foreach(workers, w,
+                               wr) if (json_integer_value(json_object_get(wr, "oid")) == oid &&
+                                       !json_is_null(json_object_get(wr, "relid"))) syncing = true;
             const char *state;
             if (!enabled)
                 state = "disabled";
@@ -281,11 +284,13 @@ static void logical_edges(Graph *g, const json_t *snapshots, json_t *edges)
             const char *slot = jsonutil_str(sub, "slot");
             const json_t *pslot = pub_snap ? slot_named(pub_snap, slot) : NULL;
             json_t *lag = json_null();
-            if (enabled && pslot && json_is_integer(json_object_get(pslot, "confirmed_lag_bytes"))) {
+            if (enabled && pslot &&
+                json_is_integer(json_object_get(pslot, "confirmed_lag_bytes"))) {
                 json_decref(lag);
                 lag = json_incref(json_object_get(pslot, "confirmed_lag_bytes"));
             }
-            const json_t *stats = find_by(json_object_get(s, "subscription_stats"), "oid", oid, false);
+            const json_t *stats =
+                find_by(json_object_get(s, "subscription_stats"), "oid", oid, false);
             json_t *e = json_pack(
                 "{s:s, s:o, s:s, s:o, s:s, s:O, s:s, s:o, s:b, s:s, s:o, s:b}", "kind", "logical",
                 "from", from, "to", jsonutil_str(s, "id"), "source_database", source_db,
@@ -294,7 +299,8 @@ static void logical_edges(Graph *g, const json_t *snapshots, json_t *edges)
                 "slot", jsonutil_string_or_null(slot), "enabled", enabled, "state", state,
                 "lag_bytes", lag, "confirmed", pslot != NULL);
             if (stats) {
-                json_object_set(e, "apply_error_count", json_object_get(stats, "apply_error_count"));
+                json_object_set(e, "apply_error_count",
+                                json_object_get(stats, "apply_error_count"));
                 json_object_set(e, "sync_error_count", json_object_get(stats, "sync_error_count"));
             }
             if (!conninfo)
@@ -320,15 +326,15 @@ static void slots(const json_t *snapshots, json_t *out)
         {
             json_t *retained = json_object_get(r, "retained_wal_bytes");
             json_array_append_new(
-                out, json_pack("{s:s, s:s, s:s, s:O, s:b, s:O, s:O, s:O, s:O}", "node",
-                               jsonutil_str(s, "id"), "name", jsonutil_str(r, "slot_name"), "type",
-                               jsonutil_str(r, "slot_type"), "database",
-                               json_object_get(r, "database"), "active",
-                               json_is_true(json_object_get(r, "active")), "retained_wal_bytes",
-                               retained ? retained : json_null(), "wal_status",
-                               json_object_get(r, "wal_status"), "safe_wal_size",
-                               json_object_get(r, "safe_wal_size"), "confirmed_flush_lsn",
-                               json_object_get(r, "confirmed_flush_lsn")));
+                out,
+                json_pack("{s:s, s:s, s:s, s:O, s:b, s:O, s:O, s:O, s:O}", "node",
+                          jsonutil_str(s, "id"), "name", jsonutil_str(r, "slot_name"), "type",
+                          jsonutil_str(r, "slot_type"), "database", json_object_get(r, "database"),
+                          "active", json_is_true(json_object_get(r, "active")),
+                          "retained_wal_bytes", retained ? retained : json_null(), "wal_status",
+                          json_object_get(r, "wal_status"), "safe_wal_size",
+                          json_object_get(r, "safe_wal_size"), "confirmed_flush_lsn",
+                          json_object_get(r, "confirmed_flush_lsn")));
         }
     }
 }

@@ -169,3 +169,60 @@ def test_non_superuser_monitoring_role(topo):
     su.sql("GRANT SELECT (subconninfo) ON pg_subscription TO watcher")
     t = json.loads(subprocess.run(args, capture_output=True, text=True, timeout=60).stdout)
     assert {e["from"] for e in t["edges"] if e["kind"] == "logical"} == {nid(pr)}
+
+
+def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
+    import asyncio
+    import requests
+    import websockets
+    from conftest import AUTH_KEY
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MON_PW": PW,
+                        "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1"})
+    for name, s in topo.items():
+        r = d.post("/api/databases", data=json.dumps({
+            "id": name, "name": name, "host": "127.0.0.1", "port": s.port, "dbname": "postgres",
+            "user": "monitor", "credentials": {"source": "env", "env": "MON_PW"}}),
+            headers={"Content-Type": "application/json"})
+        assert r.status_code == 201
+    wait_for(lambda: len(d.get("/api/replication/discover", auth=True).json().get("edges", [])) == 4,
+             timeout=15, what="collected topology")
+    live = d.get("/api/replication/discover", auth=True).json()
+    _, cli = discover(*topo.values())
+    def shape(t):
+        return sorted((e["kind"], e["from"], e["to"], e["state"]) for e in t["edges"])
+    assert shape(live) == shape(cli)
+    assert {s["name"] for s in live["slots"]} == {s["name"] for s in cli["slots"]}
+    assert live["age_seconds"] < 5 and live["collected_at"]
+    st = d.get("/api/replication/status", auth=True).json()
+    assert len(st["edges"]) == 4 and st["cycles"] >= 1 and all(n["up"] for n in st["nodes"])
+    m = requests.get(d.url + "/metrics", headers={"Authorization": f"Bearer {AUTH_KEY}"}, timeout=10)
+    assert m.status_code == 200 and m.headers["content-type"].startswith("text/plain")
+    text = m.text
+    assert f'pgfleet_slot_retained_wal_bytes{{node="{nid(topo["primary"])}",slot="forgotten_slot",type="logical",active="false"}}' in text
+    assert f'pgfleet_node_up{{node="{nid(topo["cascade"])}",role="standby"}} 1' in text
+    assert 'pgfleet_replication_edge_streaming{kind="logical"' in text
+    assert "pgfleet_collector_duration_seconds" in text
+    assert requests.get(d.url + "/metrics", timeout=10).status_code == 401
+
+    async def topology_event():
+        async with websockets.connect(d.ws_url, additional_headers={"X-API-Key": AUTH_KEY}) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "subscribe", "topics": ["metrics"]}))
+            await ws.recv()
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if msg["type"] == "event" and msg["topic"] == "metrics":
+                    return msg["data"]
+    metrics = asyncio.run(topology_event())
+    assert len(metrics["edges"]) == 4 and metrics["collected_at"]
+    # a server going down shows within a cycle or two, its lag becomes unknown
+    topo["standby"].stop()
+    try:
+        def down():
+            t = d.get("/api/replication/discover", auth=True).json()
+            return [n for n in t["nodes"] if n["id"] == nid(topo["standby"])][0]["reachable"] is False
+        wait_for(down, timeout=15, what="standby down in the snapshot")
+        m = requests.get(d.url + "/metrics", headers={"Authorization": f"Bearer {AUTH_KEY}"}, timeout=10).text
+        assert f'pgfleet_node_up{{node="{nid(topo["standby"])}",role="unknown"}} 0' in m
+    finally:
+        topo["standby"].start()

@@ -1,0 +1,40 @@
+/*
+ * collector: the daemon's replication snapshot, refreshed on a timer.
+ *
+ * Every interval it asks its source for one target per server, runs the
+ * discovery queries through each target's pool (persistent connections, one
+ * pipelined round trip per server), folds the snapshots into a topology and
+ * keeps it. API reads are served from that snapshot, never by querying the
+ * databases per request. After each cycle the callback learns whether the
+ * shape of the graph (nodes, edges, their states) changed.
+ */
+#ifndef PGFLEET_COLLECTOR_H
+#define PGFLEET_COLLECTOR_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "pg/target.h"
+
+typedef struct Collector Collector;
+
+/* one target per server to follow; returns how many were put in out */
+typedef size_t (*CollectorServers)(void *ud, PgTarget **out, size_t max);
+/* after each cycle: the topology and the metrics (borrowed) */
+typedef void (*CollectorCb)(void *ud, const json_t *topology, const json_t *metrics,
+                            bool shape_changed);
+
+Collector *collector_new(uv_loop_t *loop, long interval_ms, CollectorServers servers,
+                         void *servers_ud, CollectorCb cb, void *cb_ud);
+void collector_free(Collector *c);
+/* runs a cycle now (unless one is running) */
+void collector_kick(Collector *c);
+
+/* the last topology, or NULL before the first cycle */
+const json_t *collector_topology(const Collector *c);
+/* per-edge and per-slot metrics with the time they were collected (new reference) */
+json_t *collector_status(const Collector *c);
+/* Prometheus text exposition format (new string) */
+char *collector_prometheus(const Collector *c);
+
+#endif
