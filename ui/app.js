@@ -108,6 +108,50 @@ async function refreshDatabases() {
   renderDatabases();
 }
 
+function bytes(n) {
+  if (typeof n !== "number") return "unknown";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let u = 0;
+  while (n >= 1024 && u < 4) { n /= 1024; u++; }
+  return u ? `${n.toFixed(1)} ${units[u]}` : `${n} B`;
+}
+
+function renderReplication(t) {
+  const eb = $("edges").tBodies[0];
+  eb.replaceChildren();
+  for (const e of t.edges) {
+    const row = eb.insertRow();
+    row.insertCell().textContent = e.kind;
+    row.insertCell().textContent = e.from || "unknown";
+    row.insertCell().textContent = e.kind === "logical" ? `${e.to}/${e.target_database || ""}` : e.to;
+    mark(row.insertCell(), e.state === "streaming", e.state);
+    const secs = typeof e.lag_seconds === "number" ? ` / ${e.lag_seconds.toFixed(1)} s`
+      : typeof e.replay_lag_seconds === "number" ? ` / ${e.replay_lag_seconds.toFixed(1)} s` : "";
+    row.insertCell().textContent = bytes(e.lag_bytes) + secs;
+    row.insertCell().textContent = e.subscription || e.slot || "";
+  }
+  const sb = $("slots").tBodies[0];
+  sb.replaceChildren();
+  for (const s of t.slots) {
+    const row = sb.insertRow();
+    row.insertCell().textContent = s.node;
+    row.insertCell().textContent = s.name;
+    row.insertCell().textContent = s.type;
+    mark(row.insertCell(), s.active, s.active ? "active" : "inactive");
+    row.insertCell().textContent = bytes(s.retained_wal_bytes);
+    row.insertCell().textContent = s.wal_status || "";
+  }
+  const down = (t.nodes || []).filter((n) => n.up === false || n.reachable === false).length;
+  $("repl-summary").textContent = `${t.edges.length} edge(s), ${t.slots.length} slot(s)` +
+    (down ? `, ${down} server(s) unreachable` : "") + ` — collected ${t.collected_at}`;
+}
+
+async function refreshReplication() {
+  const r = await api("/api/replication/discover");
+  if (r.status === 200) renderReplication(r.body);
+  else $("repl-summary").textContent = r.body.error ? r.body.error.message : `HTTP ${r.status}`;
+}
+
 let ws;
 function connectWs() {
   if (ws) ws.close();
@@ -117,13 +161,15 @@ function connectWs() {
     mark($("h-ws"), true, "connected, waiting for the first heartbeat");
     const key = keyStore.get();
     if (key) ws.send(JSON.stringify({ type: "auth", key }));
-    ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health"] }));
+    ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health", "metrics"] }));
   };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
     if (msg.type === "event" && msg.topic === "heartbeat") {
       const d = msg.data;
       mark($("h-ws"), true, `#${d.seq} at ${msg.ts}: store ${d.store}, ${d.websocket_clients} client(s)`);
+    } else if (msg.type === "event" && msg.topic === "metrics") {
+      renderReplication(msg.data);
     } else if (msg.type === "event" && msg.topic === "health") {
       if (msg.data.component === "database") {
         const db = databases.get(msg.data.database_id);
@@ -153,6 +199,7 @@ $("keyform").addEventListener("submit", async (ev) => {
   if (await refreshAuth()) {
     refreshAws();
     refreshDatabases();
+    refreshReplication();
   }
   connectWs();
 });
@@ -169,6 +216,7 @@ refreshAuth().then((ok) => {
   if (ok) {
     refreshAws();
     refreshDatabases();
+    refreshReplication();
   }
 });
 connectWs();
