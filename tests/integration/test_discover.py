@@ -226,3 +226,34 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
         assert f'pgfleet_node_up{{node="{nid(topo["standby"])}",role="unknown"}} 0' in m
     finally:
         topo["standby"].start()
+
+
+def test_300_databases_on_two_servers_one_connection_each():
+    servers = [PgServer(settings={"max_replication_slots": 20}) for _ in range(2)]
+    try:
+        for n, s in enumerate(servers):
+            s.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
+            args = [f"{PGBIN}/psql", "-X", "-q", "-h", s.dir, "-p", str(s.port), "-U", "postgres", "-d", "postgres"]
+            for i in range(150):
+                args += ["-c", f"CREATE DATABASE db_{n}_{i:03d}"]
+            r = as_pg(args, timeout=600)
+            assert r.returncode == 0, r.stderr
+            for i in range(0, 150, 30):  # some with a logical slot
+                s.sql(f"SELECT pg_create_logical_replication_slot('slot_{i:03d}', 'pgoutput')", db=f"db_{n}_{i:03d}")
+        s.sql("SELECT 1")
+        before = [int(s.sql("SELECT count(*) FROM pg_stat_database WHERE datname LIKE 'db_%' AND numbackends > 0")) for s in servers]
+        p, t = discover(*servers)
+        assert p.returncode == 0, p.stderr
+        for s in servers:
+            node = [x for x in t["nodes"] if x["id"] == nid(s)][0]
+            assert len([d for d in node["databases"] if d.startswith("db_")]) == 150
+        assert len(t["slots"]) == 10 and all(sl["type"] == "logical" for sl in t["slots"])
+        # discovery connects to one database per server, never to each of the 300
+        assert before == [0, 0]
+        conns = [int(s.sql("SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database WHERE datname LIKE 'db_%'"))
+                 for s in servers]
+        # (slot creation touched 5 databases per server; discovery added none)
+        assert all(c < 50 for c in conns), conns
+    finally:
+        for s in servers:
+            s.destroy()
