@@ -28,6 +28,7 @@ unit: deps
 
 bench: build
 	@bench/http/run.sh $(BUILD)/pgfleet
+	@bench/discover/run.sh $(BUILD)
 
 lint: deps
 	@scripts/lint.sh

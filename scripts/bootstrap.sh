@@ -21,7 +21,7 @@ PACKAGES=(
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libpq-dev libcurl4-openssl-dev
   libssl-dev libxml2-dev libjansson-dev libcjose-dev libsodium-dev libcmocka-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools
-  valgrind clang-format cppcheck wrk bc procps
+  valgrind clang-format cppcheck wrk bc procps time
 )
 
 SUDO=()
