@@ -4,7 +4,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build run stop test unit bench lint format clean
+.PHONY: all deps build run stop test unit bench lint format clean fuzz
 
 all: build
 
@@ -30,6 +30,10 @@ bench: build
 	@bench/http/run.sh $(BUILD)/pgfleet
 	@bench/discover/run.sh $(BUILD)
 
+# libFuzzer targets (clang), each for FUZZ_SECONDS (default 60)
+fuzz: deps
+	@scripts/fuzz.sh
+
 lint: deps
 	@scripts/lint.sh
 
@@ -37,4 +41,4 @@ format:
 	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

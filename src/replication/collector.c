@@ -59,19 +59,17 @@ static json_t *shape_of(const json_t *topo)
     json_t *s = json_pack("{s:[], s:[]}", "nodes", "edges");
     size_t i;
     const json_t *n;
-    json_array_foreach(json_object_get(topo, "nodes"), i, n)
-        json_array_append_new(json_object_get(s, "nodes"),
-                              json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(n, "id"),
-                                        "role", json_object_get(n, "role"), "reachable",
-                                        json_object_get(n, "reachable"), "managed",
-                                        json_object_get(n, "managed")));
-    json_array_foreach(json_object_get(topo, "edges"), i, n)
-        json_array_append_new(json_object_get(s, "edges"),
-                              json_pack("{s:O, s:O, s:O, s:O, s:O}", "kind",
-                                        json_object_get(n, "kind"), "from",
-                                        json_object_get(n, "from"), "to", json_object_get(n, "to"),
-                                        "state", json_object_get(n, "state"), "subscription",
-                                        json_object_get(n, "subscription") ?: json_null()));
+    json_array_foreach(json_object_get(topo, "nodes"), i, n) json_array_append_new(
+        json_object_get(s, "nodes"),
+        json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(n, "id"), "role",
+                  json_object_get(n, "role"), "reachable", json_object_get(n, "reachable"),
+                  "managed", json_object_get(n, "managed")));
+    json_array_foreach(json_object_get(topo, "edges"), i, n) json_array_append_new(
+        json_object_get(s, "edges"),
+        json_pack("{s:O, s:O, s:O, s:O, s:O}", "kind", json_object_get(n, "kind"), "from",
+                  json_object_get(n, "from"), "to", json_object_get(n, "to"), "state",
+                  json_object_get(n, "state"), "subscription",
+                  json_object_get(n, "subscription") ?: json_null()));
     return s;
 }
 
@@ -199,17 +197,16 @@ json_t *collector_status(const Collector *c)
     json_t *nodes = json_array();
     size_t i;
     const json_t *n;
-    json_array_foreach(json_object_get(c->topology, "nodes"), i, n)
-        json_array_append_new(nodes, json_pack("{s:O, s:O, s:O}", "id", json_object_get(n, "id"),
-                                               "managed", json_object_get(n, "managed"), "up",
-                                               json_object_get(n, "reachable")));
+    json_array_foreach(json_object_get(c->topology, "nodes"), i, n) json_array_append_new(
+        nodes, json_pack("{s:O, s:O, s:O}", "id", json_object_get(n, "id"), "managed",
+                         json_object_get(n, "managed"), "up", json_object_get(n, "reachable")));
     json_t *edges = json_array();
     json_array_foreach(json_object_get(c->topology, "edges"), i, n)
     {
-        json_t *e = json_pack("{s:O, s:O, s:O, s:O, s:O}", "kind", json_object_get(n, "kind"),
-                              "from", json_object_get(n, "from"), "to", json_object_get(n, "to"),
-                              "state", json_object_get(n, "state"), "lag_bytes",
-                              json_object_get(n, "lag_bytes"));
+        json_t *e =
+            json_pack("{s:O, s:O, s:O, s:O, s:O}", "kind", json_object_get(n, "kind"), "from",
+                      json_object_get(n, "from"), "to", json_object_get(n, "to"), "state",
+                      json_object_get(n, "state"), "lag_bytes", json_object_get(n, "lag_bytes"));
         const json_t *secs = json_object_get(n, "replay_lag_seconds");
         json_object_set(e, "lag_seconds", secs ? (json_t *)(uintptr_t)secs : json_null());
         if (json_object_get(n, "subscription"))
@@ -266,7 +263,8 @@ char *collector_prometheus(const Collector *c)
             continue;
         strbuf_puts(&b, "pgfleet_replication_lag_bytes");
         edge_labels(&b, x);
-        strbuf_printf(&b, " %lld\n", (long long)json_integer_value(json_object_get(x, "lag_bytes")));
+        strbuf_printf(&b, " %lld\n",
+                      (long long)json_integer_value(json_object_get(x, "lag_bytes")));
     }
     strbuf_puts(&b, "# HELP pgfleet_replication_lag_seconds Replay lag of physical standbys "
                     "(absent when unknown).\n# TYPE pgfleet_replication_lag_seconds gauge\n");
