@@ -17,6 +17,7 @@ ninja -C build-fuzz --quiet
 mkdir -p build-fuzz/crashes
 rc=0
 for t in build-fuzz/fuzz_*; do
+  [[ -f "$t" && -x "$t" ]] || continue
   name=$(basename "$t")
   mkdir -p "build-fuzz/corpus/$name"
   echo "== $name for ${SECONDS_EACH}s"
