@@ -55,16 +55,6 @@ char *sigv4_uri_encode(const char *s, size_t len, bool keep_slash)
     return strbuf_detach(&b);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* percent-decodes s[0..len) into a new string (bad escapes are kept as is) */
 static char *pct_decode(const char *s, size_t len)
 {
@@ -72,8 +62,8 @@ static char *pct_decode(const char *s, size_t len)
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '%' && i + 2 < len) {
-            int hi = hexval(s[i + 1]);
-            int lo = hexval(s[i + 2]);
+            int hi = hex_digit_value(s[i + 1]);
+            int lo = hex_digit_value(s[i + 2]);
             if (hi >= 0 && lo >= 0) {
                 out[o++] = (char)(hi * 16 + lo);
                 i += 2;

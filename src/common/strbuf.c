@@ -74,3 +74,14 @@ void strbuf_free(StrBuf *sb)
     sb->data = NULL;
     sb->len = sb->cap = 0;
 }
+
+int hex_digit_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

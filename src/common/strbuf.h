@@ -27,4 +27,7 @@ void strbuf_reset(StrBuf *sb);
 char *strbuf_detach(StrBuf *sb);
 void strbuf_free(StrBuf *sb);
 
+/* the value of a hex digit (either case), or -1 */
+int hex_digit_value(char c);
+
 #endif

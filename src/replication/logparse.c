@@ -7,8 +7,8 @@
 
 #include "common/jsonutil.h"
 
-static const char *const severities[] = {"DEBUG1", "DEBUG2", "DEBUG3", "DEBUG4", "DEBUG5",
-                                         "INFO",   "NOTICE", "WARNING", "ERROR", "LOG",
+static const char *const severities[] = {"DEBUG1", "DEBUG2", "DEBUG3",  "DEBUG4", "DEBUG5",
+                                         "INFO",   "NOTICE", "WARNING", "ERROR",  "LOG",
                                          "FATAL",  "PANIC",  NULL};
 
 static void copyn(char *dst, size_t dstlen, const char *src, size_t n)
@@ -226,7 +226,7 @@ bool logparse_record(const char *text, size_t len, LogFormatKind fmt, LogRecord 
 /* ---- classification ---- */
 
 typedef struct Rule {
-    const char *needle;  /* in the message */
+    const char *needle; /* in the message */
     const char *kind;
     const char *severity;
     const char *hint;
@@ -303,12 +303,13 @@ json_t *logparse_classify(const LogRecord *r)
         first_quoted(m, object, sizeof object);
         char time[40];
         snprintf(time, sizeof time, "%s", r->time);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "kind", rule->kind, "severity",
-                              strcmp(r->severity, "LOG") == 0 && strcmp(rule->severity, "critical") == 0
-                                  ? "warning"
-                                  : rule->severity,
-                              "log_severity", r->severity, "message", m, "hint", rule->hint, "pid",
-                              (json_int_t)r->pid);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "kind", rule->kind, "severity",
+                      strcmp(r->severity, "LOG") == 0 && strcmp(rule->severity, "critical") == 0
+                          ? "warning"
+                          : rule->severity,
+                      "log_severity", r->severity, "message", m, "hint", rule->hint, "pid",
+                      (json_int_t)r->pid);
         json_object_set_new(o, "time", time[0] ? json_string(time) : json_null());
         json_object_set_new(o, "object", object[0] ? json_string(object) : json_null());
         json_object_set_new(o, "database", r->database[0] ? json_string(r->database) : json_null());

@@ -7,18 +7,8 @@
 
 #include <sodium.h>
 
+#include "common/strbuf.h"
 #include "common/xalloc.h"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* percent-decodes s[0..n) into a new string; NULL on a bad escape or NUL */
 static char *pct_decode(const char *s, size_t n)
@@ -27,8 +17,8 @@ static char *pct_decode(const char *s, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < n ? hex_digit_value(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_digit_value(s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(out);
                 return NULL;

@@ -236,3 +236,19 @@ def moto():
     m = Moto()
     yield m
     m.stop()
+
+
+def make_tls_material(d, cn="127.0.0.1", san="IP:127.0.0.1"):
+    """A CA (ca.crt) and a server certificate (server.crt/.key) it signed, in folder d."""
+    d = Path(d)
+
+    def ossl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=pgfleet test CA",
+         "-keyout", "ca.key", "-out", "ca.crt")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout", "server.key",
+         "-out", "server.csr")
+    (d / "ext.cnf").write_text(f"subjectAltName={san}\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-days", "1", "-extfile", "ext.cnf", "-out", "server.crt")
+    return d

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, LineTool
+from conftest import ROOT, LineTool, make_tls_material
 from pghelp import PgServer
 
 PGTOOL = str(Path(os.environ.get("PGFLEET_BIN", ROOT / "build" / "pgfleet")).parent / "pgtool")
@@ -101,16 +101,7 @@ def test_connect_timeout_is_ours(pg):
 
 @pytest.fixture(scope="module")
 def tls_pg(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pgtls")
-    def ossl(*a):
-        subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True)
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=pgfleet test CA",
-         "-keyout", "ca.key", "-out", "ca.crt")
-    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key",
-         "-out", "server.csr")
-    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost\n")
-    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-         "-days", "1", "-extfile", "ext.cnf", "-out", "server.crt")
+    d = make_tls_material(tmp_path_factory.mktemp("pgtls"), cn="localhost", san="DNS:localhost")
     s = PgServer(settings={"ssl": "on"},
                  hba="hostssl all all 127.0.0.1/32 scram-sha-256\n", start=False)
     for f in ("server.crt", "server.key"):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AUTH_KEY, RedisServer, wait_for
+from conftest import AUTH_KEY, RedisServer, make_tls_material, wait_for
 
 
 def test_redis_down_then_back_recovers_by_itself(daemon, redis):
@@ -74,19 +74,6 @@ def test_bad_redis_url_is_a_config_error(daemon_factory):
     d.start(wait=False)
     assert d.proc.wait(5) == 3
     assert "PGFLEET_REDIS_URL" in d.logs() and "port" in d.logs()
-
-
-def make_tls_material(d: Path):
-    """A CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
-    def ossl(*args):
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=pgfleet test CA",
-         "-keyout", "ca.key", "-out", "ca.crt")
-    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-         "-out", "server.csr")
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-         "-days", "1", "-extfile", "ext.cnf", "-out", "server.crt")
 
 
 def test_rediss_tls_with_configured_ca(daemon_factory, workdir):

@@ -153,7 +153,8 @@ static void test_hostile_input_is_bounded(void **state)
     LogRecord r;
     assert_true(logparse_record(big, strlen(big), LOGF_STDERR, &r));
     assert_true(strlen(r.message) < sizeof r.message);
-    char ctl[] = "2026-11-26 15:05:00 UTC [3] ERROR:  replication slot \"a\x1b[31mb\" does not exist";
+    char ctl[] =
+        "2026-11-26 15:05:00 UTC [3] ERROR:  replication slot \"a\x1b[31mb\" does not exist";
     assert_true(logparse_record(ctl, strlen(ctl), LOGF_STDERR, &r));
     assert_null(strchr(r.message, '\x1b'));
 }
@@ -164,7 +165,8 @@ static void test_random_input_is_safe(void **state)
     (void)state;
     static const char *const seeds[] = {
         "2026-11-26 14:47:06.423 UTC [6330] FATAL:  replication slot \"s\" does not exist",
-        "2026-11-26 15:01:00 UTC,\"u\",\"d\",1,,x,1,,,,0,ERROR,23505,\"m \"\"q\"\"\",,,,,,,,,\"a\",\"b\",,0",
+        "2026-11-26 15:01:00 UTC,\"u\",\"d\",1,,x,1,,,,0,ERROR,23505,\"m "
+        "\"\"q\"\"\",,,,,,,,,\"a\",\"b\",,0",
         "{\"error_severity\":\"ERROR\",\"message\":\"publication \\\"p\\\" does not exist\"}",
     };
     unsigned seed = 12345;
