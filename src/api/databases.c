@@ -377,10 +377,17 @@ static void write_database(HttpRequest *req, ApiContext *ctx, bool create)
     jsonutil_now_rfc3339(now, sizeof now);
     free(w->db.updated_at);
     w->db.updated_at = xstrdup(now);
-    http_request_hold(req);
     CredentialRef *cr = &w->db.credentials;
+    const DatabaseConfig *prev = old ? pgtarget_config(old->t) : NULL;
+    if (cr->source == CRED_PASSWORD && !cr->password &&
+        (!prev || prev->credentials.source != CRED_PASSWORD)) {
+        validation_add(&v, "credentials", "password", "required", "is required");
+        api_respond_validation(req, &v);
+        write_free(w);
+        return;
+    }
+    http_request_hold(req);
     if (cr->source == CRED_PASSWORD) {
-        const DatabaseConfig *prev = old ? pgtarget_config(old->t) : NULL;
         free(cr->secret_id);
         cr->secret_id = xasprintf("pgfleet/db/%s", w->db.id);
         if (cr->password) {
@@ -393,13 +400,6 @@ static void write_database(HttpRequest *req, ApiContext *ctx, bool create)
                 return;
             }
             store_password(w);
-            return;
-        }
-        if (!prev || prev->credentials.source != CRED_PASSWORD) {
-            http_request_release(req);
-            validation_add(&v, "credentials", "password", "required", "is required");
-            api_respond_validation(req, &v);
-            write_free(w);
             return;
         }
         cr->password_set = true; /* keeps the stored password */

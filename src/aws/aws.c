@@ -215,8 +215,8 @@ static const char *hint_for(const AwsCall *k, const char *code, char *buf, size_
         return NULL;
     if (strcmp(code, "transport") == 0) {
         char *ep = aws_client_endpoint(c, k->svc);
-        snprintf(buf, len, "could not reach %s; check the network and AWS_ENDPOINT_URL%s%s",
-                 ep ? ep : "the endpoint", env(c, "AWS_ENDPOINT_URL") ? "" : " (unset)", "");
+        snprintf(buf, len, "could not reach %s; check the network and AWS_ENDPOINT_URL%s",
+                 ep ? ep : "the endpoint", env(c, "AWS_ENDPOINT_URL") ? "" : " (unset)");
         free(ep);
         return buf;
     }

@@ -51,11 +51,6 @@ static Entry *find(SecretsCache *s, const char *id)
     return NULL;
 }
 
-static void wipe(json_t *secret)
-{
-    json_decref(secret);
-}
-
 static json_t *with_age(SecretsCache *s, Entry *e, bool cached)
 {
     (void)s;
@@ -78,7 +73,7 @@ static void flush_cb(uv_timer_t *t)
         ReadyWaiter *next = (ReadyWaiter *)w->w.next;
         json_t *o = with_age(s, w->e, true);
         w->w.cb(w->w.ud, o, &r);
-        wipe(o);
+        json_decref(o);
         free(w);
         w = next;
     }
@@ -122,7 +117,7 @@ static void fetched(void *ud, const AwsResult *r)
         const char *neu = jsonutil_str(got, "version_id");
         if (old && neu && strcmp(old, neu) != 0)
             log_info("secret %s has a new version (%s); using it", e->id, neu);
-        wipe(e->secret);
+        json_decref(e->secret);
         e->secret = got;
         e->fetched_ms = (uv_hrtime() / 1000000);
         e->invalid = false;
@@ -134,7 +129,7 @@ static void fetched(void *ud, const AwsResult *r)
         if (got) {
             json_t *o = with_age(s, e, false);
             w->cb(w->ud, o, &res);
-            wipe(o);
+            json_decref(o);
         } else {
             w->cb(w->ud, NULL, &res);
         }
@@ -182,7 +177,7 @@ void secrets_free(SecretsCache *s)
             x = nx;
         }
         e->waiters = NULL;
-        wipe(e->secret);
+        json_decref(e->secret);
         e->secret = NULL;
         if (!e->fetching) {
             free(e->id);

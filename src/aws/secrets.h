@@ -7,6 +7,9 @@
  * secrets_invalidate drops an entry (after an authentication failure, so a
  * rotated password is picked up at once).
  *
+ * Values live in jansson strings, freed without being scrubbed; only
+ * pgfleet's own copies of passwords are zeroed.
+ *
  * A secret comes back as {"arn","name","version_id","value","cached":bool,
  * "age_seconds"}; "value" is the SecretString. Callers must keep it out of
  * logs, API answers and Redis.

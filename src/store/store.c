@@ -219,6 +219,16 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
     free(op);
 }
 
+static StoreOp *op_new(Store *st, OpKind kind, void *ud);
+
+/* a new operation when the store is READY, else NULL (the caller answers STORE_DOWN) */
+static StoreOp *op_begin(Store *st, OpKind kind, void *ud)
+{
+    if (st->state != STORE_READY || !st->ac)
+        return NULL;
+    return op_new(st, kind, ud);
+}
+
 static StoreOp *op_new(Store *st, OpKind kind, void *ud)
 {
     StoreOp *op = xcalloc(1, sizeof *op);
@@ -451,9 +461,9 @@ static char *full_key(const Store *st, const char *key, size_t *len)
 PgfError store_set(Store *st, const char *key, const char *value, size_t len, long ttl_seconds,
                    StoreDoneCb cb, void *ud)
 {
-    if (st->state != STORE_READY || !st->ac)
+    StoreOp *op = op_begin(st, OP_DONE, ud);
+    if (!op)
         return PGF_ERR_STORE_DOWN;
-    StoreOp *op = op_new(st, OP_DONE, ud);
     op->cb.done = cb;
     size_t klen;
     char *k = full_key(st, key, &klen);
@@ -476,27 +486,27 @@ static PgfError submit_key(Store *st, StoreOp *op, const char *fmt, const char *
 
 PgfError store_get(Store *st, const char *key, StoreValueCb cb, void *ud)
 {
-    if (st->state != STORE_READY || !st->ac)
+    StoreOp *op = op_begin(st, OP_VALUE, ud);
+    if (!op)
         return PGF_ERR_STORE_DOWN;
-    StoreOp *op = op_new(st, OP_VALUE, ud);
     op->cb.value = cb;
     return submit_key(st, op, "GET %b", key);
 }
 
 PgfError store_del(Store *st, const char *key, StoreDoneCb cb, void *ud)
 {
-    if (st->state != STORE_READY || !st->ac)
+    StoreOp *op = op_begin(st, OP_DONE, ud);
+    if (!op)
         return PGF_ERR_STORE_DOWN;
-    StoreOp *op = op_new(st, OP_DONE, ud);
     op->cb.done = cb;
     return submit_key(st, op, "DEL %b", key);
 }
 
 PgfError store_ping(Store *st, StorePingCb cb, void *ud)
 {
-    if (st->state != STORE_READY || !st->ac)
+    StoreOp *op = op_begin(st, OP_PING, ud);
+    if (!op)
         return PGF_ERR_STORE_DOWN;
-    StoreOp *op = op_new(st, OP_PING, ud);
     op->cb.ping = cb;
     return submit(st, op, "PING");
 }
@@ -516,27 +526,27 @@ static PgfError submit_field(Store *st, StoreOp *op, const char *key, const char
 PgfError store_hset(Store *st, const char *key, const char *field, const char *value, size_t len,
                     StoreDoneCb cb, void *ud)
 {
-    if (st->state != STORE_READY || !st->ac)
+    StoreOp *op = op_begin(st, OP_DONE, ud);
+    if (!op)
         return PGF_ERR_STORE_DOWN;
-    StoreOp *op = op_new(st, OP_DONE, ud);
     op->cb.done = cb;
     return submit_field(st, op, key, field, value, len);
 }
 
 PgfError store_hdel(Store *st, const char *key, const char *field, StoreDoneCb cb, void *ud)
 {
-    if (st->state != STORE_READY || !st->ac)
+    StoreOp *op = op_begin(st, OP_HDEL, ud);
+    if (!op)
         return PGF_ERR_STORE_DOWN;
-    StoreOp *op = op_new(st, OP_HDEL, ud);
     op->cb.done = cb;
     return submit_field(st, op, key, field, NULL, 0);
 }
 
 PgfError store_hgetall(Store *st, const char *key, StoreHashCb cb, void *ud)
 {
-    if (st->state != STORE_READY || !st->ac)
+    StoreOp *op = op_begin(st, OP_HASH, ud);
+    if (!op)
         return PGF_ERR_STORE_DOWN;
-    StoreOp *op = op_new(st, OP_HASH, ud);
     op->cb.hash = cb;
     return submit_key(st, op, "HGETALL %b", key);
 }
