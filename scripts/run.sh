@@ -55,7 +55,8 @@ for s in primary:55432:app standby:55433:app cascade:55434:app reporting:55435:a
   IFS=: read -r name port db <<<"$s"
   out=$("$BIN" db add --id "$name" --name "local $name" --host 127.0.0.1 --port "$port" \
         --dbname "$db" --user pgfleet --secret-id "pgfleet/dev/$name" --tag local \
-        --region us-east-1 --rds-instance-id "pgfleet-dev-$name" 2>&1) ||
+        --region us-east-1 --rds-instance-id "pgfleet-dev-$name" \
+        --log-file "$DIR/log/$name.log" 2>&1) ||
     grep -q "already registered" <<<"$out" || echo "run: could not register $name: $out" >&2
 done
 wait $PID || true

@@ -71,9 +71,11 @@ static void on_collected(void *ud, const json_t *topology, const json_t *metrics
                          bool shape_changed)
 {
     Daemon *d = ud;
+    (void)topology;
     if (shape_changed)
-        wshub_publish(d->hub, "topology", json_deep_copy(topology));
+        wshub_publish(d->hub, "topology", replication_topology(&d->api));
     wshub_publish(d->hub, "metrics", json_deep_copy(metrics));
+    replication_record(&d->api, metrics);
 }
 
 static void close_cb(uv_handle_t *h)
@@ -94,9 +96,13 @@ static void finish_shutdown(Daemon *d)
     http_server_close(d->http);
     collector_free(d->api.collector);
     d->api.collector = NULL;
+    replication_rds_free(d->api.rds);
+    d->api.rds = NULL;
     /* targets first (pools, probes), then what they borrow: secrets cache, AWS client */
     databases_free(d->api.dbs);
     d->api.dbs = NULL;
+    events_free(d->api.events);
+    d->api.events = NULL;
     secrets_free(d->api.secrets);
     d->api.secrets = NULL;
     aws_client_free(d->aws);
@@ -262,6 +268,8 @@ int daemon_run(const Config *cfg)
                          .started_ns = uv_hrtime(),
                          .auth_configured = d.authkey != NULL};
     d.api.secrets = secrets_new(d.aws, cfg->secrets_ttl_seconds);
+    d.api.events = events_new();
+    d.api.rds = replication_rds_new(&d.api, cfg->rds_discovery_ms);
     d.api.dbs = databases_new(&d.api);
     d.api.collector = collector_new(&d.loop, cfg->collect_interval_seconds * 1000,
                                     databases_servers, d.api.dbs, on_collected, &d);
@@ -285,7 +293,9 @@ int daemon_run(const Config *cfg)
         exit_code = pgf_error_exit(PGF_ERR_LISTEN);
         store_free(d.store);
         collector_free(d.api.collector);
+        replication_rds_free(d.api.rds);
         databases_free(d.api.dbs);
+        events_free(d.api.events);
         secrets_free(d.api.secrets);
         aws_client_free(d.aws);
         uv_walk(&d.loop, walk_close_cb, NULL);

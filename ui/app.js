@@ -152,6 +152,27 @@ async function refreshReplication() {
   else $("repl-summary").textContent = r.body.error ? r.body.error.message : `HTTP ${r.status}`;
 }
 
+function addEvent(e, atTop) {
+  const tb = $("events").tBodies[0];
+  const row = atTop ? tb.insertRow(0) : tb.insertRow();
+  row.insertCell().textContent = e.time || e.received_at;
+  row.insertCell().textContent = e.node;
+  mark(row.insertCell(), e.severity === "info", e.severity);
+  row.insertCell().textContent = e.kind + (e.object ? ` (${e.object})` : "");
+  row.insertCell().textContent = e.message;
+  row.insertCell().textContent = e.hint || "";
+  while (tb.rows.length > 100) tb.deleteRow(tb.rows.length - 1);
+  $("events-summary").textContent = `${tb.rows.length} recent event(s), newest first`;
+}
+
+async function refreshEvents() {
+  const r = await api("/api/replication/events?limit=50");
+  if (r.status !== 200) return;
+  $("events").tBodies[0].replaceChildren();
+  for (const e of r.body.events) addEvent(e, false);
+  if (!r.body.events.length) $("events-summary").textContent = "no replication events in the logs";
+}
+
 let ws;
 function connectWs() {
   if (ws) ws.close();
@@ -161,7 +182,7 @@ function connectWs() {
     mark($("h-ws"), true, "connected, waiting for the first heartbeat");
     const key = keyStore.get();
     if (key) ws.send(JSON.stringify({ type: "auth", key }));
-    ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health", "metrics"] }));
+    ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health", "metrics", "events"] }));
   };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
@@ -170,6 +191,8 @@ function connectWs() {
       mark($("h-ws"), true, `#${d.seq} at ${msg.ts}: store ${d.store}, ${d.websocket_clients} client(s)`);
     } else if (msg.type === "event" && msg.topic === "metrics") {
       renderReplication(msg.data);
+    } else if (msg.type === "event" && msg.topic === "events") {
+      addEvent(msg.data, true);
     } else if (msg.type === "event" && msg.topic === "health") {
       if (msg.data.component === "database") {
         const db = databases.get(msg.data.database_id);
@@ -200,6 +223,7 @@ $("keyform").addEventListener("submit", async (ev) => {
     refreshAws();
     refreshDatabases();
     refreshReplication();
+    refreshEvents();
   }
   connectWs();
 });
@@ -217,6 +241,7 @@ refreshAuth().then((ok) => {
     refreshAws();
     refreshDatabases();
     refreshReplication();
+    refreshEvents();
   }
 });
 connectWs();

@@ -10,6 +10,7 @@ static const char *const r_aws[] = {"401", "403", NULL};
 static const char *const r_db_read[] = {"401", "403", "404", "503", NULL};
 static const char *const r_db_write[] = {"400", "401", "403", "404", "409", "413",
                                          "415", "422", "502", "503", NULL};
+static const char *const r_hist[] = {"401", "403", "422", "503", NULL};
 static const char *const r_validate[] = {"400", "401", "403", "404", "413", "415", "422", NULL};
 
 /* every route: method, pattern, least role, handler, docs */
@@ -51,7 +52,17 @@ static const Route routes[] = {
      "last snapshot)",
      NULL, "Topology", r_db_read},
     {HTTP_GET, "/api/replication/status", ROLE_VIEWER, api_replication_status, "replication",
-     "Per-edge and per-slot metrics with the time they were collected", NULL, NULL, r_db_read},
+     "Per-edge and per-slot metrics with the time they were collected; an edge whose lag is "
+     "unknown now carries its last known value and that value's age",
+     NULL, NULL, r_db_read},
+    {HTTP_GET, "/api/replication/history", ROLE_VIEWER, api_replication_history, "replication",
+     "Lag and retained WAL samples at the collector's interval, oldest first (query: "
+     "minutes=1..60, default 60), kept in Redis",
+     NULL, NULL, r_hist},
+    {HTTP_GET, "/api/replication/events", ROLE_VIEWER, api_replication_events, "replication",
+     "Replication events classified from PostgreSQL logs (files and RDS), newest first; query: "
+     "limit (1..1000, default 100), node, database_id, severity",
+     NULL, NULL, r_hist},
     {HTTP_GET, "/metrics", ROLE_VIEWER, api_metrics, "replication",
      "Prometheus metrics: lag bytes and seconds per edge, slot retained WAL, node up, collector "
      "duration (send the API key as a bearer token)",

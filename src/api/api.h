@@ -22,6 +22,8 @@ typedef struct DbRegistry DbRegistry;
 struct SecretsCache;
 struct Collector;
 struct PgTarget;
+typedef struct EventLog EventLog;
+typedef struct RdsWatch RdsWatch;
 
 typedef struct ApiContext {
     uv_loop_t *loop;
@@ -32,6 +34,8 @@ typedef struct ApiContext {
     struct SecretsCache *secrets;
     DbRegistry *dbs;
     struct Collector *collector;
+    EventLog *events;
+    RdsWatch *rds;
     uint64_t started_ns;
     bool auth_configured;
 } ApiContext;
@@ -61,10 +65,26 @@ void api_databases_test_one(HttpRequest *req, void *app);
 void api_databases_test_all(HttpRequest *req, void *app);
 /* one target per server (host:port), for the collector; returns how many */
 size_t databases_servers(void *registry, struct PgTarget **out, size_t max);
+/* node id ("host:port") -> aws.rds_instance_id of every database that names one */
+json_t *databases_rds_map(const DbRegistry *r);
 /* replication.c */
+/* DescribeDBInstances every interval while a database names an RDS instance */
+RdsWatch *replication_rds_new(ApiContext *ctx, long interval_ms);
+void replication_rds_free(RdsWatch *w);
+/* the collector's topology with RDS merged in (new reference); needs a snapshot */
+json_t *replication_topology(ApiContext *ctx);
 void api_replication_discover(HttpRequest *req, void *app);
 void api_replication_status(HttpRequest *req, void *app);
+void api_replication_history(HttpRequest *req, void *app);
+/* after each collection: the latest status (TTL) and a history sample into Redis */
+void replication_record(ApiContext *ctx, const json_t *metrics);
 void api_metrics(HttpRequest *req, void *app);
+/* events.c */
+EventLog *events_new(void);
+void events_free(EventLog *l);
+/* records a replication event (stolen): WebSocket, Redis, memory */
+void events_add(ApiContext *ctx, json_t *ev);
+void api_replication_events(HttpRequest *req, void *app);
 /* aws.c */
 void api_aws_test(HttpRequest *req, void *app);
 /* openapi.c */

@@ -19,11 +19,14 @@
 #include "common/xalloc.h"
 #include "model/database.h"
 #include "pg/target.h"
+#include "replication/logsource.h"
 
 #define DB_HASH "databases"
 
 typedef struct Entry {
     PgTarget *t;
+    LogSource *file_logs; /* logs.file */
+    LogSource *rds_logs;  /* logs.rds */
     struct Entry *next;
 } Entry;
 
@@ -76,16 +79,59 @@ static PgTarget *start_target(DbRegistry *r, const DatabaseConfig *db)
     return pgtarget_new(db, &deps);
 }
 
+static void log_event_cb(void *ud, json_t *event)
+{
+    events_add(ud, event);
+}
+
+/* the database's log sources, replaced whenever its configuration is */
+static void start_logs(DbRegistry *r, Entry *e, const DatabaseConfig *db)
+{
+    logsource_free(e->file_logs);
+    logsource_free(e->rds_logs);
+    e->file_logs = e->rds_logs = NULL;
+    char node[300];
+    snprintf(node, sizeof node, "%s:%lld", db->host, db->port);
+    LogSourceOptions o = {.loop = r->ctx->loop,
+                          .node = node,
+                          .database_id = db->id,
+                          .format = (LogFormatKind)db->log_format,
+                          .cb = log_event_cb,
+                          .ud = r->ctx};
+    if (db->log_file) {
+        o.path = db->log_file;
+        o.poll_ms = r->ctx->cfg->log_poll_ms;
+        e->file_logs = logsource_new(&o);
+    }
+    if (db->log_rds) {
+        o.path = NULL;
+        o.aws = r->ctx->aws;
+        o.rds_instance_id = db->aws_rds_instance_id;
+        o.format = LOGF_STDERR;
+        o.poll_ms = r->ctx->cfg->rds_log_poll_ms;
+        e->rds_logs = logsource_new(&o);
+    }
+}
+
+static void stop_entry(Entry *e)
+{
+    logsource_free(e->file_logs);
+    logsource_free(e->rds_logs);
+    pgtarget_free(e->t);
+}
+
 static void registry_put(DbRegistry *r, const DatabaseConfig *db)
 {
     Entry *e = find(r, db->id);
     if (e) {
         pgtarget_free(e->t);
         e->t = start_target(r, db);
+        start_logs(r, e, db);
         return;
     }
     e = xcalloc(1, sizeof *e);
     e->t = start_target(r, db);
+    start_logs(r, e, db);
     e->next = r->entries;
     r->entries = e;
     r->n++;
@@ -97,7 +143,7 @@ static void registry_remove(DbRegistry *r, const char *id)
         if (strcmp(pgtarget_config((*pp)->t)->id, id) == 0) {
             Entry *e = *pp;
             *pp = e->next;
-            pgtarget_free(e->t);
+            stop_entry(e);
             free(e);
             r->n--;
             return;
@@ -119,7 +165,7 @@ void databases_free(DbRegistry *r)
     Entry *e = r->entries;
     while (e) {
         Entry *next = e->next;
-        pgtarget_free(e->t);
+        stop_entry(e);
         free(e);
         e = next;
     }
@@ -564,4 +610,18 @@ size_t databases_servers(void *registry, PgTarget **out, size_t max)
             out[n++] = e->t;
     }
     return n;
+}
+
+json_t *databases_rds_map(const DbRegistry *r)
+{
+    json_t *m = json_object();
+    for (const Entry *e = r ? r->entries : NULL; e; e = e->next) {
+        const DatabaseConfig *db = pgtarget_config(e->t);
+        if (!db->aws_rds_instance_id)
+            continue;
+        char node[300];
+        snprintf(node, sizeof node, "%s:%lld", db->host, db->port);
+        json_object_set_new(m, node, json_string(db->aws_rds_instance_id));
+    }
+    return m;
 }

@@ -117,6 +117,72 @@ void rds_describe_clusters(AwsClient *c, const char *cluster_id, AwsJsonCb cb, v
              "DBClusters", rds_parse_cluster, cb, ud);
 }
 
+json_t *rds_parse_log_file(const xmlNode *n)
+{
+    return json_pack("{s:o, s:o, s:o}", "name", text_or_null(n, "LogFileName"), "size",
+                     int_or_null(n, "Size"), "last_written", int_or_null(n, "LastWritten"));
+}
+
+void rds_describe_log_files(AwsClient *c, const char *instance_id, AwsJsonCb cb, void *ud)
+{
+    describe(c, "DescribeDBLogFiles", "DBInstanceIdentifier", instance_id,
+             "DescribeDBLogFilesResult", "DescribeDBLogFiles", rds_parse_log_file, cb, ud);
+}
+
+json_t *rds_parse_log_portion(const char *body, size_t len)
+{
+    xmlDoc *doc = awsxml_parse(body, len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNode *res = root ? awsxml_child(root, "DownloadDBLogFilePortionResult") : NULL;
+    json_t *o = NULL;
+    if (res) {
+        char *data = awsxml_text(res, "LogFileData");
+        o = json_pack("{s:s, s:o, s:b}", "data", data ? data : "", "marker",
+                      text_or_null(res, "Marker"), "pending",
+                      text_true(res, "AdditionalDataPending"));
+        free(data);
+    }
+    if (doc)
+        xmlFreeDoc(doc);
+    return o;
+}
+
+typedef struct Portion {
+    AwsJsonCb cb;
+    void *ud;
+} Portion;
+
+static void portion_done(void *ud, const AwsResult *r)
+{
+    Portion *p = ud;
+    json_t *o = r->ok ? rds_parse_log_portion(r->body, r->body_len) : NULL;
+    if (r->ok && !o) {
+        AwsResult bad = *r;
+        bad.ok = false;
+        bad.code = "malformed";
+        bad.message = "DownloadDBLogFilePortion answered without a DownloadDBLogFilePortionResult";
+        bad.hint = NULL;
+        p->cb(p->ud, NULL, &bad);
+    } else
+        p->cb(p->ud, o, r);
+    json_decref(o);
+    free(p);
+}
+
+void rds_download_log_portion(AwsClient *c, const char *instance_id, const char *file,
+                              const char *marker, AwsJsonCb cb, void *ud)
+{
+    StrBuf params = STRBUF_INIT;
+    aws_query_add(&params, "DBInstanceIdentifier", instance_id);
+    aws_query_add(&params, "LogFileName", file);
+    aws_query_add(&params, "Marker", marker ? marker : "0");
+    Portion *p = xmalloc(sizeof *p);
+    p->cb = cb;
+    p->ud = ud;
+    aws_call(c, &aws_rds, "DownloadDBLogFilePortion", params.data, portion_done, p);
+    strbuf_free(&params);
+}
+
 char *rds_iam_token(const AwsCredentials *creds, const char *region, const char *host, int port,
                     const char *user, time_t now)
 {

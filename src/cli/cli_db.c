@@ -246,12 +246,16 @@ static int run_add(const Command *cmd, int argc, char **argv)
         {"region", required_argument, NULL, 'r'},
         {"rds-instance-id", required_argument, NULL, 'I'},
         {"json", required_argument, NULL, 'j'},
+        {"log-file", required_argument, NULL, 'L'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"rds-logs", no_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
     json_t *body = json_object();
     json_t *cred = NULL;
     json_t *tags = json_array();
     json_t *aws = json_object();
+    json_t *logs = json_object();
     char *from_json = NULL;
     int status = -1;
     int o;
@@ -323,6 +327,15 @@ static int run_add(const Command *cmd, int argc, char **argv)
         case 'j':
             from_json = optarg;
             break;
+        case 'L':
+            json_object_set_new(logs, "file", json_string(optarg));
+            break;
+        case 'F':
+            json_object_set_new(logs, "format", json_string(optarg));
+            break;
+        case 'G':
+            json_object_set_new(logs, "rds", json_true());
+            break;
         default:
             status = cli_usage_error("pgfleet db add",
                                      "unknown or incomplete option '%s' (see 'pgfleet help db "
@@ -354,6 +367,7 @@ static int run_add(const Command *cmd, int argc, char **argv)
         json_decref(cred);
         json_decref(tags);
         json_decref(aws);
+        json_decref(logs);
         return status;
     }
     if (cred)
@@ -366,6 +380,10 @@ static int run_add(const Command *cmd, int argc, char **argv)
         json_object_set_new(body, "aws", aws);
     else
         json_decref(aws);
+    if (json_object_size(logs))
+        json_object_set_new(body, "logs", logs);
+    else
+        json_decref(logs);
     char *s = jsonutil_dumps(body);
     json_decref(body);
     Call c;
@@ -383,12 +401,16 @@ static const Command add_command = {
     .name = "add",
     .summary = "register a database",
     .usage = "--name N --host H [--port P] --dbname D --user U CREDENTIALS [--sslmode M] "
-             "[--id ID] [--tag T]... | --json FILE",
+             "[--id ID] [--tag T]... [--region R] [--rds-instance-id I] [--log-file PATH] "
+             "[--log-format F] [--rds-logs] | --json FILE",
     .help = "CREDENTIALS is one of:\n"
             "  --secret-id ID        a Secrets Manager secret (RDS JSON format)\n"
             "  --password-env VAR    a variable in the server's environment\n"
             "  --password-stdin      a password, kept by the server in Secrets Manager\n"
             "  --rds-iam             an RDS IAM token per connection (needs sslmode require+)\n"
+            "Replication errors are read from --log-file PATH (a PostgreSQL log the server\n"
+            "can read, followed across rotation; --log-format auto|stderr|csv|json) and/or,\n"
+            "with --rds-logs, the RDS instance's logs (needs --rds-instance-id).\n"
             "--json FILE (or -) sends a DatabaseConfig document; options override its fields.",
     .run = run_add,
 };

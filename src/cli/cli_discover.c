@@ -18,13 +18,23 @@
 #include "replication/topology.h"
 
 typedef struct DiscoverOut {
+    uv_loop_t *loop;
+    const PgConnParams *targets;
+    bool all;
     json_t *topology;
 } DiscoverOut;
 
-static void discovered(void *ud, const json_t *snapshots)
+static void inventoried(void *ud, const json_t *snapshots)
 {
     DiscoverOut *o = ud;
     o->topology = topology_build(snapshots);
+}
+
+/* then the databases that matter (or all, with --inventory) */
+static void discovered(void *ud, const json_t *snapshots)
+{
+    DiscoverOut *o = ud;
+    discover_inventory(o->loop, o->targets, snapshots, o->all, inventoried, o);
 }
 
 static void human_bytes(const json_t *v, char *buf, size_t len)
@@ -99,10 +109,16 @@ static void print_tree(const json_t *topo, const char *id, int depth, int guard)
                 printf("\n");
             print_tree(topo, jsonutil_str(e, "to"), depth + 1, guard + 1);
         } else {
-            printf("└─ logical %s -> %s/%s [subscription %s, %s, lag %s]\n",
+            const json_t *sync = json_object_get(e, "sync");
+            char tables[64] = "";
+            if (sync)
+                snprintf(tables, sizeof tables, ", %lld/%lld tables ready",
+                         (long long)json_integer_value(json_object_get(sync, "ready")),
+                         (long long)json_integer_value(json_object_get(sync, "tables")));
+            printf("└─ logical %s -> %s/%s [subscription %s, %s, lag %s%s]\n",
                    jsonutil_str(e, "source_database"), jsonutil_str(e, "to"),
                    jsonutil_str(e, "target_database"), jsonutil_str(e, "subscription"),
-                   jsonutil_str(e, "state"), lag);
+                   jsonutil_str(e, "state"), lag, tables);
         }
     }
 }
@@ -154,7 +170,7 @@ static void print_human(const json_t *topo)
 static int run_discover(const Command *cmd, int argc, char **argv)
 {
     (void)cmd;
-    bool as_json = false;
+    bool as_json = false, all = false;
     int n = 0;
     PgConnParams *targets = xcalloc((size_t)argc, sizeof *targets);
     void **owners = xcalloc((size_t)argc, sizeof *owners);
@@ -163,7 +179,7 @@ static int run_discover(const Command *cmd, int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0) {
             as_json = true;
         } else if (strcmp(argv[i], "--inventory") == 0) {
-            /* accepted; per-database details are not collected yet */
+            all = true;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             status = cli_usage_error("pgfleet discover", "unknown option '%s'", argv[i]);
         } else {
@@ -182,7 +198,7 @@ static int run_discover(const Command *cmd, int argc, char **argv)
         log_setup(LOG_ERROR, LOG_FORMAT_TEXT);
         uv_loop_t loop;
         uv_loop_init(&loop);
-        DiscoverOut o = {0};
+        DiscoverOut o = {.loop = &loop, .targets = targets, .all = all};
         discover_run(&loop, targets, n, discovered, &o);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
@@ -221,12 +237,15 @@ static int run_discover(const Command *cmd, int argc, char **argv)
 const Command cli_discover_command = {
     .name = "discover",
     .summary = "connect to servers and print their replication topology",
-    .usage = "[--json] CONNINFO...",
+    .usage = "[--json] [--inventory] CONNINFO...",
     .help = "Each CONNINFO is a libpq URI or key=value string (PGPASSWORD and PGUSER apply).\n"
             "One connection and one round trip per server. Standbys' upstreams and\n"
             "subscriptions' publishers that were not given appear as unmanaged nodes.\n"
             "Lag is 'unknown' (null in JSON), never 0, when it cannot be measured.\n"
             "Reading subscription conninfo needs a superuser or SELECT on pg_subscription.\n"
+            "Databases with subscriptions or logical slots are also visited (one connection\n"
+            "each) for publication tables and initial-sync states; --inventory visits every\n"
+            "database and adds each node's \"inventory\" (publications and their tables).\n"
             "Exit status 0 when every server was reached, 19 otherwise (what was found is\n"
             "still printed).",
     .run = run_discover,

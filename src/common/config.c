@@ -168,6 +168,28 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                                       .min = 1,
                                       .max = 3600,
                                       .description = "how often replication state is collected"},
+    [CFG_LOG_POLL_MS] = {.name = "log_poll_ms",
+                         .env = "PGFLEET_LOG_POLL_MS",
+                         .type = CFGT_INT,
+                         .default_value = "1000",
+                         .min = 50,
+                         .max = 60000,
+                         .description = "how often followed PostgreSQL log files are read"},
+    [CFG_RDS_LOG_POLL_SECONDS] = {.name = "rds_log_poll_seconds",
+                                  .env = "PGFLEET_RDS_LOG_POLL_SECONDS",
+                                  .type = CFGT_INT,
+                                  .default_value = "30",
+                                  .min = 1,
+                                  .max = 3600,
+                                  .description = "how often RDS logs are fetched (logs.rds)"},
+    [CFG_RDS_DISCOVERY_SECONDS] = {.name = "rds_discovery_seconds",
+                                   .env = "PGFLEET_RDS_DISCOVERY_SECONDS",
+                                   .type = CFGT_INT,
+                                   .default_value = "60",
+                                   .min = 1,
+                                   .max = 86400,
+                                   .description = "how often RDS instances are described (when a "
+                                                  "database names one)"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -323,6 +345,9 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->pg_connect_timeout_ms = strtol(cfg->raw[CFG_PG_CONNECT_TIMEOUT_MS], NULL, 10);
     cfg->pg_statement_timeout_ms = strtol(cfg->raw[CFG_PG_STATEMENT_TIMEOUT_MS], NULL, 10);
     cfg->collect_interval_seconds = strtol(cfg->raw[CFG_COLLECT_INTERVAL_SECONDS], NULL, 10);
+    cfg->log_poll_ms = strtol(cfg->raw[CFG_LOG_POLL_MS], NULL, 10);
+    cfg->rds_log_poll_ms = 1000 * strtol(cfg->raw[CFG_RDS_LOG_POLL_SECONDS], NULL, 10);
+    cfg->rds_discovery_ms = 1000 * strtol(cfg->raw[CFG_RDS_DISCOVERY_SECONDS], NULL, 10);
     return true;
 }
 

@@ -39,6 +39,9 @@ typedef enum ConfigKey {
     CFG_PG_STATEMENT_TIMEOUT_MS,
     CFG_URL,
     CFG_COLLECT_INTERVAL_SECONDS,
+    CFG_LOG_POLL_MS,
+    CFG_RDS_LOG_POLL_SECONDS,
+    CFG_RDS_DISCOVERY_SECONDS,
     CFG_COUNT
 } ConfigKey;
 
@@ -80,6 +83,9 @@ typedef struct Config {
     long pg_connect_timeout_ms;
     long pg_statement_timeout_ms;
     long collect_interval_seconds;
+    long log_poll_ms;
+    long rds_log_poll_ms;
+    long rds_discovery_ms;
 } Config;
 
 /* looks up one variable; returns NULL when unset */

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/jsonutil.h"
+#include "common/strbuf.h"
 #include "common/xalloc.h"
 
 static const char *const method_names[] = {"GET",   "HEAD",   "POST",    "PUT",
@@ -225,4 +226,32 @@ json_t *http_request_json_body(HttpRequest *req)
         return NULL;
     }
     return v;
+}
+
+bool http_query_param(const HttpRequest *req, const char *name, char *buf, size_t len)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = req->query; p && *p;) {
+        const char *end = p + strcspn(p, "&");
+        if ((size_t)(end - p) >= nlen && strncmp(p, name, nlen) == 0 &&
+            (p[nlen] == '=' || p + nlen == end)) {
+            const char *v = p + nlen + (p[nlen] == '=');
+            size_t o = 0;
+            for (; v < end; v++) {
+                if (o + 1 >= len)
+                    return false;
+                int hi, lo;
+                if (*v == '%' && end - v > 2 && (hi = hex_digit_value(v[1])) >= 0 &&
+                    (lo = hex_digit_value(v[2])) >= 0) {
+                    buf[o++] = (char)(hi * 16 + lo);
+                    v += 2;
+                } else
+                    buf[o++] = *v == '+' ? ' ' : *v;
+            }
+            buf[o] = '\0';
+            return true;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return false;
 }

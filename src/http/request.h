@@ -89,6 +89,9 @@ bool http_request_release(HttpRequest *req);
 /* the client is gone: responses are dropped; true when the request was freed */
 bool http_request_detach(HttpRequest *req);
 
+/* the query parameter's value, percent-decoded into buf; false when absent or too long */
+bool http_query_param(const HttpRequest *req, const char *name, char *buf, size_t len);
+
 /* the named path parameter ("{id}") or NULL */
 const char *http_param(const HttpRequest *req, const char *name);
 

@@ -12,6 +12,7 @@
 #include <libwebsockets.h>
 
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "http/request.h"
 #include "http/static.h"
@@ -237,11 +238,18 @@ static int begin_request(HttpServer *srv, Pss *pss, struct lws *wsi, const char 
     char *rid = custom_header_dup(wsi, "x-request-id:");
     http_request_set_id(req, rid);
     free(rid);
+    /* lws keeps each argument as a fragment (already URL-decoded); join them with '&' */
     int qlen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
     if (qlen > 0) {
-        req->query = xmalloc((size_t)qlen + 1);
-        if (lws_hdr_copy(wsi, req->query, qlen + 1, WSI_TOKEN_HTTP_URI_ARGS) < 0)
-            req->query[0] = '\0';
+        StrBuf q = STRBUF_INIT;
+        char frag[2048];
+        for (int i = 0;
+             lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0; i++) {
+            if (q.len)
+                strbuf_puts(&q, "&");
+            strbuf_puts(&q, frag);
+        }
+        req->query = strbuf_detach(&q);
     }
     req->content_type = header_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
 

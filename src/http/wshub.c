@@ -45,8 +45,8 @@ struct WsHub {
     size_t nclients;
 };
 
-static const char *const known_topics[] = {"heartbeat", "health", "topology",
-                                           "metrics",   "alerts", NULL};
+static const char *const known_topics[] = {"heartbeat", "health", "topology", "metrics",
+                                           "events",    "alerts", NULL};
 static const char *const known_prefixes[] = {"stream", "migration", "database", NULL};
 
 WsHub *wshub_new(const AuthKey *authkey)

@@ -13,11 +13,13 @@ const char *const sslmode_names[] = {"disable",   "allow",       "prefer", "requ
                                      "verify-ca", "verify-full", NULL};
 
 static const char *const database_fields[] = {
-    "schema_version", "id",          "name", "host", "port",       "dbname",     "user",
-    "sslmode",        "credentials", "tags", "aws",  "created_at", "updated_at", NULL};
+    "schema_version", "id",   "name", "host", "port",       "dbname",     "user", "sslmode",
+    "credentials",    "tags", "aws",  "logs", "created_at", "updated_at", NULL};
 static const char *const cred_fields[] = {"source",    "password", "password_set",
                                           "secret_id", "env",      NULL};
 static const char *const aws_fields[] = {"region", "rds_instance_id", NULL};
+static const char *const logs_fields[] = {"file", "format", "rds", NULL};
+const char *const log_format_names[] = {"auto", "stderr", "csv", "json", NULL};
 
 static void credentials_from_json(CredentialRef *c, const json_t *obj, Validation *v)
 {
@@ -89,6 +91,23 @@ bool database_from_json(DatabaseConfig *db, const json_t *obj, Validation *v)
                  &db->aws_rds_instance_id);
     }
 
+    const json_t *logs = v_object(v, obj, NULL, "logs", false);
+    if (logs) {
+        v_no_unknown(v, logs, "logs", logs_fields);
+        if (v_string(v, logs, "logs", "file", false, STR_ANY, 1, 4096, &db->log_file) &&
+            db->log_file[0] != '/')
+            validation_add(v, "logs", "file", "absolute_path",
+                           "must be an absolute path (the daemon's working directory is not "
+                           "yours)");
+        int f = 0;
+        if (v_enum(v, logs, "logs", "format", false, log_format_names, &f))
+            db->log_format = f;
+        v_bool(v, logs, "logs", "rds", false, &db->log_rds);
+        if (db->log_rds && !db->aws_rds_instance_id)
+            validation_add(v, "logs", "rds", "requires_rds_instance",
+                           "needs aws.rds_instance_id: the RDS instance whose logs to read");
+    }
+
     char now[32];
     jsonutil_now_rfc3339(now, sizeof now);
     if (!v_string(v, obj, NULL, "created_at", false, STR_TIMESTAMP, 1, 40, &db->created_at))
@@ -132,6 +151,13 @@ json_t *database_to_json(const DatabaseConfig *db)
             json_object_set_new(aws, "rds_instance_id", json_string(db->aws_rds_instance_id));
         json_object_set_new(o, "aws", aws);
     }
+    if (db->log_file || db->log_rds) {
+        json_t *logs =
+            json_pack("{s:s, s:b}", "format", log_format_names[db->log_format], "rds", db->log_rds);
+        if (db->log_file)
+            json_object_set_new(logs, "file", json_string(db->log_file));
+        json_object_set_new(o, "logs", logs);
+    }
     json_object_set_new(o, "created_at", json_string(db->created_at));
     json_object_set_new(o, "updated_at", json_string(db->updated_at));
     return o;
@@ -153,6 +179,7 @@ void database_free(DatabaseConfig *db)
     string_array_free(db->tags, db->ntags);
     free(db->aws_region);
     free(db->aws_rds_instance_id);
+    free(db->log_file);
     free(db->created_at);
     free(db->updated_at);
     memset(db, 0, sizeof *db);

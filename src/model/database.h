@@ -56,12 +56,16 @@ typedef struct DatabaseConfig {
     size_t ntags;
     char *aws_region;          /* optional */
     char *aws_rds_instance_id; /* optional */
+    char *log_file;            /* optional: a PostgreSQL log file to follow */
+    int log_format;            /* index in log_format_names (LogFormatKind order) */
+    bool log_rds;              /* follow the RDS instance's logs through the RDS API */
     char *created_at;
     char *updated_at;
 } DatabaseConfig;
 
 extern const char *const cred_source_names[];
 extern const char *const sslmode_names[];
+extern const char *const log_format_names[];
 
 /*
  * Fills db from obj. A missing id is generated and missing timestamps set to

@@ -32,6 +32,7 @@ struct Collector {
     /* the last result */
     json_t *topology;
     json_t *shape;
+    json_t *last_known; /* edge key -> {lag_bytes, lag_seconds, collected_at, epoch} */
     char collected_at[32];
     time_t collected_epoch;
     double duration_ms;
@@ -50,6 +51,7 @@ static void unref(Collector *c)
     json_decref(c->snapshots);
     json_decref(c->topology);
     json_decref(c->shape);
+    json_decref(c->last_known);
     free(c);
 }
 
@@ -73,6 +75,35 @@ static json_t *shape_of(const json_t *topo)
     return s;
 }
 
+/* the identity of an edge across cycles */
+static void edge_key(const json_t *e, char *buf, size_t len)
+{
+    /* a physical edge is one per pair (its slot may be unknown while it is down) */
+    const char *name = jsonutil_str(e, "subscription");
+    snprintf(buf, len, "%s|%s|%s|%s", jsonutil_str(e, "kind"), jsonutil_str(e, "from"),
+             jsonutil_str(e, "to"), name ? name : "");
+}
+
+/* remembers each edge's last known lag, so an unknown value can show its last one and age */
+static void remember_lags(Collector *c, const json_t *topo)
+{
+    size_t i;
+    const json_t *e;
+    char key[600];
+    json_array_foreach(json_object_get(topo, "edges"), i, e)
+    {
+        if (!json_is_integer(json_object_get(e, "lag_bytes")))
+            continue;
+        edge_key(e, key, sizeof key);
+        const json_t *secs = json_object_get(e, "replay_lag_seconds");
+        json_object_set_new(c->last_known, key,
+                            json_pack("{s:O, s:O, s:s, s:I}", "lag_bytes",
+                                      json_object_get(e, "lag_bytes"), "lag_seconds",
+                                      secs ? secs : json_null(), "collected_at", c->collected_at,
+                                      "epoch", (json_int_t)c->collected_epoch));
+    }
+}
+
 static void timer_cb(uv_timer_t *t)
 {
     collector_kick(t->data);
@@ -93,6 +124,7 @@ static void cycle_done(Collector *c)
     jsonutil_now_rfc3339(c->collected_at, sizeof c->collected_at);
     c->collected_epoch = time(NULL);
     c->cycles++;
+    remember_lags(c, topo);
     json_t *shape = shape_of(topo);
     bool changed = !c->shape || !json_equal(shape, c->shape);
     json_decref(c->shape);
@@ -163,6 +195,7 @@ Collector *collector_new(uv_loop_t *loop, long interval_ms, CollectorServers ser
     c->cb = cb;
     c->cb_ud = cb_ud;
     c->refs = 2; /* the owner and the timer */
+    c->last_known = json_object();
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     uv_timer_start(&c->timer, timer_cb, 200, 0);
@@ -213,6 +246,20 @@ json_t *collector_status(const Collector *c)
             json_object_set(e, "subscription", json_object_get(n, "subscription"));
         if (json_object_get(n, "slot"))
             json_object_set(e, "slot", json_object_get(n, "slot"));
+        /* unknown now: the last value seen, marked with its age */
+        char key[600];
+        edge_key(n, key, sizeof key);
+        const json_t *last = json_object_get(c->last_known, key);
+        bool stale = !json_is_integer(json_object_get(n, "lag_bytes")) && last;
+        json_object_set_new(e, "stale", json_boolean(stale));
+        if (stale)
+            json_object_set_new(
+                e, "last_known",
+                json_pack("{s:O, s:O, s:O, s:f}", "lag_bytes", json_object_get(last, "lag_bytes"),
+                          "lag_seconds", json_object_get(last, "lag_seconds"), "collected_at",
+                          json_object_get(last, "collected_at"), "age_seconds",
+                          difftime(time(NULL),
+                                   (time_t)json_integer_value(json_object_get(last, "epoch")))));
         json_array_append_new(edges, e);
     }
     return json_pack("{s:s, s:f, s:f, s:I, s:o, s:o, s:O}", "collected_at", c->collected_at,

@@ -319,3 +319,157 @@ void discover_run(uv_loop_t *loop, const PgConnParams *targets, int n, DiscoverC
         pgconn_connect(loop, &p, connected, o);
     }
 }
+
+/* ---- per-database inventory: publications and initial-sync states ---- */
+
+static const char *const inventory_queries[] = {
+    "SELECT p.pubname::text AS name, p.puballtables AS all_tables, p.pubinsert AS ins, "
+    "p.pubupdate AS upd, p.pubdelete AS del, "
+    "coalesce((SELECT array_agg(format('%I.%I', t.schemaname, t.tablename) ORDER BY 1) "
+    "FROM pg_publication_tables t WHERE t.pubname = p.pubname), '{}')::text[] AS tables "
+    "FROM pg_publication p ORDER BY 1",
+    "SELECT s.subname::text AS subscription, sr.srrelid::regclass::text AS table_name, "
+    "CASE sr.srsubstate WHEN 'i' THEN 'init' WHEN 'd' THEN 'copying' WHEN 'f' THEN 'copied' "
+    "WHEN 's' THEN 'synchronized' WHEN 'r' THEN 'ready' ELSE sr.srsubstate::text END AS state, "
+    "sr.srsublsn::text AS lsn FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = "
+    "sr.srsubid WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = "
+    "current_database()) ORDER BY 1, 2",
+};
+
+#define INVENTORY_PARALLEL 8
+
+typedef struct InvJob {
+    struct InvRun *run;
+    json_t *snap; /* borrowed */
+    char *dbname;
+    PgConnParams params;
+} InvJob;
+
+typedef struct InvRun {
+    uv_loop_t *loop;
+    json_t *snapshots;
+    InvJob *jobs;
+    size_t njobs, next, pending;
+    DiscoverCb cb;
+    void *ud;
+} InvRun;
+
+static void inv_start_next(InvRun *r);
+
+static void inv_finish(InvRun *r)
+{
+    if (--r->pending > 0) {
+        inv_start_next(r);
+        return;
+    }
+    r->cb(r->ud, r->snapshots);
+    for (size_t i = 0; i < r->njobs; i++)
+        free(r->jobs[i].dbname);
+    free(r->jobs);
+    json_decref(r->snapshots);
+    free(r);
+}
+
+static void inv_record(InvJob *j, json_t *entry)
+{
+    json_t *inv = json_object_get(j->snap, "inventory");
+    if (!inv) {
+        inv = json_object();
+        json_object_set_new(j->snap, "inventory", inv);
+    }
+    json_object_set_new(inv, j->dbname, entry);
+}
+
+static void inv_queried(void *ud, PgConn *c, PGresult *const *res, int n, const PgError *err)
+{
+    InvJob *j = ud;
+    if (err || n < 2) {
+        inv_record(j, json_pack("{s:s}", "error", err ? err->message : "no answer"));
+    } else {
+        json_t *pubs = rows_json(res[0]);
+        json_t *rels = rows_json(res[1]);
+        inv_record(j, json_pack("{s:o, s:o}", "publications", pubs, "subscription_tables", rels));
+    }
+    pgconn_close(c);
+    inv_finish(j->run);
+}
+
+static void inv_connected(void *ud, PgConn *c, const PgError *err)
+{
+    InvJob *j = ud;
+    if (err) {
+        inv_record(j, json_pack("{s:s}", "error", err->message));
+        inv_finish(j->run);
+        return;
+    }
+    if (!pgconn_pipeline(c, inventory_queries, 2, inv_queried, j)) {
+        inv_record(j, json_pack("{s:s}", "error", "could not send the inventory queries"));
+        pgconn_close(c);
+        inv_finish(j->run);
+    }
+}
+
+static void inv_start_next(InvRun *r)
+{
+    size_t done = r->njobs + 1 - r->pending;
+    while (r->next < r->njobs && r->next - done < INVENTORY_PARALLEL) {
+        InvJob *j = &r->jobs[r->next++];
+        j->params.dbname = j->dbname;
+        if (!j->params.application_name)
+            j->params.application_name = "pgfleet discover";
+        pgconn_connect(r->loop, &j->params, inv_connected, j);
+    }
+}
+
+/* the databases of a snapshot worth a look: with subscriptions or logical slots, or all */
+static void wanted_databases(const json_t *snap, bool all, json_t *out)
+{
+    size_t i;
+    const json_t *x;
+    if (all) {
+        json_array_foreach(json_object_get(snap, "databases"), i, x)
+            json_object_set_new(out, json_string_value(x), json_true());
+        return;
+    }
+    json_array_foreach(json_object_get(snap, "subscriptions"), i,
+                       x) if (jsonutil_str(x, "database"))
+        json_object_set_new(out, jsonutil_str(x, "database"), json_true());
+    json_array_foreach(json_object_get(snap, "slots"), i, x) if (jsonutil_str(x, "database"))
+        json_object_set_new(out, jsonutil_str(x, "database"), json_true());
+}
+
+void discover_inventory(uv_loop_t *loop, const PgConnParams *targets, const json_t *snapshots,
+                        bool all, DiscoverCb cb, void *ud)
+{
+    InvRun *r = xcalloc(1, sizeof *r);
+    r->loop = loop;
+    r->snapshots = json_incref((json_t *)(uintptr_t)snapshots);
+    r->cb = cb;
+    r->ud = ud;
+    size_t cap = 16;
+    r->jobs = xcalloc(cap, sizeof *r->jobs);
+    size_t i;
+    json_t *snap;
+    json_array_foreach(r->snapshots, i, snap)
+    {
+        if (!json_is_true(json_object_get(snap, "reached")))
+            continue;
+        json_t *dbs = json_object();
+        wanted_databases(snap, all, dbs);
+        const char *db;
+        json_t *v;
+        json_object_foreach(dbs, db, v)
+        {
+            if (r->njobs == cap) {
+                cap *= 2;
+                r->jobs = xrealloc(r->jobs, cap * sizeof *r->jobs);
+            }
+            r->jobs[r->njobs++] =
+                (InvJob){.run = r, .snap = snap, .dbname = xstrdup(db), .params = targets[i]};
+        }
+        json_decref(dbs);
+    }
+    r->pending = r->njobs + 1; /* +1 until every job is started */
+    inv_start_next(r);
+    inv_finish(r);
+}

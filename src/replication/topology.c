@@ -136,7 +136,36 @@ static void add_nodes(Graph *g, const json_t *snapshots, json_t *unreachable)
         json_object_set(n, "databases", json_object_get(s, "databases"));
         json_object_set(n, "wal_level", json_object_get(inst, "wal_level"));
         json_object_set(n, "current_lsn", json_object_get(inst, "current_lsn"));
+        if (json_object_get(s, "inventory"))
+            json_object_set(n, "inventory", json_object_get(s, "inventory"));
     }
+}
+
+/* initial-sync progress of a subscription from the subscriber's inventory, or NULL */
+static json_t *sync_of(const json_t *snap, const char *db, const char *sub)
+{
+    const json_t *inv = json_object_get(json_object_get(snap, "inventory"), db);
+    const json_t *rels = json_object_get(inv, "subscription_tables");
+    if (!json_is_array(rels))
+        return NULL;
+    json_t *pending = json_array();
+    size_t i, total = 0, ready = 0;
+    const json_t *r;
+    json_array_foreach(rels, i, r)
+    {
+        if (!jsonutil_str(r, "subscription") || strcmp(jsonutil_str(r, "subscription"), sub) != 0)
+            continue;
+        total++;
+        const char *st = jsonutil_str(r, "state");
+        if (st && strcmp(st, "ready") == 0)
+            ready++;
+        else
+            json_array_append_new(pending,
+                                  json_pack("{s:O, s:O}", "table", json_object_get(r, "table_name"),
+                                            "state", json_object_get(r, "state")));
+    }
+    return json_pack("{s:I, s:I, s:o}", "tables", (json_int_t)total, "ready", (json_int_t)ready,
+                     "not_ready", pending);
 }
 
 /* the upstream's pg_stat_replication row serving this standby, or NULL */
@@ -303,6 +332,13 @@ static void logical_edges(Graph *g, const json_t *snapshots, json_t *edges)
                                 json_object_get(stats, "apply_error_count"));
                 json_object_set(e, "sync_error_count", json_object_get(stats, "sync_error_count"));
             }
+            json_t *sync = sync_of(s, jsonutil_str(sub, "database"), jsonutil_str(sub, "name"));
+            if (sync) {
+                if (enabled && strcmp(state, "streaming") == 0 &&
+                    json_array_size(json_object_get(sync, "not_ready")) > 0)
+                    json_object_set_new(e, "state", json_string("initializing"));
+                json_object_set_new(e, "sync", sync);
+            }
             if (!conninfo)
                 json_object_set_new(
                     e, "note",
@@ -353,4 +389,123 @@ json_t *topology_build(const json_t *snapshots)
     json_decref(g.snap_by_canon);
     return json_pack("{s:o, s:o, s:o, s:o}", "nodes", g.nodes, "edges", edges, "slots", slot_list,
                      "unreachable", unreachable);
+}
+
+/* the node (by id) or NULL */
+static json_t *node_by_id(json_t *nodes, const char *id)
+{
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n) if (strcmp(jsonutil_str(n, "id"), id) == 0) return n;
+    return NULL;
+}
+
+/* the node an instance is, by the registry's mapping or by its endpoint; NULL if none */
+static json_t *node_of_instance(json_t *nodes, const json_t *node_rds, const char *instance_id,
+                                const json_t *inst, bool create)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)node_rds, key, v)
+    {
+        if (strcmp(json_string_value(v), instance_id) == 0) {
+            json_t *n = node_by_id(nodes, key);
+            if (n)
+                return n;
+        }
+    }
+    const json_t *ep = json_object_get(inst, "endpoint");
+    const char *addr = jsonutil_str(ep, "address");
+    if (!addr)
+        return NULL;
+    char id[300];
+    json_int_t port = json_integer_value(json_object_get(ep, "port"));
+    snprintf(id, sizeof id, "%s:%lld", addr, (long long)port);
+    json_t *n = node_by_id(nodes, id);
+    if (n || !create)
+        return n;
+    n = json_pack("{s:s, s:s, s:I, s:b, s:b, s:n, s:n, s:O, s:n, s:[]}", "id", id, "host", addr,
+                  "port", port, "managed", 0, "reachable", 0, "role", "system_identifier",
+                  "server_version", json_object_get(inst, "engine_version"), "timeline",
+                  "databases");
+    json_array_append_new(nodes, n);
+    return n;
+}
+
+void topology_merge_rds(json_t *topo, const json_t *instances, const json_t *node_rds)
+{
+    json_t *nodes = json_object_get(topo, "nodes");
+    json_t *edges = json_object_get(topo, "edges");
+    json_t *by_id = json_object();
+    size_t i;
+    const json_t *inst;
+    json_array_foreach(instances, i, inst)
+    {
+        const char *id = jsonutil_str(inst, "id");
+        if (id)
+            json_object_set(by_id, id, (json_t *)(uintptr_t)inst);
+    }
+    /* instances named by a registered database, and the instances linked to them */
+    json_t *wanted = json_object();
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)node_rds, key, v)
+    {
+        const json_t *in = json_object_get(by_id, json_string_value(v));
+        if (!in)
+            continue;
+        json_object_set_new(wanted, json_string_value(v), json_true());
+        if (jsonutil_str(in, "source_instance_id"))
+            json_object_set_new(wanted, jsonutil_str(in, "source_instance_id"), json_true());
+        const json_t *r;
+        size_t k;
+        json_array_foreach(json_object_get(in, "read_replica_ids"), k, r)
+            json_object_set_new(wanted, json_string_value(r), json_true());
+    }
+    json_object_foreach(wanted, key, v)
+    {
+        const json_t *in = json_object_get(by_id, key);
+        json_t *n = in ? node_of_instance(nodes, node_rds, key, in, true) : NULL;
+        if (n)
+            json_object_set_new(n, "rds",
+                                json_pack("{s:s, s:O, s:O, s:O, s:O, s:O}", "instance_id", key,
+                                          "class", json_object_get(in, "class"), "status",
+                                          json_object_get(in, "status"), "engine_version",
+                                          json_object_get(in, "engine_version"), "cluster_id",
+                                          json_object_get(in, "cluster_id"), "availability_zone",
+                                          json_object_get(in, "availability_zone")));
+    }
+    /* replica links: annotate the physical edge pgfleet saw, or add the one RDS reports */
+    json_object_foreach(wanted, key, v)
+    {
+        const json_t *in = json_object_get(by_id, key);
+        const char *src_id = in ? jsonutil_str(in, "source_instance_id") : NULL;
+        const json_t *src = src_id ? json_object_get(by_id, src_id) : NULL;
+        if (!src)
+            continue;
+        json_t *from = node_of_instance(nodes, node_rds, src_id, src, false);
+        json_t *to = node_of_instance(nodes, node_rds, key, in, false);
+        if (!from || !to)
+            continue;
+        const char *fid = jsonutil_str(from, "id"), *tid = jsonutil_str(to, "id");
+        json_t *e;
+        bool seen = false;
+        json_array_foreach(edges, i, e)
+        {
+            if (strcmp(jsonutil_str(e, "kind"), "physical") == 0 &&
+                strcmp(jsonutil_str(e, "from"), fid) == 0 &&
+                strcmp(jsonutil_str(e, "to"), tid) == 0) {
+                json_object_set_new(e, "rds_replica", json_true());
+                seen = true;
+            }
+        }
+        if (!seen)
+            json_array_append_new(edges, json_pack("{s:s, s:s, s:s, s:s, s:n, s:n, s:n, s:b, s:s}",
+                                                   "kind", "physical", "from", fid, "to", tid,
+                                                   "state", "rds_replica", "slot", "lag_bytes",
+                                                   "replay_lag_seconds", "rds_replica", 1, "source",
+                                                   "rds"));
+    }
+    json_decref(wanted);
+    json_decref(by_id);
 }

@@ -20,6 +20,17 @@
 /* {"nodes":[...],"edges":[...],"slots":[...],"unreachable":["id",...]} (new reference) */
 json_t *topology_build(const json_t *snapshots);
 
+/*
+ * Merges RDS into a built topology: instances are rds_parse_instance objects;
+ * node_rds maps node id -> the rds_instance_id its DatabaseConfig names.
+ * Those nodes get "rds":{instance_id,class,status,...}; their source and
+ * replicas are found by mapping or by endpoint (unmanaged nodes when not
+ * reached); each replica link marks the physical edge pgfleet saw
+ * ("rds_replica": true) or, when none was seen, is added with state
+ * "rds_replica" and unknown lag.
+ */
+void topology_merge_rds(json_t *topo, const json_t *instances, const json_t *node_rds);
+
 /* "16/B374D848" -> bytes; false when malformed */
 bool topology_parse_lsn(const char *s, uint64_t *out);
 

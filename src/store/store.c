@@ -46,7 +46,16 @@ struct Store {
     void *ud;
 };
 
-typedef enum OpKind { OP_DONE, OP_VALUE, OP_PING, OP_HANDSHAKE, OP_HASH, OP_HDEL } OpKind;
+typedef enum OpKind {
+    OP_DONE,
+    OP_VALUE,
+    OP_PING,
+    OP_HANDSHAKE,
+    OP_HASH,
+    OP_HDEL,
+    OP_LIST,
+    OP_QUIET, /* one step of a pipelined group: its error, if any, is kept for the last step */
+} OpKind;
 
 typedef struct StoreOp {
     Store *st;
@@ -56,6 +65,7 @@ typedef struct StoreOp {
         StoreValueCb value;
         StorePingCb ping;
         StoreHashCb hash;
+        StoreListCb list;
     } cb;
     void *ud;
     uint64_t started_ns;
@@ -194,6 +204,28 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
         else
             op->cb.done(op->ud, err, err ? msg : NULL);
         break;
+    case OP_QUIET:
+        if (err != PGF_OK)
+            log_warn("%s", msg);
+        break;
+    case OP_LIST: {
+        if (err != PGF_OK || reply->type != REDIS_REPLY_ARRAY) {
+            op->cb.list(op->ud, err ? err : PGF_ERR_STORE_DOWN, err ? msg : "unexpected reply", 0,
+                        NULL, NULL);
+            break;
+        }
+        size_t n = reply->elements;
+        const char **values = xcalloc(n + 1, sizeof *values);
+        size_t *lens = xcalloc(n + 1, sizeof *lens);
+        for (size_t i = 0; i < n; i++) {
+            values[i] = reply->element[i]->str;
+            lens[i] = reply->element[i]->len;
+        }
+        op->cb.list(op->ud, PGF_OK, NULL, n, values, lens);
+        free(values);
+        free(lens);
+        break;
+    }
     case OP_HASH: {
         if (err != PGF_OK || reply->type != REDIS_REPLY_ARRAY) {
             op->cb.hash(op->ud, err ? err : PGF_ERR_STORE_DOWN, err ? msg : "unexpected reply", 0,
@@ -549,4 +581,39 @@ PgfError store_hgetall(Store *st, const char *key, StoreHashCb cb, void *ud)
         return PGF_ERR_STORE_DOWN;
     op->cb.hash = cb;
     return submit_key(st, op, "HGETALL %b", key);
+}
+
+PgfError store_list_push(Store *st, const char *key, const char *value, size_t len, long max_len,
+                         long ttl_seconds, StoreDoneCb cb, void *ud)
+{
+    if (st->state != STORE_READY || !st->ac)
+        return PGF_ERR_STORE_DOWN;
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    /* one connection keeps the order: LPUSH, LTRIM, then EXPIRE answers the caller */
+    PgfError rc = submit(st, op_new(st, OP_QUIET, NULL), "LPUSH %b %b", k, klen, value, len);
+    if (rc == PGF_OK)
+        rc = submit(st, op_new(st, OP_QUIET, NULL), "LTRIM %b 0 %ld", k, klen, max_len - 1);
+    if (rc == PGF_OK) {
+        StoreOp *op = op_new(st, OP_DONE, ud);
+        op->cb.done = cb;
+        rc = ttl_seconds > 0 ? submit(st, op, "EXPIRE %b %ld", k, klen, ttl_seconds)
+                             : submit(st, op, "PING");
+    }
+    free(k);
+    return rc;
+}
+
+PgfError store_list_range(Store *st, const char *key, long start, long stop, StoreListCb cb,
+                          void *ud)
+{
+    StoreOp *op = op_begin(st, OP_LIST, ud);
+    if (!op)
+        return PGF_ERR_STORE_DOWN;
+    op->cb.list = cb;
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    PgfError rc = submit(st, op, "LRANGE %b %ld %ld", k, klen, start, stop);
+    free(k);
+    return rc;
 }

@@ -16,6 +16,9 @@
  * JSON objects carrying "schema_version". Layout so far:
  *   <prefix>modeltest:<kind>:<id>   round-trip records of GET /api/models/test (TTL 60 s)
  *   <prefix>databases               hash: database id -> DatabaseConfig JSON (no secrets)
+ *   <prefix>replication:latest      the collector's last status (TTL: a few intervals)
+ *   <prefix>replication:history     list, newest first: compact metric samples (an hour)
+ *   <prefix>replication:events      list, newest first: classified log events (bounded)
  *
  * Callback contract: a callback is called exactly once per accepted operation,
  * from the loop, never from inside the call that started it. It may start new
@@ -97,5 +100,15 @@ PgfError store_hdel(Store *st, const char *key, const char *field, StoreDoneCb c
     __attribute__((warn_unused_result));
 PgfError store_hgetall(Store *st, const char *key, StoreHashCb cb, void *ud)
     __attribute__((warn_unused_result));
+
+/* lists, newest first */
+typedef void (*StoreListCb)(void *ud, PgfError err, const char *errmsg, size_t n,
+                            const char *const *values, const size_t *lens);
+/* LPUSH then LTRIM to max_len, then EXPIRE (ttl_seconds > 0); cb after the last */
+PgfError store_list_push(Store *st, const char *key, const char *value, size_t len, long max_len,
+                         long ttl_seconds, StoreDoneCb cb, void *ud)
+    __attribute__((warn_unused_result));
+PgfError store_list_range(Store *st, const char *key, long start, long stop, StoreListCb cb,
+                          void *ud) __attribute__((warn_unused_result));
 
 #endif

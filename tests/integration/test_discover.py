@@ -113,6 +113,28 @@ def test_discover_reports_every_node_edge_and_slot(topo):
     assert slots[(nid(pr), "standby_a")]["type"] == "physical" and slots[(nid(pr), "standby_a")]["active"]
     assert slots[(nid(st), "cascade_b")]["active"] is True
     assert slots[(nid(pr), "orders_sub")]["active"] is True
+    # the subscriber's database was visited for its initial-sync states (it has subscriptions)
+    assert o["sync"] == {"tables": 1, "ready": 1, "not_ready": []}
+    assert "reporting" in nodes[nid(su)]["inventory"] and "shop" in nodes[nid(pr)]["inventory"]
+
+
+def test_inventory_lists_publication_tables_of_every_database(topo):
+    pr = topo["primary"]
+    args = [PGFLEET_BIN, "discover", "--json", "--inventory", conninfo(pr), conninfo(topo["sub"])]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    t = json.loads(p.stdout)
+    inv = [n for n in t["nodes"] if n["id"] == nid(pr)][0]["inventory"]
+    assert set(inv) >= {"postgres", "shop"}  # every database, not only those with slots
+    pubs = {x["name"]: x for x in inv["shop"]["publications"]}
+    assert pubs["orders_pub"]["tables"] == ["public.orders"] and pubs["orders_pub"]["all_tables"] is False
+    assert pubs["items_pub"]["tables"] == ["public.items"]
+    assert inv["postgres"]["publications"] == []
+    rels = [n for n in t["nodes"] if n["id"] == nid(topo["sub"])][0]["inventory"]["reporting"]["subscription_tables"]
+    assert {(r["subscription"], r["table_name"], r["state"]) for r in rels} >= {("orders_sub", "orders", "ready")}
+    tree = subprocess.run([PGFLEET_BIN, "discover", conninfo(pr), conninfo(topo["sub"])],
+                          capture_output=True, text=True, timeout=60).stdout
+    assert "1/1 tables ready" in tree
 
 
 def test_discover_from_only_a_cascading_standby(topo):
@@ -179,11 +201,12 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
     d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MON_PW": PW,
                         "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1"})
     for name, s in topo.items():
-        r = d.post("/api/databases", data=json.dumps({
-            "id": name, "name": name, "host": "127.0.0.1", "port": s.port, "dbname": "postgres",
-            "user": "monitor", "credentials": {"source": "env", "env": "MON_PW"}}),
-            headers={"Content-Type": "application/json"})
-        assert r.status_code == 201
+        body = {"id": name, "name": name, "host": "127.0.0.1", "port": s.port, "dbname": "postgres",
+                "user": "monitor", "credentials": {"source": "env", "env": "MON_PW"}}
+        if name == "cascade":  # its server log (pg_ctl -l) is followed for replication errors
+            body["logs"] = {"file": os.path.join(s.dir, "log")}
+        r = d.post("/api/databases", data=json.dumps(body), headers={"Content-Type": "application/json"})
+        assert r.status_code == 201, r.text
     wait_for(lambda: len(d.get("/api/replication/discover", auth=True).json().get("edges", [])) == 4,
              timeout=15, what="collected topology")
     live = d.get("/api/replication/discover", auth=True).json()
@@ -216,6 +239,10 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
     metrics = asyncio.run(topology_event())
     assert len(metrics["edges"]) == 4 and metrics["collected_at"]
     # a server going down shows within a cycle or two, its lag becomes unknown
+    def cascade_lag():
+        st = d.get("/api/replication/status", auth=True).json()
+        return [e for e in st["edges"] if e["to"] == nid(topo["cascade"])][0]["lag_bytes"]
+    wait_for(lambda: isinstance(cascade_lag(), int), timeout=20, what="the cascade streaming again")
     topo["standby"].stop()
     try:
         def down():
@@ -224,8 +251,32 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
         wait_for(down, timeout=15, what="standby down in the snapshot")
         m = requests.get(d.url + "/metrics", headers={"Authorization": f"Bearer {AUTH_KEY}"}, timeout=10).text
         assert f'pgfleet_node_up{{node="{nid(topo["standby"])}",role="unknown"}} 0' in m
+        # the cascade's lag is unknown now: null, with the last value seen and its age
+        def cascade_edge():
+            st = d.get("/api/replication/status", auth=True).json()
+            return [e for e in st["edges"] if e["to"] == nid(topo["cascade"])][0]
+        wait_for(lambda: cascade_edge()["lag_bytes"] is None, timeout=15, what="cascade lag unknown")
+        e = cascade_edge()
+        assert e["stale"] is True and isinstance(e["last_known"]["lag_bytes"], int)
+        assert e["last_known"]["age_seconds"] >= 0 and e["last_known"]["collected_at"]
+        # the cascade's own log says its upstream is gone: an event, classified, with a hint
+        def events():
+            return d.get("/api/replication/events?node=" + nid(topo["cascade"]), auth=True).json()["events"]
+        wait_for(lambda: any(ev["kind"] in ("upstream_unreachable", "stream_broken") for ev in events()),
+                 timeout=20, what="an upstream event from the cascade's log")
+        ev = [ev for ev in events() if ev["kind"] in ("upstream_unreachable", "stream_broken")][0]
+        assert ev["database_id"] == "cascade" and ev["hint"] and ev["severity"] in ("critical", "warning")
+        assert ev["source"] == {"kind": "file", "name": os.path.join(topo["cascade"].dir, "log")}
+        assert d.get("/api/replication/events?severity=bogus", auth=True).status_code == 422
     finally:
         topo["standby"].start()
+    # an hour of samples at the collector's interval, kept in Redis, oldest first
+    h = d.get("/api/replication/history?minutes=5", auth=True).json()
+    assert h["interval_seconds"] == 1 and h["count"] >= 3
+    assert [s["epoch"] for s in h["samples"]] == sorted(s["epoch"] for s in h["samples"])
+    assert any(e["lag_bytes"] is None for s in h["samples"] for e in s["edges"])
+    assert d.get("/api/replication/history?minutes=0", auth=True).status_code == 422
+    assert redis.cli("TTL", "pgfleet:replication:latest").strip() not in ("-1", "-2")
 
 
 def test_300_databases_on_two_servers_one_connection_each():
@@ -257,3 +308,47 @@ def test_300_databases_on_two_servers_one_connection_each():
     finally:
         for s in servers:
             s.destroy()
+
+
+def test_rds_instances_merge_into_the_topology(topo, daemon_factory, redis, moto):
+    """Databases naming an RDS instance get its facts; RDS replica links mark the physical edge
+    pgfleet saw, and a replica pgfleet cannot reach appears as an unmanaged node."""
+    import boto3
+    from awshelp import BASE_ENV, REGION
+    from conftest import AUTH_KEY
+    moto.reset()
+    rds = boto3.client("rds", region_name=REGION, endpoint_url=moto.url,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    rds.create_db_instance(DBInstanceIdentifier="orders-primary", DBInstanceClass="db.r6g.large",
+                           Engine="postgres", EngineVersion="15.5", AllocatedStorage=20,
+                           MasterUsername="postgres", MasterUserPassword="secret-pw-1")
+    rds.create_db_instance_read_replica(DBInstanceIdentifier="orders-standby",
+                                        SourceDBInstanceIdentifier="orders-primary")
+    rds.create_db_instance_read_replica(DBInstanceIdentifier="orders-analytics",
+                                        SourceDBInstanceIdentifier="orders-primary")
+    d = daemon_factory({**BASE_ENV, "AWS_ENDPOINT_URL": moto.url, "AUTH_KEY": AUTH_KEY,
+                        "PGFLEET_REDIS_URL": redis.url, "MON_PW": PW,
+                        "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_RDS_DISCOVERY_SECONDS": "1"})
+    for name, inst in (("primary", "orders-primary"), ("standby", "orders-standby")):
+        r = d.post("/api/databases", data=json.dumps({
+            "id": name, "name": name, "host": "127.0.0.1", "port": topo[name].port, "dbname": "postgres",
+            "user": "monitor", "credentials": {"source": "env", "env": "MON_PW"},
+            "aws": {"rds_instance_id": inst}}), headers={"Content-Type": "application/json"})
+        assert r.status_code == 201, r.text
+
+    def merged():
+        t = d.get("/api/replication/discover", auth=True).json()
+        return t if "rds" in t else None
+    wait_for(merged, timeout=15, what="RDS merged into the topology")
+    t = merged()
+    nodes = {n["id"]: n for n in t["nodes"]}
+    p = nodes[nid(topo["primary"])]
+    assert p["managed"] and p["rds"]["instance_id"] == "orders-primary" and p["rds"]["class"] == "db.r6g.large"
+    assert nodes[nid(topo["standby"])]["rds"]["instance_id"] == "orders-standby"
+    edge = [e for e in t["edges"] if e["kind"] == "physical" and e["to"] == nid(topo["standby"])][0]
+    assert edge["rds_replica"] is True and edge["state"] == "streaming"
+    analytics = [n for n in t["nodes"] if n.get("rds", {}).get("instance_id") == "orders-analytics"]
+    assert len(analytics) == 1 and analytics[0]["managed"] is False
+    e2 = [e for e in t["edges"] if e["to"] == analytics[0]["id"]][0]
+    assert e2["from"] == nid(topo["primary"]) and e2["state"] == "rds_replica" and e2["lag_bytes"] is None
+    assert t["rds"]["error"] is None if "error" in t["rds"] else True
