@@ -58,8 +58,8 @@ void events_add(ApiContext *ctx, json_t *ev)
     json_object_set_new(ev, "received_at", json_string(now));
     l->total++;
     log_event(strcmp(jsonutil_str(ev, "severity") ? jsonutil_str(ev, "severity") : "", "critical")
-                      ? LOG_INFO
-                      : LOG_WARN,
+                  ? LOG_INFO
+                  : LOG_WARN,
               NULL,
               json_pack("{s:O, s:O, s:O}", "node", json_object_get(ev, "node"), "kind",
                         json_object_get(ev, "kind"), "database_id",

@@ -29,6 +29,7 @@ extern const Command cli_config_command;
 extern const Command cli_aws_command;
 extern const Command cli_db_command;
 extern const Command cli_discover_command;
+extern const Command cli_migrate_command;
 
 /* entry point: returns the process exit status */
 int cli_main(int argc, char **argv);

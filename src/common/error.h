@@ -31,7 +31,8 @@
     X(PGF_ERR_UNSAFE,        "unsafe_config",          17,   500)            \
     X(PGF_ERR_AWS,           "aws_error",              18,   502)            \
     X(PGF_ERR_UNREACHABLE,   "database_unreachable",   19,   502)            \
-    X(PGF_ERR_NOT_READY,     "not_ready",              20,   503)
+    X(PGF_ERR_NOT_READY,     "not_ready",              20,   503)            \
+    X(PGF_ERR_MIGRATION,     "migration_failed",       21,   422)
 // clang-format on
 
 typedef enum PgfError {

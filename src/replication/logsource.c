@@ -15,10 +15,10 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 
-#define READ_CHUNK       65536
-#define MAX_READ_TICK    (4 * 1024 * 1024) /* per poll, so a huge backlog cannot stall the loop */
-#define MAX_PENDING      (1024 * 1024)     /* one record longer than this is dropped */
-#define RDS_SKIP_PAGES   20                /* pages skipped to reach the end at start */
+#define READ_CHUNK     65536
+#define MAX_READ_TICK  (4 * 1024 * 1024) /* per poll, so a huge backlog cannot stall the loop */
+#define MAX_PENDING    (1024 * 1024)     /* one record longer than this is dropped */
+#define RDS_SKIP_PAGES 20                /* pages skipped to reach the end at start */
 
 struct LogSource {
     uv_loop_t *loop;
@@ -97,8 +97,7 @@ static void feed(LogSource *s, const char *data, size_t len)
 {
     strbuf_append(&s->pending, data, len);
     size_t off = 0, n;
-    while ((n = logsource_record_len(s->pending.data + off, s->pending.len - off, s->format)) >
-           0) {
+    while ((n = logsource_record_len(s->pending.data + off, s->pending.len - off, s->format)) > 0) {
         emit_record(s, s->pending.data + off, n);
         off += n;
     }

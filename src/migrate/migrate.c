@@ -1,0 +1,966 @@
+#include "migrate/migrate.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/jsonutil.h"
+#include "common/log.h"
+#include "common/strbuf.h"
+#include "common/xalloc.h"
+#include "migrate/sqlsplit.h"
+#include "model/migration.h"
+#include "pgfleet_version.h"
+#include "replication/discover.h"
+
+/* the session advisory lock every pgfleet migration takes on a database ('pgfm', 1) */
+#define LOCK_SQL "SELECT pg_try_advisory_lock(1885824621, 1)"
+
+static const char *const history_ddl =
+    "CREATE TABLE IF NOT EXISTS pgfleet.migration_history (name text PRIMARY KEY, checksum text "
+    "NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), duration_ms float8, applied_by "
+    "text, pgfleet_version text, execution_id text)";
+
+typedef enum Step {
+    S_CONNECT,
+    S_PROBE,
+    S_IDLE, /* planned, waiting its turn */
+    S_LOCK,
+    S_BEGIN,
+    S_TIMEOUTS,
+    S_SCHEMA,
+    S_TABLE,
+    S_CHECK,
+    S_STMT,
+    S_RECORD,
+    S_END,
+    S_ABORT, /* ROLLBACK after a failure */
+    S_DONE,
+} Step;
+
+typedef enum TStatus {
+    T_PENDING,
+    T_RUNNING,
+    T_COMMITTED,
+    T_PREPARED,
+    T_FAILED,
+    T_ROLLED_BACK,
+    T_SKIPPED,
+} TStatus;
+
+static const char *const tstatus_names[] = {"pending", "running",     "committed", "prepared",
+                                            "failed",  "rolled_back", "skipped"};
+
+typedef struct Tgt {
+    struct Migrate *m;
+    int idx;
+    const char *label;
+    PgConnParams params;
+    PgConn *conn;
+    Step step;
+    TStatus status;
+    size_t stmt; /* next statement */
+    size_t done; /* statements that ran */
+    bool standby;
+    long max_prepared;
+    json_t *prepared; /* gids of pgfleet prepared transactions here */
+    bool has_history;
+    json_t *subs;   /* subscriptions of this database: [{conninfo, name}] */
+    char node[300]; /* host:port as given */
+    uint64_t started_ns;
+    double duration_ms;
+    char error[900];
+    char note[400];
+} Tgt;
+
+struct Migrate {
+    uv_loop_t *loop;
+    char id[40];
+    char *name, *sql, *applied_by;
+    char checksum[65];
+    bool dry_run, atomic, continue_on_error, non_tx, cancelled, stopping;
+    int parallel;
+    long lock_timeout_ms, statement_timeout_ms;
+    SqlScript script;
+    Tgt *t;
+    int n;
+    int *order; /* indexes into t, in run order */
+    int next;   /* next position in order to start */
+    int running;
+    int probing;
+    json_t *plan;      /* notes shown before running */
+    json_t *recovered; /* prepared transactions resolved at start */
+    json_t *recovery;  /* queued recovery work: [{target, sql, param, gid, exec}] */
+    json_t *committed_execs;
+    MigrateEventCb on_event;
+    MigrateDoneCb done;
+    void *ud;
+    int commit_i; /* atomic: the target being committed / rolled back */
+    bool finished;
+};
+
+static void emit(Tgt *t, const char *event, json_t *extra)
+{
+    json_t *e = json_pack("{s:s, s:s, s:s}", "execution_id", t->m->id, "target", t->label, "event",
+                          event);
+    if (extra) {
+        json_object_update(e, extra);
+        json_decref(extra);
+    }
+    if (t->m->on_event)
+        t->m->on_event(t->m->ud, e);
+    json_decref(e);
+}
+
+/* ---- the report ---- */
+
+static json_t *report(Migrate *m)
+{
+    json_t *targets = json_array();
+    int failed = 0, ok = 0, skipped = 0;
+    for (int k = 0; k < m->n; k++) {
+        Tgt *t = &m->t[m->order ? m->order[k] : k];
+        json_array_append_new(
+            targets,
+            json_pack("{s:s, s:s, s:I, s:I, s:f, s:s?, s:s?}", "target", t->label, "status",
+                      tstatus_names[t->status], "statements_done", (json_int_t)t->done,
+                      "statements_total", (json_int_t)m->script.n, "duration_ms", t->duration_ms,
+                      "error", t->error[0] ? t->error : NULL, "note",
+                      t->note[0] ? t->note : NULL));
+        if (t->status == T_FAILED)
+            failed++;
+        else if (t->status == T_COMMITTED || t->status == T_ROLLED_BACK)
+            ok++;
+        else
+            skipped++;
+    }
+    const char *status = m->cancelled ? "cancelled"
+                         : failed && ok ? "partial"
+                         : failed       ? "failed"
+                                        : "succeeded";
+    if (failed && ok && m->atomic)
+        status = "failed";
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:O, s:O, s:o}", "execution_id",
+                     m->id, "name", m->name, "checksum", m->checksum, "status", status, "dry_run",
+                     m->dry_run, "atomic", m->atomic, "continue_on_error", m->continue_on_error,
+                     "non_transactional", m->non_tx, "plan", m->plan, "recovered", m->recovered,
+                     "targets", targets);
+}
+
+static void free_migrate(Migrate *m)
+{
+    for (int i = 0; i < m->n; i++) {
+        json_decref(m->t[i].prepared);
+        json_decref(m->t[i].subs);
+    }
+    free(m->t);
+    free(m->order);
+    free(m->name);
+    free(m->sql);
+    free(m->applied_by);
+    sqlsplit_free(&m->script);
+    json_decref(m->plan);
+    json_decref(m->recovered);
+    json_decref(m->recovery);
+    json_decref(m->committed_execs);
+    free(m);
+}
+
+static void finish(Migrate *m)
+{
+    if (m->finished)
+        return;
+    m->finished = true;
+    for (int i = 0; i < m->n; i++)
+        if (m->t[i].conn) {
+            pgconn_close(m->t[i].conn); /* ends the session: its advisory lock goes too */
+            m->t[i].conn = NULL;
+        }
+    json_t *r = report(m);
+    m->done(m->ud, r);
+    json_decref(r);
+    free_migrate(m);
+}
+
+static void set_error(Tgt *t, const PgError *e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_error(Tgt *t, const PgError *e, const char *fmt, ...)
+{
+    char lead[400] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(lead, sizeof lead, fmt, ap);
+        va_end(ap);
+    }
+    snprintf(t->error, sizeof t->error, "%s%s%s%s%s", lead, lead[0] && e ? ": " : "",
+             e ? e->message : "", e && e->hint[0] ? " HINT: " : "", e ? e->hint : "");
+}
+
+/* ---- applying ---- */
+
+static void schedule(Migrate *m);
+static void step(Tgt *t);
+static void atomic_finish(Migrate *m);
+
+static void target_finished(Tgt *t)
+{
+    Migrate *m = t->m;
+    t->duration_ms = (double)(uv_hrtime() - t->started_ns) / 1e6;
+    t->step = S_DONE;
+    m->running--;
+    if (t->status == T_FAILED && !m->continue_on_error)
+        m->stopping = true;
+    if (!m->atomic && t->conn) {
+        pgconn_close(t->conn);
+        t->conn = NULL;
+    }
+    schedule(m);
+}
+
+static void fail(Tgt *t, const PgError *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgError *err)
+{
+    (void)c;
+    Tgt *t = ud;
+    Migrate *m = t->m;
+    const PGresult *r = n > 0 ? res[0] : NULL;
+    if (err) {
+        if (t->step == S_ABORT) {
+            t->status = T_FAILED;
+            target_finished(t);
+            return;
+        }
+        if (t->step == S_STMT) {
+            const SqlStmt *s = &m->script.stmts[t->stmt];
+            fail(t, err, "statement %zu of %zu (line %d) failed", t->stmt + 1, m->script.n, s->line);
+        } else if (t->step == S_LOCK)
+            fail(t, err, "could not take the migration lock");
+        else
+            fail(t, err, "%s",
+                 t->step == S_END ? (m->atomic ? "PREPARE TRANSACTION failed" : "COMMIT failed")
+                 : t->step == S_RECORD ? "could not write the history row"
+                                       : "could not prepare the migration");
+        return;
+    }
+    switch (t->step) {
+    case S_LOCK:
+        if (!(PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't')) {
+            t->status = T_FAILED;
+            snprintf(t->error, sizeof t->error,
+                     "already running: another pgfleet migration holds this database's migration "
+                     "lock; wait for it to finish (or find it in pg_locks, locktype advisory)");
+            emit(t, "failed", json_pack("{s:s}", "error", t->error));
+            target_finished(t);
+            return;
+        }
+        t->step = m->non_tx ? S_TIMEOUTS : S_BEGIN;
+        break;
+    case S_BEGIN:
+        t->step = S_TIMEOUTS;
+        break;
+    case S_TIMEOUTS:
+        t->step = S_SCHEMA;
+        break;
+    case S_SCHEMA:
+        t->step = S_TABLE;
+        break;
+    case S_TABLE:
+        t->step = S_CHECK;
+        break;
+    case S_CHECK:
+        if (PQntuples(r) == 1) {
+            const char *have = PQgetvalue(r, 0, 0);
+            if (strcmp(have, m->checksum) == 0) {
+                t->status = T_SKIPPED;
+                snprintf(t->note, sizeof t->note,
+                         "already applied (same name and checksum, at %s): nothing to do",
+                         PQgetvalue(r, 0, 1));
+                emit(t, "skipped", json_pack("{s:s}", "note", t->note));
+            } else {
+                t->status = T_FAILED;
+                snprintf(t->error, sizeof t->error,
+                         "drift: '%s' was applied here with checksum %.12s..., this script's is "
+                         "%.12s...; a changed migration must get a new name",
+                         m->name, have, m->checksum);
+                emit(t, "failed", json_pack("{s:s}", "error", t->error));
+            }
+            t->step = m->non_tx ? S_DONE : S_ABORT;
+            if (m->non_tx) {
+                target_finished(t);
+                return;
+            }
+            break;
+        }
+        t->step = m->script.n ? S_STMT : S_RECORD;
+        break;
+    case S_STMT:
+        t->done++;
+        emit(t, "statement",
+             json_pack("{s:I, s:I}", "k", (json_int_t)t->done, "n", (json_int_t)m->script.n));
+        if (++t->stmt >= m->script.n)
+            t->step = S_RECORD;
+        if (m->cancelled) {
+            fail(t, NULL, "cancelled");
+            return;
+        }
+        break;
+    case S_RECORD:
+        t->step = S_END;
+        if (m->non_tx) {
+            t->status = T_COMMITTED;
+            emit(t, "committed", NULL);
+            target_finished(t);
+            return;
+        }
+        break;
+    case S_END:
+        if (m->dry_run) {
+            t->status = T_ROLLED_BACK;
+            snprintf(t->note, sizeof t->note,
+                     "dry run: all %zu statements ran, then the transaction was rolled back",
+                     m->script.n);
+            emit(t, "rolled_back", json_pack("{s:s}", "note", t->note));
+        } else if (m->atomic) {
+            t->status = T_PREPARED;
+            emit(t, "prepared", NULL);
+        } else {
+            t->status = T_COMMITTED;
+            emit(t, "committed", NULL);
+        }
+        target_finished(t);
+        return;
+    case S_ABORT:
+        if (t->status == T_RUNNING)
+            t->status = T_FAILED;
+        target_finished(t);
+        return;
+    default:
+        break;
+    }
+    step(t);
+}
+
+static void fail(Tgt *t, const PgError *e, const char *fmt, ...)
+{
+    Migrate *m = t->m;
+    char lead[400] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(lead, sizeof lead, fmt, ap);
+    va_end(ap);
+    set_error(t, e, "%s", lead);
+    t->status = T_FAILED;
+    if (m->non_tx) {
+        snprintf(t->note, sizeof t->note,
+                 "non-transactional: statements 1..%zu were applied and stay; statement %zu and "
+                 "later did not run",
+                 t->done, t->done + 1);
+        emit(t, "failed", json_pack("{s:s, s:I}", "error", t->error, "statements_done",
+                                    (json_int_t)t->done));
+        target_finished(t);
+        return;
+    }
+    snprintf(t->note, sizeof t->note, "rolled back: nothing of this migration remains here");
+    emit(t, "failed", json_pack("{s:s}", "error", t->error));
+    t->step = S_ABORT;
+    step(t);
+}
+
+static void step(Tgt *t)
+{
+    Migrate *m = t->m;
+    char lt[32], st[32], gid[128], dur[32];
+    const char *sql = NULL;
+    const char *p[7];
+    int np = 0;
+    char *stmt = NULL;
+    switch (t->step) {
+    case S_LOCK:
+        sql = LOCK_SQL;
+        break;
+    case S_BEGIN:
+        sql = "BEGIN";
+        break;
+    case S_TIMEOUTS:
+        snprintf(lt, sizeof lt, "%ldms", m->lock_timeout_ms);
+        snprintf(st, sizeof st, "%ldms", m->statement_timeout_ms);
+        sql = m->non_tx ? "SELECT set_config('lock_timeout', $1, false), "
+                          "set_config('statement_timeout', $2, false)"
+                        : "SELECT set_config('lock_timeout', $1, true), "
+                          "set_config('statement_timeout', $2, true)";
+        p[np++] = lt;
+        p[np++] = st;
+        break;
+    case S_SCHEMA:
+        sql = "CREATE SCHEMA IF NOT EXISTS pgfleet";
+        break;
+    case S_TABLE:
+        sql = history_ddl;
+        break;
+    case S_CHECK:
+        sql = "SELECT checksum, applied_at::text FROM pgfleet.migration_history WHERE name = $1";
+        p[np++] = m->name;
+        break;
+    case S_STMT: {
+        const SqlStmt *s = &m->script.stmts[t->stmt];
+        stmt = xstrndup(m->sql + s->offset, s->len);
+        sql = stmt;
+        break;
+    }
+    case S_RECORD:
+        snprintf(dur, sizeof dur, "%.3f", (double)(uv_hrtime() - t->started_ns) / 1e6);
+        sql = "INSERT INTO pgfleet.migration_history (name, checksum, duration_ms, applied_by, "
+              "pgfleet_version, execution_id) VALUES ($1, $2, $3, $4, $5, $6)";
+        p[np++] = m->name;
+        p[np++] = m->checksum;
+        p[np++] = dur;
+        p[np++] = m->applied_by;
+        p[np++] = PGFLEET_VERSION;
+        p[np++] = m->id;
+        break;
+    case S_END:
+        if (m->dry_run)
+            sql = "ROLLBACK";
+        else if (m->atomic) {
+            snprintf(gid, sizeof gid, "PREPARE TRANSACTION 'pgfleet:%s:%d'", m->id, t->idx);
+            sql = gid;
+        } else
+            sql = "COMMIT";
+        break;
+    case S_ABORT:
+        sql = "ROLLBACK";
+        break;
+    default:
+        return;
+    }
+    if (!pgconn_query(t->conn, sql, np, p, answered, t)) {
+        snprintf(t->error, sizeof t->error, "the connection to %s was lost", t->label);
+        t->status = T_FAILED;
+        target_finished(t);
+    }
+    free(stmt);
+}
+
+static void start_target(Tgt *t)
+{
+    Migrate *m = t->m;
+    m->running++;
+    t->status = T_RUNNING;
+    t->started_ns = uv_hrtime();
+    t->step = S_LOCK;
+    emit(t, "started", json_pack("{s:I}", "statements_total", (json_int_t)m->script.n));
+    step(t);
+}
+
+static void schedule(Migrate *m)
+{
+    int max = m->parallel > 1 ? m->parallel : 1;
+    while (!m->stopping && !m->cancelled && m->next < m->n && m->running < max)
+        start_target(&m->t[m->order[m->next++]]);
+    if (m->running > 0)
+        return;
+    /* nothing runs: what was not started is skipped */
+    for (int k = m->next; k < m->n; k++) {
+        Tgt *t = &m->t[m->order[k]];
+        if (t->status != T_PENDING)
+            continue;
+        t->status = T_SKIPPED;
+        snprintf(t->note, sizeof t->note, "%s",
+                 m->cancelled ? "not run: the execution was cancelled"
+                              : "not run: stopped at the first failure (use continue-on-error to "
+                                "go on)");
+        emit(t, "skipped", json_pack("{s:s}", "note", t->note));
+    }
+    m->next = m->n;
+    if (m->atomic)
+        atomic_finish(m);
+    else
+        finish(m);
+}
+
+/* ---- atomic: COMMIT PREPARED everywhere once every target is prepared ---- */
+
+static void atomic_next(Migrate *m);
+
+static void atomic_answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgError *err)
+{
+    (void)c;
+    (void)res;
+    (void)n;
+    Tgt *t = ud;
+    Migrate *m = t->m;
+    bool all = !m->stopping && !m->cancelled;
+    if (err) {
+        set_error(t, err, "%s", all ? "COMMIT PREPARED failed" : "ROLLBACK PREPARED failed");
+        t->status = T_FAILED;
+    } else {
+        t->status = all ? T_COMMITTED : T_SKIPPED;
+        if (!all)
+            snprintf(t->note, sizeof t->note,
+                     "atomic: prepared, then rolled back because another target failed");
+        emit(t, all ? "committed" : "rolled_back", NULL);
+    }
+    m->commit_i++;
+    atomic_next(m);
+}
+
+static void atomic_next(Migrate *m)
+{
+    bool all = !m->stopping && !m->cancelled;
+    while (m->commit_i < m->n) {
+        Tgt *t = &m->t[m->order[m->commit_i]];
+        if (t->status == T_PREPARED && t->conn) {
+            char sql[160];
+            snprintf(sql, sizeof sql, "%s PREPARED 'pgfleet:%s:%d'", all ? "COMMIT" : "ROLLBACK",
+                     m->id, t->idx);
+            if (pgconn_query(t->conn, sql, 0, NULL, atomic_answered, t))
+                return;
+            snprintf(t->error, sizeof t->error,
+                     "lost the connection before %s PREPARED; the next pgfleet migrate on this "
+                     "target resolves it",
+                     all ? "COMMIT" : "ROLLBACK");
+            t->status = T_FAILED;
+        }
+        m->commit_i++;
+    }
+    finish(m);
+}
+
+static void atomic_finish(Migrate *m)
+{
+    for (int i = 0; i < m->n; i++)
+        if (m->t[i].status == T_FAILED)
+            m->stopping = true;
+    m->commit_i = 0;
+    atomic_next(m);
+}
+
+/* ---- planning ---- */
+
+static void plan_note(Migrate *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plan_note(Migrate *m, const char *fmt, ...)
+{
+    char buf[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    json_array_append_new(m->plan, json_string(buf));
+}
+
+static void canon(const char *host, int port, const char *db, char *buf, size_t len)
+{
+    if (!host || !strcmp(host, "localhost") || !strcmp(host, "::1"))
+        host = "127.0.0.1";
+    snprintf(buf, len, "%s:%d/%s", host, port, db ? db : "postgres");
+}
+
+/* the target a subscription's conninfo points at, or -1 */
+static int publisher_of(Migrate *m, const char *conninfo)
+{
+    PgConnParams p;
+    void *owner = NULL;
+    char err[200];
+    if (!conninfo || !discover_parse_conninfo(conninfo, &p, &owner, err, sizeof err))
+        return -1;
+    char want[400], have[400];
+    canon(p.host, p.port, p.dbname, want, sizeof want);
+    discover_free_conninfo(owner);
+    for (int i = 0; i < m->n; i++) {
+        canon(m->t[i].params.host, m->t[i].params.port, m->t[i].params.dbname, have, sizeof have);
+        if (!strcmp(want, have))
+            return i;
+    }
+    return -1;
+}
+
+static bool script_drops(const Migrate *m)
+{
+    for (size_t i = 0; i < m->script.n; i++) {
+        const SqlStmt *s = &m->script.stmts[i];
+        char head[64];
+        snprintf(head, sizeof head, "%.*s", (int)(s->len < 63 ? s->len : 63), m->sql + s->offset);
+        for (char *c = head; *c; c++)
+            *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+        if (!strncmp(head, "DROP", 4) || (strstr(head, "ALTER TABLE") && strstr(head, " DROP ")) ||
+            strstr(head, " RENAME "))
+            return true;
+    }
+    return false;
+}
+
+/* subscribers before their publishers (or after, for a script that drops things) */
+static void order_targets(Migrate *m)
+{
+    m->order = xcalloc((size_t)m->n, sizeof *m->order);
+    for (int i = 0; i < m->n; i++)
+        m->order[i] = i;
+    bool drops = script_drops(m);
+    for (int round = 0; round < m->n * m->n; round++) {
+        bool moved = false;
+        for (int i = 0; i < m->n && !moved; i++) {
+            Tgt *sub = &m->t[i];
+            size_t k;
+            const json_t *row;
+            json_array_foreach(sub->subs, k, row)
+            {
+                int pub = publisher_of(m, jsonutil_str(row, "conninfo"));
+                if (pub < 0 || pub == i)
+                    continue;
+                int first = drops ? pub : i, second = drops ? i : pub;
+                int pf = -1, ps = -1;
+                for (int j = 0; j < m->n; j++) {
+                    if (m->order[j] == first)
+                        pf = j;
+                    if (m->order[j] == second)
+                        ps = j;
+                }
+                if (pf > ps) { /* move first to just before second */
+                    int v = m->order[pf];
+                    memmove(&m->order[ps + 1], &m->order[ps], (size_t)(pf - ps) * sizeof(int));
+                    m->order[ps] = v;
+                    moved = true;
+                }
+                if (round == 0)
+                    plan_note(m, "%s subscribes to %s (subscription %s): %s runs %s", sub->label,
+                              m->t[pub].label, jsonutil_str(row, "name"), sub->label,
+                              drops ? "after its publisher (the script drops or renames things)"
+                                    : "first: logical replication does not carry DDL, so the "
+                                      "subscriber must have the new shape before the publisher "
+                                      "sends it");
+                if (moved)
+                    break;
+            }
+        }
+        if (!moved)
+            break;
+    }
+}
+
+static void run_recovery(Migrate *m);
+
+static void start_apply(Migrate *m)
+{
+    /* refusals that apply to the whole run, before anything changes */
+    for (int i = 0; i < m->n; i++) {
+        Tgt *t = &m->t[i];
+        if (t->status == T_FAILED)
+            continue;
+        if (t->standby) {
+            t->status = T_FAILED;
+            snprintf(t->error, sizeof t->error,
+                     "%s is a standby (read-only, in recovery): migrate its primary; the change "
+                     "reaches the standby through replication",
+                     t->label);
+        } else if (m->atomic && t->max_prepared <= 0) {
+            t->status = T_FAILED;
+            snprintf(t->error, sizeof t->error,
+                     "atomic mode needs two-phase commit: max_prepared_transactions is 0 on %s "
+                     "(set it, e.g. 10, and restart PostgreSQL)",
+                     t->label);
+        }
+    }
+    for (int i = 0; i < m->n; i++) {
+        if (m->t[i].status == T_FAILED) {
+            plan_note(m, "refused before running: %s", m->t[i].error);
+            m->stopping = true;
+        }
+    }
+    order_targets(m);
+    if (m->stopping) {
+        for (int i = 0; i < m->n; i++)
+            if (m->t[i].status == T_PENDING) {
+                m->t[i].status = T_SKIPPED;
+                snprintf(m->t[i].note, sizeof m->t[i].note,
+                         "not run: the run was refused before it started");
+            }
+        m->next = m->n;
+        finish(m);
+        return;
+    }
+    if (m->dry_run)
+        plan_note(m, "dry run: every target runs the script in a transaction that is rolled back");
+    if (m->atomic)
+        plan_note(m, "atomic: every target is prepared (PREPARE TRANSACTION) before any commits");
+    schedule(m);
+}
+
+static void recovery_answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgError *err)
+{
+    (void)c;
+    Migrate *m = ud;
+    json_t *job = json_array_get(m->recovery, 0);
+    const char *kind = jsonutil_str(job, "kind");
+    if (!strcmp(kind, "lookup")) {
+        if (!err && n > 0 && PQntuples(res[0]) > 0)
+            json_object_set_new(m->committed_execs, jsonutil_str(job, "exec"), json_true());
+    } else {
+        json_array_append_new(
+            m->recovered,
+            json_pack("{s:O, s:O, s:s, s:s?}", "target", json_object_get(job, "target"), "gid",
+                      json_object_get(job, "gid"), "action", kind, "error",
+                      err ? err->message : NULL));
+    }
+    json_array_remove(m->recovery, 0);
+    run_recovery(m);
+}
+
+/* lookups first, then COMMIT/ROLLBACK PREPARED decided from them */
+static void run_recovery(Migrate *m)
+{
+    json_t *job = json_array_get(m->recovery, 0);
+    if (!job) {
+        start_apply(m);
+        return;
+    }
+    const char *kind = jsonutil_str(job, "kind");
+    Tgt *t = &m->t[json_integer_value(json_object_get(job, "idx"))];
+    char sql[300];
+    const char *p[1];
+    int np = 0;
+    if (!strcmp(kind, "lookup")) {
+        snprintf(sql, sizeof sql,
+                 "SELECT 1 FROM pgfleet.migration_history WHERE execution_id = $1 LIMIT 1");
+        p[np++] = jsonutil_str(job, "exec");
+    } else {
+        /* decided now: a commit anywhere means the run had reached its commit phase */
+        bool commit = json_object_get(m->committed_execs, jsonutil_str(job, "exec")) != NULL;
+        json_object_set_new(job, "kind", json_string(commit ? "commit" : "rollback"));
+        snprintf(sql, sizeof sql, "%s PREPARED '%s'", commit ? "COMMIT" : "ROLLBACK",
+                 jsonutil_str(job, "gid"));
+        plan_note(m, "found prepared transaction %s left by an interrupted atomic run on %s: %s",
+                  jsonutil_str(job, "gid"), t->label,
+                  commit ? "committed (another target of that run had committed)"
+                         : "rolled back (no target of that run had committed)");
+    }
+    if (!t->conn || !pgconn_query(t->conn, sql, np, p, recovery_answered, m)) {
+        json_array_remove(m->recovery, 0);
+        run_recovery(m);
+    }
+}
+
+static void plan_ready(Migrate *m)
+{
+    /* every prepared pgfleet transaction found: look its run up in every history */
+    json_t *execs = json_object();
+    for (int i = 0; i < m->n; i++) {
+        size_t k;
+        const json_t *g;
+        json_array_foreach(m->t[i].prepared, k, g)
+        {
+            char exec[64] = "";
+            const char *gid = json_string_value(g);
+            const char *a = strchr(gid, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+            if (a && b && (size_t)(b - a - 1) < sizeof exec)
+                snprintf(exec, sizeof exec, "%.*s", (int)(b - a - 1), a + 1);
+            json_object_set_new(execs, exec, json_true());
+            json_array_append_new(m->recovery,
+                                  json_pack("{s:s, s:i, s:s, s:s, s:s}", "kind", "resolve", "idx",
+                                            i, "target", m->t[i].label, "gid", gid, "exec", exec));
+        }
+    }
+    json_t *lookups = json_array();
+    const char *exec;
+    json_t *v;
+    json_object_foreach(execs, exec, v) for (int i = 0; i < m->n; i++) if (m->t[i].has_history)
+        json_array_append_new(lookups, json_pack("{s:s, s:i, s:s}", "kind", "lookup", "idx", i,
+                                                 "exec", exec));
+    json_array_extend(lookups, m->recovery);
+    json_decref(m->recovery);
+    m->recovery = lookups;
+    json_decref(execs);
+    run_recovery(m);
+}
+
+static const char *const probe_sql[] = {
+    "SELECT pg_is_in_recovery(), current_setting('max_prepared_transactions')::int, "
+    "to_regclass('pgfleet.migration_history') IS NOT NULL, "
+    "coalesce((SELECT string_agg(gid, ' ') FROM pg_prepared_xacts WHERE gid LIKE 'pgfleet:%' "
+    "AND database = current_database()), '')",
+    NULL, /* discover's subscription query */
+};
+
+static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgError *err)
+{
+    (void)c;
+    Tgt *t = ud;
+    Migrate *m = t->m;
+    if (err) {
+        set_error(t, err, "could not inspect %s", t->label);
+        t->status = T_FAILED;
+    } else {
+        const PGresult *r = res[0];
+        t->standby = PQgetvalue(r, 0, 0)[0] == 't';
+        t->max_prepared = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+        t->has_history = PQgetvalue(r, 0, 2)[0] == 't';
+        char *gids = xstrdup(PQgetvalue(r, 0, 3));
+        for (char *save = NULL, *g = strtok_r(gids, " ", &save); g; g = strtok_r(NULL, " ", &save))
+            json_array_append_new(t->prepared, json_string(g));
+        free(gids);
+        const char *db = t->params.dbname ? t->params.dbname : "postgres";
+        for (int i = 0; n > 1 && i < PQntuples(res[1]); i++) {
+            int fdb = PQfnumber(res[1], "database"), fci = PQfnumber(res[1], "conninfo"),
+                fname = PQfnumber(res[1], "name");
+            if (strcmp(PQgetvalue(res[1], i, fdb), db) != 0)
+                continue;
+            json_array_append_new(
+                t->subs, json_pack("{s:s?, s:s}", "conninfo",
+                                   PQgetisnull(res[1], i, fci) ? NULL : PQgetvalue(res[1], i, fci),
+                                   "name", PQgetvalue(res[1], i, fname)));
+        }
+    }
+    t->step = S_IDLE;
+    if (--m->probing == 0)
+        plan_ready(m);
+}
+
+static void connected(void *ud, PgConn *c, const PgError *err)
+{
+    Tgt *t = ud;
+    Migrate *m = t->m;
+    if (err) {
+        set_error(t, err, "could not connect to %s", t->label);
+        t->status = T_FAILED;
+        t->step = S_IDLE;
+        if (--m->probing == 0)
+            plan_ready(m);
+        return;
+    }
+    t->conn = c;
+    t->step = S_PROBE;
+    const char *q[2] = {probe_sql[0], discover_queries[4]};
+    if (!pgconn_pipeline(c, q, 2, probed, t)) {
+        PgError e = {.kind = PGE_CLOSED};
+        snprintf(e.message, sizeof e.message, "the connection closed");
+        probed(t, c, NULL, 0, &e);
+    }
+}
+
+/* ---- start ---- */
+
+Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTarget *targets,
+                       int n, MigrateEventCb on_event, MigrateDoneCb done, void *ud, char *err,
+                       size_t errlen)
+{
+    if (!o->name || !*o->name) {
+        snprintf(err, errlen, "the migration needs a name");
+        return NULL;
+    }
+    if (n <= 0) {
+        snprintf(err, errlen, "no targets: give at least one database");
+        return NULL;
+    }
+    if (o->atomic && (o->non_transactional || o->continue_on_error || o->dry_run)) {
+        snprintf(err, errlen, "atomic cannot be combined with %s",
+                 o->non_transactional ? "non-transactional (two-phase commit needs a transaction)"
+                 : o->continue_on_error ? "continue-on-error (atomic means all or nothing)"
+                                        : "dry run (a dry run already changes nothing)");
+        return NULL;
+    }
+    if (o->dry_run && o->non_transactional) {
+        snprintf(err, errlen,
+                 "a dry run needs a transaction to roll back; a non-transactional script cannot "
+                 "be dry-run");
+        return NULL;
+    }
+    SqlScript s;
+    sqlsplit(o->sql, o->sql_len, &s);
+    if (s.unterminated) {
+        snprintf(err, errlen,
+                 "the script has an unterminated string, quoted identifier, comment or dollar "
+                 "quote starting at line %d",
+                 s.unterminated_line);
+        sqlsplit_free(&s);
+        return NULL;
+    }
+    if (s.n == 0) {
+        snprintf(err, errlen, "the script has no statements");
+        sqlsplit_free(&s);
+        return NULL;
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.stmts[i].tx_control) {
+            snprintf(err, errlen,
+                     "statement %zu (line %d) is %s: pgfleet runs each target in its own "
+                     "transaction; remove transaction control from the script",
+                     i + 1, s.stmts[i].line, s.stmts[i].what);
+            sqlsplit_free(&s);
+            return NULL;
+        }
+        if (s.stmts[i].non_tx && !o->non_transactional) {
+            snprintf(err, errlen,
+                     "statement %zu (line %d) is %s, which cannot run inside a transaction: mark "
+                     "the migration non-transactional (it then runs statement by statement, "
+                     "without rollback)",
+                     i + 1, s.stmts[i].line, s.stmts[i].what);
+            sqlsplit_free(&s);
+            return NULL;
+        }
+    }
+    Migrate *m = xcalloc(1, sizeof *m);
+    m->loop = loop;
+    m->script = s;
+    if (o->execution_id)
+        snprintf(m->id, sizeof m->id, "%s", o->execution_id);
+    else {
+        unsigned char rnd[8];
+        randombytes_buf(rnd, sizeof rnd);
+        snprintf(m->id, sizeof m->id, "mig-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+                 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    }
+    m->name = xstrdup(o->name);
+    m->sql = xstrndup(o->sql, o->sql_len);
+    m->applied_by = xstrdup(o->applied_by ? o->applied_by : "pgfleet");
+    migration_checksum(o->sql, o->sql_len, m->checksum);
+    m->dry_run = o->dry_run;
+    m->atomic = o->atomic;
+    m->continue_on_error = o->continue_on_error;
+    m->non_tx = o->non_transactional;
+    m->parallel = o->atomic ? 1 : o->parallel;
+    m->lock_timeout_ms = o->lock_timeout_ms > 0 ? o->lock_timeout_ms : 5000;
+    m->statement_timeout_ms = o->statement_timeout_ms > 0 ? o->statement_timeout_ms : 300000;
+    m->plan = json_array();
+    m->recovered = json_array();
+    m->recovery = json_array();
+    m->committed_execs = json_object();
+    m->on_event = on_event;
+    m->done = done;
+    m->ud = ud;
+    m->n = n;
+    m->t = xcalloc((size_t)n, sizeof *m->t);
+    m->probing = n;
+    for (int i = 0; i < n; i++) {
+        Tgt *t = &m->t[i];
+        t->m = m;
+        t->idx = i;
+        t->label = targets[i].label;
+        t->params = targets[i].params;
+        t->params.application_name = "pgfleet migrate";
+        t->params.statement_timeout_ms = m->statement_timeout_ms;
+        t->prepared = json_array();
+        t->subs = json_array();
+        t->step = S_CONNECT;
+        pgconn_connect(loop, &t->params, connected, t);
+    }
+    return m;
+}
+
+void migrate_cancel(Migrate *m)
+{
+    if (m->cancelled || m->finished)
+        return;
+    m->cancelled = true;
+    for (int i = 0; i < m->n; i++)
+        if (m->t[i].status == T_RUNNING && m->t[i].conn)
+            pgconn_cancel(m->t[i].conn);
+}
+
+const char *migrate_id(const Migrate *m)
+{
+    return m->id;
+}

@@ -1,0 +1,261 @@
+"""pgfleet migrate against real PostgreSQL servers: transactions per target, history
+and drift, dry run, atomic (two-phase commit) with crash recovery, the advisory lock,
+non-transactional scripts, standbys refused, subscribers first."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import PGFLEET_BIN, wait_for
+from pghelp import PgServer
+from test_discover import standby_of
+
+PW = "migrate-pw"
+
+
+@pytest.fixture(scope="module")
+def srv():
+    s = PgServer(settings={"max_prepared_transactions": 10, "max_wal_senders": 5},
+                 hba="host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n")
+    s.sql(f"CREATE ROLE monitor SUPERUSER LOGIN REPLICATION PASSWORD '{PW}'")
+    yield s
+    s.destroy()
+
+
+@pytest.fixture
+def dbs(srv, request):
+    names = [f"m{request.node.name[-12:].lower().replace('[', '').replace(']', '')}_{i}" for i in range(3)]
+    names = [n.replace("-", "_") for n in names]
+    for n in names:
+        srv.sql(f"DROP DATABASE IF EXISTS {n}")
+        srv.sql(f"CREATE DATABASE {n}")
+    return names
+
+
+def target(srv, db):
+    return f"host=127.0.0.1 port={srv.port} dbname={db} user=monitor password={PW}"
+
+
+def migrate(tmp_path, sql, targets, *flags, name="add_orders"):
+    f = tmp_path / f"{name}.sql"
+    f.write_text(sql)
+    args = [PGFLEET_BIN, "migrate", "--json"] + [x for t in targets for x in ("--target", t)] + list(flags) + [str(f)]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    report = json.loads(p.stdout) if p.stdout.strip().startswith("{") else None
+    return p, report
+
+
+ADD = """-- add the orders table; a semicolon in a comment;
+CREATE TABLE orders (id int PRIMARY KEY, note text DEFAULT 'a;b');
+CREATE FUNCTION orders_count() RETURNS bigint AS $$ SELECT count(*) FROM orders; $$ LANGUAGE sql;
+INSERT INTO orders VALUES (1, E'it\\'s');
+"""
+
+
+def has_table(srv, db, t="orders"):
+    return srv.sql(f"SELECT to_regclass('{t}') IS NOT NULL", db=db) == "t"
+
+
+def history(srv, db):
+    if srv.sql("SELECT to_regclass('pgfleet.migration_history') IS NOT NULL", db=db) != "t":
+        return []
+    out = srv.sql("SELECT name || '|' || checksum || '|' || applied_by || '|' || pgfleet_version "
+                  "FROM pgfleet.migration_history ORDER BY applied_at", db=db)
+    return [r.split("|") for r in out.splitlines()] if out else []
+
+
+def test_three_targets_then_rerun_is_a_noop_and_an_edit_is_drift(srv, dbs, tmp_path):
+    p, r = migrate(tmp_path, ADD, [target(srv, d) for d in dbs])
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert r["status"] == "succeeded" and [t["status"] for t in r["targets"]] == ["committed"] * 3
+    assert all(t["statements_done"] == 3 == t["statements_total"] for t in r["targets"])
+    for d in dbs:
+        assert srv.sql("SELECT orders_count(), (SELECT note FROM orders)", db=d) == "1|it's"
+        h = history(srv, d)
+        assert len(h) == 1 and h[0][0] == "add_orders" and len(h[0][1]) == 64 and "pgfleet migrate" in h[0][2]
+    assert "statement 3 of 3 done" in p.stderr  # live progress
+    # the same script again: skipped everywhere, nothing changes
+    p, r = migrate(tmp_path, ADD, [target(srv, d) for d in dbs])
+    assert p.returncode == 0 and [t["status"] for t in r["targets"]] == ["skipped"] * 3
+    assert "already applied" in r["targets"][0]["note"]
+    # the same name, another script: drift, refused, nothing runs
+    p, r = migrate(tmp_path, ADD + "ALTER TABLE orders ADD COLUMN x int;\n", [target(srv, dbs[0])])
+    assert p.returncode == 21 and "drift" in r["targets"][0]["error"]
+    assert srv.sql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders'", db=dbs[0]) == "2"
+    # the human table
+    p2 = subprocess.run([PGFLEET_BIN, "migrate", "--target", target(srv, dbs[0]), str(tmp_path / "add_orders.sql")],
+                        capture_output=True, text=True, timeout=60)
+    assert p2.returncode == 21 and "TARGET" in p2.stdout and "failed" in p2.stdout
+
+
+def test_failure_on_the_second_target_stops_the_run(srv, dbs, tmp_path):
+    srv.sql("CREATE TABLE orders (id int)", db=dbs[1])  # makes the script fail there
+    p, r = migrate(tmp_path, ADD, [target(srv, d) for d in dbs])
+    assert p.returncode == 21, p.stderr
+    st = {t["target"].split("/")[1]: t for t in r["targets"]}
+    assert st[dbs[0]]["status"] == "committed" and has_table(srv, dbs[0])
+    b = st[dbs[1]]
+    assert b["status"] == "failed" and "statement 1 of 3 (line 2)" in b["error"] and "already exists" in b["error"]
+    assert "rolled back" in b["note"] and history(srv, dbs[1]) == []
+    assert srv.sql("SELECT to_regnamespace('pgfleet') IS NULL", db=dbs[1]) == "t"  # even the schema
+    assert st[dbs[2]]["status"] == "skipped" and not has_table(srv, dbs[2]) and "first failure" in st[dbs[2]]["note"]
+    assert r["status"] == "partial"
+    # continue-on-error goes on to the third
+    p, r = migrate(tmp_path, ADD, [target(srv, d) for d in dbs], "--continue-on-error")
+    st = {t["target"].split("/")[1]: t["status"] for t in r["targets"]}
+    assert st == {dbs[0]: "skipped", dbs[1]: "failed", dbs[2]: "committed"} and has_table(srv, dbs[2])
+
+
+def test_dry_run_changes_nothing(srv, dbs, tmp_path):
+    p, r = migrate(tmp_path, ADD, [target(srv, d) for d in dbs], "--dry-run")
+    assert p.returncode == 0, p.stderr
+    assert [t["status"] for t in r["targets"]] == ["rolled_back"] * 3 and "dry run" in r["targets"][0]["note"]
+    for d in dbs:
+        assert not has_table(srv, d) and srv.sql("SELECT to_regnamespace('pgfleet') IS NULL", db=d) == "t"
+    # a failing dry run reports the failure, still changes nothing
+    srv.sql("CREATE TABLE orders (id int)", db=dbs[2])
+    p, r = migrate(tmp_path, ADD, [target(srv, d) for d in dbs], "--dry-run", "--continue-on-error")
+    assert p.returncode == 21 and r["targets"][2]["status"] == "failed"
+
+
+def test_atomic_changes_no_target_when_one_fails(srv, dbs, tmp_path):
+    srv.sql("CREATE TABLE orders (id int)", db=dbs[2])
+    p, r = migrate(tmp_path, ADD, [target(srv, d) for d in dbs], "--atomic")
+    assert p.returncode == 21
+    st = [t["status"] for t in r["targets"]]
+    assert st[2] == "failed" and st[0] == st[1] == "skipped"
+    assert "rolled back because another target failed" in r["targets"][0]["note"]
+    assert not has_table(srv, dbs[0]) and not has_table(srv, dbs[1])
+    assert srv.sql("SELECT count(*) FROM pg_prepared_xacts") == "0"
+    srv.sql("DROP TABLE orders", db=dbs[2])
+    p, r = migrate(tmp_path, ADD, [target(srv, d) for d in dbs], "--atomic")
+    assert p.returncode == 0 and [t["status"] for t in r["targets"]] == ["committed"] * 3
+    assert all(has_table(srv, d) for d in dbs)
+    assert srv.sql("SELECT count(*) FROM pg_prepared_xacts") == "0"
+
+
+def test_prepared_transactions_left_by_a_crash_are_resolved(srv, dbs, tmp_path):
+    """The state pgfleet leaves when killed in the commit phase of an atomic run (target 0
+    committed, target 1 still prepared), and when killed before it (target 2 prepared,
+    its run committed nowhere)."""
+    ddl = ("CREATE SCHEMA IF NOT EXISTS pgfleet; CREATE TABLE IF NOT EXISTS pgfleet.migration_history "
+           "(name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
+           "duration_ms float8, applied_by text, pgfleet_version text, execution_id text)")
+    for d in dbs:
+        srv.sql(ddl, db=d)
+    srv.sql("INSERT INTO pgfleet.migration_history (name, checksum, execution_id) VALUES ('x', 'c', 'mig-aaaa')", db=dbs[0])
+    srv.sql("BEGIN; CREATE TABLE done_a (id int); INSERT INTO pgfleet.migration_history (name, checksum, "
+            "execution_id) VALUES ('x', 'c', 'mig-aaaa'); PREPARE TRANSACTION 'pgfleet:mig-aaaa:1'", db=dbs[1])
+    srv.sql("BEGIN; CREATE TABLE never_b (id int); PREPARE TRANSACTION 'pgfleet:mig-bbbb:2'", db=dbs[2])
+    p, r = migrate(tmp_path, "SELECT 1;", [target(srv, d) for d in dbs], name="noop")
+    assert p.returncode == 0, p.stderr + p.stdout
+    actions = {x["gid"]: x["action"] for x in r["recovered"]}
+    assert actions == {"pgfleet:mig-aaaa:1": "commit", "pgfleet:mig-bbbb:2": "rollback"}
+    assert has_table(srv, dbs[1], "done_a") and not has_table(srv, dbs[2], "never_b")
+    assert srv.sql("SELECT count(*) FROM pg_prepared_xacts") == "0"
+    assert any("interrupted atomic run" in n for n in r["plan"])
+
+
+def test_two_concurrent_runs_on_one_target(srv, dbs, tmp_path):
+    slow = tmp_path / "slow.sql"
+    slow.write_text("SELECT pg_sleep(3); CREATE TABLE slow_done (id int);")
+    first = subprocess.Popen([PGFLEET_BIN, "migrate", "--json", "--target", target(srv, dbs[0]), str(slow)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: srv.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%'") == "1",
+             timeout=10, what="the first run sleeping")
+    p, r = migrate(tmp_path, ADD, [target(srv, dbs[0])])
+    assert p.returncode == 21 and "already running" in r["targets"][0]["error"]
+    out, _ = first.communicate(timeout=30)
+    assert first.returncode == 0 and json.loads(out)["status"] == "succeeded"
+    assert has_table(srv, dbs[0], "slow_done") and not has_table(srv, dbs[0])
+
+
+def test_killed_mid_run_each_history_tells_the_truth(srv, dbs, tmp_path):
+    f = tmp_path / "long.sql"
+    f.write_text("CREATE TABLE long_a (id int); SELECT pg_sleep(30); CREATE TABLE long_b (id int);")
+    proc = subprocess.Popen([PGFLEET_BIN, "migrate", "--target", target(srv, dbs[0]), "--target",
+                             target(srv, dbs[1]), str(f)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: srv.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'") == "1",
+             timeout=10, what="the run in its long statement")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    # the server ends the orphaned transaction once it notices the client is gone
+    srv.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'")
+    wait_for(lambda: srv.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgfleet migrate'") == "0",
+             timeout=10, what="the sessions gone")
+    for d in dbs[:2]:
+        assert history(srv, d) == [] and not has_table(srv, d, "long_a")
+    # a new run applies cleanly (the lock went with the session)
+    f.write_text("CREATE TABLE long_a (id int); CREATE TABLE long_b (id int);")
+    p, r = migrate(tmp_path, f.read_text(), [target(srv, d) for d in dbs[:2]], name="long")
+    assert p.returncode == 0 and all(has_table(srv, d, "long_b") for d in dbs[:2])
+
+
+def test_script_checks_and_non_transactional(srv, dbs, tmp_path):
+    t = [target(srv, dbs[0])]
+    srv.sql("CREATE TABLE items (id int, v int)", db=dbs[0])
+    p, _ = migrate(tmp_path, "CREATE INDEX CONCURRENTLY items_v ON items (v);", t, name="idx")
+    assert p.returncode == 5 and "CREATE INDEX CONCURRENTLY" in p.stderr and "non-transactional" in p.stderr
+    p, _ = migrate(tmp_path, "BEGIN; CREATE TABLE x (id int); COMMIT;", t, name="tx")
+    assert p.returncode == 5 and "statement 1 (line 1) is BEGIN" in p.stderr
+    p, _ = migrate(tmp_path, "SELECT 'open;", t, name="open")
+    assert p.returncode == 5 and "unterminated" in p.stderr
+    p, _ = migrate(tmp_path, "SELECT 1;", t, "--atomic", "--dry-run", name="x")
+    assert p.returncode == 5 and "atomic cannot be combined" in p.stderr
+    script = ("CREATE INDEX CONCURRENTLY items_v ON items (v);\nVACUUM items;\n"
+              "CREATE INDEX CONCURRENTLY items_v ON items (v);\nCREATE TABLE never (id int);\n")
+    p, r = migrate(tmp_path, script, t, "--non-transactional", name="idx")
+    assert p.returncode == 21
+    x = r["targets"][0]
+    assert x["statements_done"] == 2 and "statement 3 of 4 (line 3)" in x["error"]
+    assert "statements 1..2 were applied" in x["note"]
+    assert srv.sql("SELECT count(*) FROM pg_indexes WHERE indexname = 'items_v'", db=dbs[0]) == "1"
+    assert not has_table(srv, dbs[0], "never")
+    p, r = migrate(tmp_path, "CREATE INDEX CONCURRENTLY items_w ON items (v);", t, "--non-transactional", name="idx2")
+    assert p.returncode == 0 and history(srv, dbs[0])[-1][0] == "idx2"
+    p = subprocess.run([PGFLEET_BIN, "migrate", "--target", t[0]], capture_output=True, text=True)
+    assert p.returncode == 2 and "give the script" in p.stderr
+
+
+def test_standby_refused_and_subscribers_first(srv, dbs, tmp_path):
+    standby = standby_of_monitor(srv)
+    sub = PgServer()
+    try:
+        sub.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
+        sub.sql("CREATE DATABASE reporting")
+        srv.sql("CREATE TABLE orders (id int PRIMARY KEY)", db=dbs[0])
+        sub.sql("CREATE TABLE orders (id int PRIMARY KEY)", db="reporting")
+        srv.sql("CREATE PUBLICATION orders_pub FOR TABLE orders", db=dbs[0])
+        sub.sql(f"CREATE SUBSCRIPTION orders_sub CONNECTION '{target(srv, dbs[0])}' PUBLICATION orders_pub", db="reporting")
+        # a standby among the targets: the run is refused before anything changes
+        p, r = migrate(tmp_path, "ALTER TABLE orders ADD COLUMN note text;",
+                       [target(srv, dbs[0]), f"host=127.0.0.1 port={standby.port} dbname={dbs[0]} user=monitor password={PW}"])
+        assert p.returncode == 21 and any("standby" in (t["error"] or "") for t in r["targets"])
+        assert srv.sql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders'", db=dbs[0]) == "1"
+        # publisher listed first, subscriber runs first, and the plan says why
+        p, r = migrate(tmp_path, "ALTER TABLE orders ADD COLUMN note text;",
+                       [target(srv, dbs[0]), f"host=127.0.0.1 port={sub.port} dbname=reporting user=monitor password={PW}"],
+                       name="add_note")
+        assert p.returncode == 0, p.stderr + p.stdout
+        assert [t["target"] for t in r["targets"]] == [f"127.0.0.1:{sub.port}/reporting", f"127.0.0.1:{srv.port}/{dbs[0]}"]
+        assert any("does not carry DDL" in n for n in r["plan"])
+        srv.sql("INSERT INTO orders VALUES (1, 'replicated')", db=dbs[0])
+        wait_for(lambda: sub.sql("SELECT note FROM orders", db="reporting") == "replicated", timeout=20,
+                 what="the new column replicating")
+        sub.sql("DROP SUBSCRIPTION orders_sub", db="reporting")
+    finally:
+        sub.destroy()
+        standby.destroy()
+
+
+def standby_of_monitor(srv):
+    import test_discover
+    old = test_discover.PW
+    test_discover.PW = PW
+    try:
+        return standby_of(srv, "mig_standby")
+    finally:
+        test_discover.PW = old
