@@ -61,6 +61,8 @@ static void on_store_state(void *ud, StoreState state)
     Daemon *d = ud;
     if (state == STORE_READY && d->api.dbs)
         databases_on_store_ready(&d->api);
+    if (state == STORE_READY)
+        migrations_on_store_ready(&d->api);
     if (!d->hub)
         return;
     wshub_publish(d->hub, "health",
@@ -273,8 +275,10 @@ int daemon_run(const Config *cfg)
     d.api.dbs = databases_new(&d.api);
     d.api.collector = collector_new(&d.loop, cfg->collect_interval_seconds * 1000,
                                     databases_servers, d.api.dbs, on_collected, &d);
-    if (store_state(d.store) == STORE_READY)
+    if (store_state(d.store) == STORE_READY) {
         databases_on_store_ready(&d.api);
+        migrations_on_store_ready(&d.api);
+    }
     size_t nroutes;
     const Route *routes = api_routes(&nroutes);
     HttpServerOptions ho = {.loop = &d.loop,

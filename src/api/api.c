@@ -67,6 +67,20 @@ static const Route routes[] = {
      "Prometheus metrics: lag bytes and seconds per edge, slot retained WAL, node up, collector "
      "duration (send the API key as a bearer token)",
      NULL, NULL, r_auth},
+    {HTTP_POST, "/api/migrations/execute", ROLE_OPERATOR, api_migrations_execute, "migrations",
+     "Run a SQL migration on registered databases (body: name, sql, database_ids, dry_run, "
+     "atomic, continue_on_error, non_transactional, parallel, lock_timeout_ms, "
+     "statement_timeout_ms); answers 202 with the execution id at once, progress on WebSocket "
+     "topic migration:<id>",
+     NULL, NULL, r_db_write},
+    {HTTP_GET, "/api/migrations", ROLE_VIEWER, api_migrations_list, "migrations",
+     "Every migration execution, newest first, with per-target status", NULL, NULL, r_db_read},
+    {HTTP_GET, "/api/migrations/{id}", ROLE_VIEWER, api_migrations_get, "migrations",
+     "One migration execution", NULL, NULL, r_db_read},
+    {HTTP_POST, "/api/migrations/{id}/cancel", ROLE_OPERATOR, api_migrations_cancel, "migrations",
+     "Cancel a running execution: running statements are cancelled, those "
+     "targets roll back, targets not started are skipped",
+     NULL, NULL, r_db_write},
     {HTTP_GET, "/api/aws/test", ROLE_VIEWER, api_aws_test, "aws",
      "Live AWS check: credential source, region, endpoints, and a call to Secrets Manager, "
      "RDS and ElastiCache each",

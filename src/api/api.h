@@ -79,6 +79,15 @@ void api_replication_history(HttpRequest *req, void *app);
 /* after each collection: the latest status (TTL) and a history sample into Redis */
 void replication_record(ApiContext *ctx, const json_t *metrics);
 void api_metrics(HttpRequest *req, void *app);
+/* the registered database's target, or NULL */
+struct PgTarget *databases_find(DbRegistry *r, const char *id);
+/* migrations.c */
+void api_migrations_execute(HttpRequest *req, void *app);
+void api_migrations_list(HttpRequest *req, void *app);
+void api_migrations_get(HttpRequest *req, void *app);
+void api_migrations_cancel(HttpRequest *req, void *app);
+/* marks runs left "running" by a daemon that died as "interrupted" (once) */
+void migrations_on_store_ready(ApiContext *ctx);
 /* events.c */
 EventLog *events_new(void);
 void events_free(EventLog *l);

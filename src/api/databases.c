@@ -625,3 +625,9 @@ json_t *databases_rds_map(const DbRegistry *r)
     }
     return m;
 }
+
+PgTarget *databases_find(DbRegistry *r, const char *id)
+{
+    Entry *e = r ? find(r, id) : NULL;
+    return e ? e->t : NULL;
+}

@@ -89,9 +89,8 @@ static void print_table(const json_t *r)
                  (long long)json_integer_value(json_object_get(x, "statements_total")));
         const char *err = jsonutil_str(x, "error"), *note = jsonutil_str(x, "note");
         printf("%-40s %-12s %-11s %8.0fms  %s%s%s\n", jsonutil_str(x, "target"),
-               jsonutil_str(x, "status"), stm,
-               json_number_value(json_object_get(x, "duration_ms")), err ? err : "",
-               err && note ? " — " : "", note ? note : "");
+               jsonutil_str(x, "status"), stm, json_number_value(json_object_get(x, "duration_ms")),
+               err ? err : "", err && note ? " — " : "", note ? note : "");
     }
     printf("%s: %s (execution %s, checksum %.12s)\n", jsonutil_str(r, "name"),
            jsonutil_str(r, "status"), jsonutil_str(r, "execution_id"), jsonutil_str(r, "checksum"));
@@ -151,8 +150,9 @@ static int run_migrate(const Command *cmd, int argc, char **argv)
             long v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 86400000) {
                 status = cli_usage_error("pgfleet migrate", "--%s: '%s' is not a positive number",
-                                         o == 'p' ? "parallel" : o == 'l' ? "lock-timeout"
-                                                                          : "statement-timeout",
+                                         o == 'p'   ? "parallel"
+                                         : o == 'l' ? "lock-timeout"
+                                                    : "statement-timeout",
                                          optarg);
                 break;
             }
@@ -178,8 +178,8 @@ static int run_migrate(const Command *cmd, int argc, char **argv)
         else if (!file)
             file = argv[i];
         else
-            status = cli_usage_error("pgfleet migrate", "more than one script: '%s' and '%s'",
-                                     file, argv[i]);
+            status = cli_usage_error("pgfleet migrate", "more than one script: '%s' and '%s'", file,
+                                     argv[i]);
     }
     if (status < 0 && !file)
         status = cli_usage_error("pgfleet migrate", "give the script: pgfleet migrate --target "

@@ -104,8 +104,8 @@ struct Migrate {
 
 static void emit(Tgt *t, const char *event, json_t *extra)
 {
-    json_t *e = json_pack("{s:s, s:s, s:s}", "execution_id", t->m->id, "target", t->label, "event",
-                          event);
+    json_t *e =
+        json_pack("{s:s, s:s, s:s}", "execution_id", t->m->id, "target", t->label, "event", event);
     if (extra) {
         json_object_update(e, extra);
         json_decref(extra);
@@ -128,8 +128,7 @@ static json_t *report(Migrate *m)
             json_pack("{s:s, s:s, s:I, s:I, s:f, s:s?, s:s?}", "target", t->label, "status",
                       tstatus_names[t->status], "statements_done", (json_int_t)t->done,
                       "statements_total", (json_int_t)m->script.n, "duration_ms", t->duration_ms,
-                      "error", t->error[0] ? t->error : NULL, "note",
-                      t->note[0] ? t->note : NULL));
+                      "error", t->error[0] ? t->error : NULL, "note", t->note[0] ? t->note : NULL));
         if (t->status == T_FAILED)
             failed++;
         else if (t->status == T_COMMITTED || t->status == T_ROLLED_BACK)
@@ -137,7 +136,7 @@ static json_t *report(Migrate *m)
         else
             skipped++;
     }
-    const char *status = m->cancelled ? "cancelled"
+    const char *status = m->cancelled   ? "cancelled"
                          : failed && ok ? "partial"
                          : failed       ? "failed"
                                         : "succeeded";
@@ -221,7 +220,8 @@ static void target_finished(Tgt *t)
     schedule(m);
 }
 
-static void fail(Tgt *t, const PgError *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(Tgt *t, const PgError *e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgError *err)
 {
@@ -237,7 +237,8 @@ static void answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgE
         }
         if (t->step == S_STMT) {
             const SqlStmt *s = &m->script.stmts[t->stmt];
-            fail(t, err, "statement %zu of %zu (line %d) failed", t->stmt + 1, m->script.n, s->line);
+            fail(t, err, "statement %zu of %zu (line %d) failed", t->stmt + 1, m->script.n,
+                 s->line);
         } else if (t->step == S_LOCK)
             fail(t, err, "could not take the migration lock");
         else
@@ -360,8 +361,8 @@ static void fail(Tgt *t, const PgError *e, const char *fmt, ...)
                  "non-transactional: statements 1..%zu were applied and stay; statement %zu and "
                  "later did not run",
                  t->done, t->done + 1);
-        emit(t, "failed", json_pack("{s:s, s:I}", "error", t->error, "statements_done",
-                                    (json_int_t)t->done));
+        emit(t, "failed",
+             json_pack("{s:s, s:I}", "error", t->error, "statements_done", (json_int_t)t->done));
         target_finished(t);
         return;
     }
@@ -700,11 +701,10 @@ static void recovery_answered(void *ud, PgConn *c, PGresult *const *res, int n, 
         if (!err && n > 0 && PQntuples(res[0]) > 0)
             json_object_set_new(m->committed_execs, jsonutil_str(job, "exec"), json_true());
     } else {
-        json_array_append_new(
-            m->recovered,
-            json_pack("{s:O, s:O, s:s, s:s?}", "target", json_object_get(job, "target"), "gid",
-                      json_object_get(job, "gid"), "action", kind, "error",
-                      err ? err->message : NULL));
+        json_array_append_new(m->recovered, json_pack("{s:O, s:O, s:s, s:s?}", "target",
+                                                      json_object_get(job, "target"), "gid",
+                                                      json_object_get(job, "gid"), "action", kind,
+                                                      "error", err ? err->message : NULL));
     }
     json_array_remove(m->recovery, 0);
     run_recovery(m);
@@ -768,8 +768,8 @@ static void plan_ready(Migrate *m)
     const char *exec;
     json_t *v;
     json_object_foreach(execs, exec, v) for (int i = 0; i < m->n; i++) if (m->t[i].has_history)
-        json_array_append_new(lookups, json_pack("{s:s, s:i, s:s}", "kind", "lookup", "idx", i,
-                                                 "exec", exec));
+        json_array_append_new(
+            lookups, json_pack("{s:s, s:i, s:s}", "kind", "lookup", "idx", i, "exec", exec));
     json_array_extend(lookups, m->recovery);
     json_decref(m->recovery);
     m->recovery = lookups;
@@ -843,30 +843,29 @@ static void connected(void *ud, PgConn *c, const PgError *err)
 
 /* ---- start ---- */
 
-Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTarget *targets,
-                       int n, MigrateEventCb on_event, MigrateDoneCb done, void *ud, char *err,
-                       size_t errlen)
+/* the checks that need no connection; fills s when they pass */
+static bool check(const MigrateOptions *o, int n, SqlScript *out, char *err, size_t errlen)
 {
     if (!o->name || !*o->name) {
         snprintf(err, errlen, "the migration needs a name");
-        return NULL;
+        return false;
     }
     if (n <= 0) {
         snprintf(err, errlen, "no targets: give at least one database");
-        return NULL;
+        return false;
     }
     if (o->atomic && (o->non_transactional || o->continue_on_error || o->dry_run)) {
         snprintf(err, errlen, "atomic cannot be combined with %s",
-                 o->non_transactional ? "non-transactional (two-phase commit needs a transaction)"
+                 o->non_transactional   ? "non-transactional (two-phase commit needs a transaction)"
                  : o->continue_on_error ? "continue-on-error (atomic means all or nothing)"
                                         : "dry run (a dry run already changes nothing)");
-        return NULL;
+        return false;
     }
     if (o->dry_run && o->non_transactional) {
         snprintf(err, errlen,
                  "a dry run needs a transaction to roll back; a non-transactional script cannot "
                  "be dry-run");
-        return NULL;
+        return false;
     }
     SqlScript s;
     sqlsplit(o->sql, o->sql_len, &s);
@@ -876,12 +875,12 @@ Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTa
                  "quote starting at line %d",
                  s.unterminated_line);
         sqlsplit_free(&s);
-        return NULL;
+        return false;
     }
     if (s.n == 0) {
         snprintf(err, errlen, "the script has no statements");
         sqlsplit_free(&s);
-        return NULL;
+        return false;
     }
     for (size_t i = 0; i < s.n; i++) {
         if (s.stmts[i].tx_control) {
@@ -890,7 +889,7 @@ Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTa
                      "transaction; remove transaction control from the script",
                      i + 1, s.stmts[i].line, s.stmts[i].what);
             sqlsplit_free(&s);
-            return NULL;
+            return false;
         }
         if (s.stmts[i].non_tx && !o->non_transactional) {
             snprintf(err, errlen,
@@ -899,9 +898,29 @@ Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTa
                      "without rollback)",
                      i + 1, s.stmts[i].line, s.stmts[i].what);
             sqlsplit_free(&s);
-            return NULL;
+            return false;
         }
     }
+    *out = s;
+    return true;
+}
+
+bool migrate_check(const MigrateOptions *o, int n, char *err, size_t errlen)
+{
+    SqlScript s;
+    if (!check(o, n, &s, err, errlen))
+        return false;
+    sqlsplit_free(&s);
+    return true;
+}
+
+Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTarget *targets,
+                       int n, MigrateEventCb on_event, MigrateDoneCb done, void *ud, char *err,
+                       size_t errlen)
+{
+    SqlScript s;
+    if (!check(o, n, &s, err, errlen))
+        return NULL;
     Migrate *m = xcalloc(1, sizeof *m);
     m->loop = loop;
     m->script = s;

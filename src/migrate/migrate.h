@@ -59,6 +59,9 @@ typedef struct Migrate Migrate;
 typedef void (*MigrateEventCb)(void *ud, const json_t *event);
 typedef void (*MigrateDoneCb)(void *ud, const json_t *report);
 
+/* the checks migrate_start makes before connecting: false with err filled */
+bool migrate_check(const MigrateOptions *o, int n, char *err, size_t errlen);
+
 /*
  * Checks the script; NULL with err filled (and nothing started) when it is
  * refused. Otherwise runs on the loop; done is called once (events before).

@@ -91,7 +91,7 @@ static void classify(const char *s, size_t len, SqlStmt *st)
     else if (!strcmp(w[0], "REINDEX") && has_word(w, n < 6 ? n : 6, "CONCURRENTLY"))
         what = "REINDEX CONCURRENTLY";
     else if (!strcmp(w[0], "REINDEX") && n > 1 &&
-               (!strcmp(w[1], "DATABASE") || !strcmp(w[1], "SYSTEM")))
+             (!strcmp(w[1], "DATABASE") || !strcmp(w[1], "SYSTEM")))
         what = "REINDEX DATABASE/SYSTEM";
     else if (!strcmp(w[0], "CREATE") && n > 1 && !strcmp(w[1], "SUBSCRIPTION"))
         what = "CREATE SUBSCRIPTION";
@@ -114,8 +114,7 @@ static size_t dollar_tag(const char *s, size_t len)
         return 2;
     if (!(isalpha((unsigned char)s[i]) || s[i] == '_' || (unsigned char)s[i] >= 0x80))
         return 0;
-    while (i < len &&
-           (isalnum((unsigned char)s[i]) || s[i] == '_' || (unsigned char)s[i] >= 0x80))
+    while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '_' || (unsigned char)s[i] >= 0x80))
         i++;
     return i < len && s[i] == '$' ? i + 1 : 0;
 }

@@ -355,3 +355,8 @@ json_t *pgtarget_health_json(const PgTarget *t)
     json_object_del(o, "ok");
     return o;
 }
+
+void pgtarget_password(PgTarget *t, PgPasswordCb cb, void *ud)
+{
+    password_fn(t, false, cb, ud);
+}

@@ -52,6 +52,8 @@ void pgtarget_free(PgTarget *t);
 
 const DatabaseConfig *pgtarget_config(const PgTarget *t);
 PgPool *pgtarget_pool(PgTarget *t);
+/* the password from the database's credential source (cb runs once, maybe at once) */
+void pgtarget_password(PgTarget *t, PgPasswordCb cb, void *ud);
 PgHealth pgtarget_health(const PgTarget *t);
 const char *pg_health_name(PgHealth h);
 /* {"state","checked_at","latency_ms","error":{...}|null,"server":{...}|null} (new reference) */

@@ -259,3 +259,60 @@ def standby_of_monitor(srv):
         return standby_of(srv, "mig_standby")
     finally:
         test_discover.PW = old
+
+
+def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_factory, redis):
+    import asyncio
+    import websockets
+    from conftest import AUTH_KEY
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
+    for db in dbs:
+        r = d.post("/api/databases", data=json.dumps({
+            "id": db, "name": db, "host": "127.0.0.1", "port": srv.port, "dbname": db, "user": "monitor",
+            "credentials": {"source": "env", "env": "MIG_PW"}}), headers={"Content-Type": "application/json"})
+        assert r.status_code == 201, r.text
+    body = {"name": "add_orders", "sql": ADD, "database_ids": dbs}
+
+    async def run():
+        async with websockets.connect(d.ws_url, additional_headers={"X-API-Key": AUTH_KEY}) as ws:
+            await ws.recv()
+            r = d.post("/api/migrations/execute", data=json.dumps(body), headers={"Content-Type": "application/json"})
+            assert r.status_code == 202, r.text
+            ex = r.json()["execution_id"]
+            await ws.send(json.dumps({"type": "subscribe", "topics": [f"migration:{ex}"]}))
+            seen = []
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                if msg.get("type") == "event":
+                    seen.append(msg["data"])
+                    if msg["data"]["event"] == "finished":
+                        return ex, seen
+    ex, seen = asyncio.run(run())
+    # subscribing just after the 202 may miss the first events; the end is always seen
+    assert seen[-1]["report"]["status"] == "succeeded"
+    assert any(e["event"] in ("statement", "committed") for e in seen)
+    rec = d.get(f"/api/migrations/{ex}", auth=True).json()
+    assert rec["status"] == "succeeded" and [t["status"] for t in rec["targets"]] == ["committed"] * 3
+    assert rec["started_at"] and rec["finished_at"] and "admin" in rec["applied_by"]
+    assert all(has_table(srv, db) for db in dbs)
+    lst = d.get("/api/migrations", auth=True).json()
+    assert lst["count"] == 1 and lst["migrations"][0]["execution_id"] == ex
+    # refused up front: bad script, unknown database, missing fields
+    bad = d.post("/api/migrations/execute", data=json.dumps({**body, "sql": "VACUUM;"}),
+                 headers={"Content-Type": "application/json"})
+    assert bad.status_code == 422 and "non-transactional" in bad.json()["error"]["message"]
+    bad = d.post("/api/migrations/execute", data=json.dumps({**body, "database_ids": ["nope"]}),
+                 headers={"Content-Type": "application/json"})
+    assert bad.status_code == 422 and "not a registered database" in bad.text
+    assert d.get("/api/migrations/mig-none", auth=True).status_code == 404
+    assert d.post(f"/api/migrations/{ex}/cancel").status_code == 409
+    # a record left running by a server that died is marked interrupted at start
+    redis.cli("HSET", "pgfleet:migrations", "mig-dead", json.dumps({
+        "execution_id": "mig-dead", "name": "x", "status": "running", "started_at": "2026-11-26T00:00:00Z",
+        "targets": [{"target": dbs[0], "status": "running", "statements_done": 1}]}))
+    d.stop()
+    d2 = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
+    wait_for(lambda: d2.get("/api/migrations/mig-dead", auth=True).json()["status"] == "interrupted",
+             timeout=10, what="the dead run marked interrupted")
+    rec = d2.get("/api/migrations/mig-dead", auth=True).json()
+    assert rec["targets"][0]["status"] == "unknown" and "migration_history" in rec["error"]

@@ -16,19 +16,21 @@ static char *stmt(const char *sql, const SqlScript *s, size_t i)
 static void test_semicolons_inside_quotes_and_comments(void **state)
 {
     (void)state;
-    const char *sql = "-- a comment; not a statement\n"
-                      "CREATE TABLE \"we;ird\" (id int, v text DEFAULT 'a;b''c;');\n"
-                      "/* block; /* nested; */ still comment; */ INSERT INTO t VALUES (E'x\\';y');\n"
-                      "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; SELECT 2; $body$ "
-                      "LANGUAGE sql;\n"
-                      "DO $$ BEGIN PERFORM 1; END $$;\n"
-                      "SELECT $1::int;;  ;\n"
-                      "SELECT 'tail without semicolon'";
+    const char *sql =
+        "-- a comment; not a statement\n"
+        "CREATE TABLE \"we;ird\" (id int, v text DEFAULT 'a;b''c;');\n"
+        "/* block; /* nested; */ still comment; */ INSERT INTO t VALUES (E'x\\';y');\n"
+        "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; SELECT 2; $body$ "
+        "LANGUAGE sql;\n"
+        "DO $$ BEGIN PERFORM 1; END $$;\n"
+        "SELECT $1::int;;  ;\n"
+        "SELECT 'tail without semicolon'";
     SqlScript s;
     sqlsplit(sql, strlen(sql), &s);
     assert_false(s.unterminated);
     assert_int_equal(s.n, 6);
-    assert_string_equal(stmt(sql, &s, 0), "CREATE TABLE \"we;ird\" (id int, v text DEFAULT 'a;b''c;')");
+    assert_string_equal(stmt(sql, &s, 0),
+                        "CREATE TABLE \"we;ird\" (id int, v text DEFAULT 'a;b''c;')");
     assert_int_equal(s.stmts[0].line, 2);
     assert_string_equal(stmt(sql, &s, 1), "INSERT INTO t VALUES (E'x\\';y')");
     assert_int_equal(s.stmts[1].line, 3);
