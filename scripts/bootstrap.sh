@@ -15,13 +15,13 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages: build tools and libraries, servers for the local environment
-# and tests, tools for lint and benchmarks.
+# and tests, tools for lint and benchmarks, a browser for the UI tests.
 PACKAGES=(
   gcc meson ninja-build pkg-config python3 python3-venv curl ca-certificates openssl
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libpq-dev libcurl4-openssl-dev
   libssl-dev libxml2-dev libjansson-dev libcjose-dev libsodium-dev libcmocka-dev
   postgresql-15 postgresql-client-15 redis-server redis-tools
-  valgrind clang-format cppcheck wrk bc procps time
+  valgrind clang-format cppcheck wrk bc procps time chromium
 )
 
 SUDO=()

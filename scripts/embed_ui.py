@@ -14,6 +14,7 @@ TYPES = {
     ".json": "application/json",
     ".png": "image/png",
     ".ico": "image/x-icon",
+    ".sql": "text/plain; charset=utf-8",
 }
 
 
@@ -30,6 +31,8 @@ def main():
     rows = []
     for n, path in enumerate(sorted(files, key=os.path.basename)):
         name = os.path.basename(path)
+        if os.sep + "samples" + os.sep in os.path.abspath(path):
+            name = "samples/" + name  # sample migrations, served as /samples/NAME
         ext = os.path.splitext(name)[1]
         if ext not in TYPES:
             sys.exit(f"embed_ui.py: no content type for {name}")

@@ -26,6 +26,15 @@ async function api(path) {
   return { status: res.status, body };
 }
 
+async function apiSend(method, path, body) {
+  const headers = { "Content-Type": "application/json" };
+  const key = keyStore.get();
+  if (key) headers["Authorization"] = `Bearer ${key}`;
+  const res = await fetch(path, { method, headers, body: JSON.stringify(body) });
+  const out = await res.json().catch(() => ({}));
+  return { status: res.status, body: out };
+}
+
 async function refreshHealth() {
   try {
     const h = await api("/healthz");
@@ -95,7 +104,116 @@ function renderDatabases() {
     if (h.state === "ok") ok++;
   }
   $("db-summary").textContent = `${databases.size} database(s), ${ok} ok`;
+  renderMigTargets();
 }
+
+// ---- migrations: pick targets, run, watch migration:<id> live ----
+function renderMigTargets() {
+  const box = $("mig-targets");
+  const checked = new Set([...box.querySelectorAll("input:checked")].map((i) => i.value));
+  box.replaceChildren(document.createTextNode("Targets: "));
+  for (const db of [...databases.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+    const label = document.createElement("label");
+    const cb = document.createElement("input");
+    cb.type = "checkbox";
+    cb.value = db.id;
+    cb.checked = checked.has(db.id);
+    label.append(cb, ` ${db.id} (${db.dbname}) `);
+    box.append(label);
+  }
+}
+
+let migWatching = null;
+const migRows = new Map();
+
+function migRow(target) {
+  if (!migRows.has(target)) {
+    const row = $("mig-progress").tBodies[0].insertRow();
+    for (let i = 0; i < 4; i++) row.insertCell();
+    row.cells[0].textContent = target;
+    migRows.set(target, row);
+  }
+  return migRows.get(target);
+}
+
+function migShowTarget(t) {
+  const row = migRow(t.target);
+  mark(row.cells[1], !["failed"].includes(t.status), t.status);
+  row.cells[2].textContent = `${t.statements_done}/${t.statements_total ?? "?"}`;
+  row.cells[3].textContent = [t.error, t.note].filter(Boolean).join(" — ");
+}
+
+function migEvent(e) {
+  if (e.event === "finished") {
+    const r = e.report;
+    $("mig-progress").tBodies[0].replaceChildren();
+    migRows.clear();
+    for (const t of r.targets) migShowTarget(t);
+    $("mig-summary").textContent = `${r.name}: ${r.status}` + (r.plan.length ? ` — ${r.plan.join("; ")}` : "");
+    refreshMigHistory();
+    return;
+  }
+  const row = migRow(e.target);
+  if (e.event === "statement") row.cells[2].textContent = `${e.k}/${e.n}`;
+  else if (e.event === "started") row.cells[2].textContent = `0/${e.statements_total}`;
+  else mark(row.cells[1], e.event !== "failed", e.event);
+  if (e.event === "started") mark(row.cells[1], true, "running");
+  if (e.error || e.note) row.cells[3].textContent = e.error || e.note;
+}
+
+async function refreshMigHistory() {
+  const r = await api("/api/migrations");
+  if (r.status !== 200) return;
+  const tb = $("mig-history").tBodies[0];
+  tb.replaceChildren();
+  for (const m of r.body.migrations.slice(0, 10)) {
+    const row = tb.insertRow();
+    row.insertCell().textContent = m.started_at || "";
+    row.insertCell().textContent = m.name;
+    mark(row.insertCell(), m.status === "succeeded", m.status);
+    row.insertCell().textContent = m.targets.map((t) => `${t.target}: ${t.status}`).join(", ");
+    row.insertCell().textContent = m.execution_id;
+  }
+}
+
+$("mig-sample").addEventListener("change", async () => {
+  const name = $("mig-sample").value;
+  if (!name) return;
+  const res = await fetch(`/samples/${name}`);
+  $("mig-sql").value = await res.text();
+  $("mig-name").value = name.replace(/\.sql$/, "");
+  $("mig-nontx").checked = name.includes("index");
+});
+
+$("migform").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const ids = [...$("mig-targets").querySelectorAll("input:checked")].map((i) => i.value);
+  const r = await apiSend("POST", "/api/migrations/execute", {
+    name: $("mig-name").value, sql: $("mig-sql").value, database_ids: ids,
+    dry_run: $("mig-dry").checked, atomic: $("mig-atomic").checked,
+    continue_on_error: $("mig-continue").checked, non_transactional: $("mig-nontx").checked,
+  });
+  if (r.status !== 202) {
+    $("mig-summary").textContent = r.body.error ? `${r.body.error.message}${r.body.error.hint ? " (" + r.body.error.hint + ")" : ""}` : `HTTP ${r.status}`;
+    return;
+  }
+  $("mig-progress").tBodies[0].replaceChildren();
+  migRows.clear();
+  for (const id of ids) mark(migRow(id).cells[1], true, "pending");
+  $("mig-summary").textContent = `running ${r.body.execution_id}…`;
+  if (migWatching && ws) ws.send(JSON.stringify({ type: "unsubscribe", topics: [migWatching] }));
+  migWatching = r.body.topic;
+  if (ws) ws.send(JSON.stringify({ type: "subscribe", topics: [migWatching] }));
+  // events before the subscription took effect are not replayed: the record fills the gap
+  const id = r.body.execution_id;
+  const poll = async () => {
+    const rec = await api(`/api/migrations/${id}`);
+    if (rec.status !== 200 || migWatching !== `migration:${id}`) return;
+    if (rec.body.status === "running") { setTimeout(poll, 1000); return; }
+    migEvent({ event: "finished", report: { plan: [], ...rec.body } });
+  };
+  setTimeout(poll, 500);
+});
 
 async function refreshDatabases() {
   const r = await api("/api/databases");
@@ -191,6 +309,8 @@ function connectWs() {
       mark($("h-ws"), true, `#${d.seq} at ${msg.ts}: store ${d.store}, ${d.websocket_clients} client(s)`);
     } else if (msg.type === "event" && msg.topic === "metrics") {
       renderReplication(msg.data);
+    } else if (msg.type === "event" && msg.topic === migWatching) {
+      migEvent(msg.data);
     } else if (msg.type === "event" && msg.topic === "events") {
       addEvent(msg.data, true);
     } else if (msg.type === "event" && msg.topic === "health") {
@@ -224,6 +344,7 @@ $("keyform").addEventListener("submit", async (ev) => {
     refreshDatabases();
     refreshReplication();
     refreshEvents();
+    refreshMigHistory();
   }
   connectWs();
 });
@@ -242,6 +363,7 @@ refreshAuth().then((ok) => {
     refreshDatabases();
     refreshReplication();
     refreshEvents();
+    refreshMigHistory();
   }
 });
 connectWs();

@@ -21,7 +21,7 @@
 #include "model/database.h"
 #include "pg/target.h"
 
-#define MIG_HASH "migrations"
+#define MIG_HASH    "migrations"
 #define MAX_TARGETS 256
 
 typedef struct Run {
@@ -97,8 +97,7 @@ static void on_event(void *ud, const json_t *e)
         if (!strcmp(ev, "statement"))
             json_object_set(t, "statements_done", json_object_get(e, "k"));
         else
-            json_object_set_new(t, "status",
-                                json_string(!strcmp(ev, "started") ? "running" : ev));
+            json_object_set_new(t, "status", json_string(!strcmp(ev, "started") ? "running" : ev));
     }
     save(r);
 }
@@ -117,9 +116,9 @@ static void on_done(void *ud, const json_t *report)
     save(r);
     char topic[64];
     snprintf(topic, sizeof topic, "migration:%s", r->id);
-    wshub_publish(r->ctx->hub, topic,
-                  json_pack("{s:s, s:s, s:O}", "execution_id", r->id, "event", "finished",
-                            "report", rec));
+    wshub_publish(
+        r->ctx->hub, topic,
+        json_pack("{s:s, s:s, s:O}", "execution_id", r->id, "event", "finished", "report", rec));
     log_info("migration %s (%s): %s", r->id, r->name, jsonutil_str(rec, "status"));
     r->m = NULL;
     free_run(r);
@@ -135,8 +134,8 @@ static void begin(Run *r)
         return;
     }
     char err[600];
-    r->m = migrate_start(r->ctx->loop, &r->o, r->targets, r->n, on_event, on_done, r, err,
-                         sizeof err);
+    r->m =
+        migrate_start(r->ctx->loop, &r->o, r->targets, r->n, on_event, on_done, r, err, sizeof err);
     if (!r->m) { /* checked before; only a race could get here */
         json_object_set_new(r->record, "status", json_string("failed"));
         json_object_set_new(r->record, "error", json_string(err));
@@ -189,8 +188,8 @@ void api_migrations_execute(HttpRequest *req, void *app)
                        "is required: 1 to 256 registered database ids");
     size_t i;
     const json_t *x;
-    json_array_foreach(ids, i, x) if (!json_is_string(x) ||
-                                      !databases_find(ctx->dbs, json_string_value(x)))
+    json_array_foreach(ids, i,
+                       x) if (!json_is_string(x) || !databases_find(ctx->dbs, json_string_value(x)))
     {
         validation_add(&v, "database_ids", json_is_string(x) ? json_string_value(x) : "?",
                        "not_found", "'%s' is not a registered database",
@@ -215,20 +214,20 @@ void api_migrations_execute(HttpRequest *req, void *app)
              rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     r->name = xstrdup(name);
     r->sql = xstrdup(sql);
-    r->o = (MigrateOptions){.execution_id = r->id,
-                            .name = r->name,
-                            .sql = r->sql,
-                            .sql_len = strlen(r->sql),
-                            .dry_run = opt_bool(body, "dry_run"),
-                            .atomic = opt_bool(body, "atomic"),
-                            .continue_on_error = opt_bool(body, "continue_on_error"),
-                            .non_transactional = opt_bool(body, "non_transactional"),
-                            .parallel = (int)json_integer_value(json_object_get(body, "parallel")),
-                            .lock_timeout_ms = (long)json_integer_value(
-                                json_object_get(body, "lock_timeout_ms")),
-                            .statement_timeout_ms = (long)json_integer_value(
-                                json_object_get(body, "statement_timeout_ms")),
-                            .applied_by = own(r, req->auth_method ? req->auth_method : "api")};
+    r->o = (MigrateOptions){
+        .execution_id = r->id,
+        .name = r->name,
+        .sql = r->sql,
+        .sql_len = strlen(r->sql),
+        .dry_run = opt_bool(body, "dry_run"),
+        .atomic = opt_bool(body, "atomic"),
+        .continue_on_error = opt_bool(body, "continue_on_error"),
+        .non_transactional = opt_bool(body, "non_transactional"),
+        .parallel = (int)json_integer_value(json_object_get(body, "parallel")),
+        .lock_timeout_ms = (long)json_integer_value(json_object_get(body, "lock_timeout_ms")),
+        .statement_timeout_ms =
+            (long)json_integer_value(json_object_get(body, "statement_timeout_ms")),
+        .applied_by = own(r, req->auth_method ? req->auth_method : "api")};
     r->n = (int)json_array_size(ids);
     char err[600];
     if (!migrate_check(&r->o, r->n, err, sizeof err)) {
@@ -260,10 +259,10 @@ void api_migrations_execute(HttpRequest *req, void *app)
         json_array_append_new(tlist, json_pack("{s:s, s:s, s:i}", "target", db->id, "status",
                                                "pending", "statements_done", 0));
     }
-    r->record = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o}", "execution_id", r->id,
-                          "name", r->name, "status", "running", "started_at", now, "applied_by",
-                          r->o.applied_by, "dry_run", r->o.dry_run, "atomic", r->o.atomic,
-                          "targets", tlist);
+    r->record =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o}", "execution_id", r->id, "name",
+                  r->name, "status", "running", "started_at", now, "applied_by", r->o.applied_by,
+                  "dry_run", r->o.dry_run, "atomic", r->o.atomic, "targets", tlist);
     save(r);
     r->next = runs;
     runs = r;
@@ -277,9 +276,9 @@ void api_migrations_execute(HttpRequest *req, void *app)
     json_decref(body);
     char topic[64];
     snprintf(topic, sizeof topic, "migration:%s", r->id);
-    http_respond_json(req, 202,
-                      json_pack("{s:s, s:s, s:s}", "execution_id", r->id, "status", "running",
-                                "topic", topic));
+    http_respond_json(
+        req, 202,
+        json_pack("{s:s, s:s, s:s}", "execution_id", r->id, "status", "running", "topic", topic));
     if (--r->waiting == 0)
         begin(r);
 }
@@ -419,8 +418,7 @@ static void recovered(void *ud, PgfError err, const char *errmsg, size_t n,
                     json_object_set_new(t, "status", json_string("unknown"));
             }
             char *s = json_dumps(m, JSON_COMPACT);
-            if (store_hset(ctx->store, MIG_HASH, fields[i], s, strlen(s), marked, NULL) ==
-                PGF_OK)
+            if (store_hset(ctx->store, MIG_HASH, fields[i], s, strlen(s), marked, NULL) == PGF_OK)
                 log_warn("migration %s was interrupted (its server stopped mid-run)", fields[i]);
             free(s);
         }
@@ -436,4 +434,3 @@ void migrations_on_store_ready(ApiContext *ctx)
     if (store_hgetall(ctx->store, MIG_HASH, recovered, ctx) == PGF_OK)
         done = true;
 }
-

@@ -306,6 +306,19 @@ def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_fact
     assert bad.status_code == 422 and "not a registered database" in bad.text
     assert d.get("/api/migrations/mig-none", auth=True).status_code == 404
     assert d.post(f"/api/migrations/{ex}/cancel").status_code == 409
+    # cancel: the running statement is cancelled, its target rolls back, the rest is skipped
+    r = d.post("/api/migrations/execute", data=json.dumps({
+        "name": "slow", "sql": "CREATE TABLE slow_a (id int); SELECT pg_sleep(60);", "database_ids": dbs}),
+        headers={"Content-Type": "application/json"})
+    slow = r.json()["execution_id"]
+    wait_for(lambda: srv.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'") == "1",
+             timeout=10, what="the slow statement")
+    assert d.post(f"/api/migrations/{slow}/cancel").status_code == 202
+    wait_for(lambda: d.get(f"/api/migrations/{slow}", auth=True).json()["status"] == "cancelled", timeout=10,
+             what="the run cancelled")
+    rec = d.get(f"/api/migrations/{slow}", auth=True).json()
+    assert [t["status"] for t in rec["targets"]] == ["failed", "skipped", "skipped"]
+    assert "cancel" in rec["targets"][0]["error"] and not has_table(srv, dbs[0], "slow_a")
     # a record left running by a server that died is marked interrupted at start
     redis.cli("HSET", "pgfleet:migrations", "mig-dead", json.dumps({
         "execution_id": "mig-dead", "name": "x", "status": "running", "started_at": "2026-11-26T00:00:00Z",
@@ -316,3 +329,58 @@ def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_fact
              timeout=10, what="the dead run marked interrupted")
     rec = d2.get("/api/migrations/mig-dead", auth=True).json()
     assert rec["targets"][0]["status"] == "unknown" and "migration_history" in rec["error"]
+
+
+def test_dashboard_runs_a_sample_migration_and_shows_it_live(srv, dbs, daemon_factory, redis):
+    """In headless Chromium: load a shipped sample, pick targets, run, watch it finish."""
+    from cdp import Browser
+    from conftest import AUTH_KEY
+    for db in dbs[:2]:
+        srv.sql("CREATE TABLE orders (id int PRIMARY KEY, status text, created_at timestamptz)", db=db)
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
+    for db in dbs[:2]:
+        assert d.post("/api/databases", data=json.dumps({
+            "id": db, "name": db, "host": "127.0.0.1", "port": srv.port, "dbname": db, "user": "monitor",
+            "credentials": {"source": "env", "env": "MIG_PW"}}),
+            headers={"Content-Type": "application/json"}).status_code == 201
+    b = Browser()
+    try:
+        b.open(f"{d.url}/#key={AUTH_KEY}")
+        wait_for(lambda: b.eval("document.querySelectorAll('#mig-targets input').length") == 2,
+                 timeout=15, what="target checkboxes")
+        b.eval("""(async () => {
+            const s = document.getElementById('mig-sample');
+            s.value = '001_orders_shipped_at.sql';
+            s.dispatchEvent(new Event('change'));
+        })()""")
+        wait_for(lambda: "shipped_at" in b.eval("document.getElementById('mig-sql').value"), timeout=10,
+                 what="the sample loaded")
+        assert b.eval("document.getElementById('mig-name').value") == "001_orders_shipped_at"
+        b.eval("document.querySelectorAll('#mig-targets input').forEach(i => i.checked = true);"
+               "document.querySelector('#migform button').click()")
+        text = b.wait_text("#mig-summary", "001_orders_shipped_at: succeeded")
+        progress = b.eval("document.getElementById('mig-progress').textContent")
+        assert progress.count("committed") == 2 and "2/2" in progress, progress
+        assert all(srv.sql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'shipped_at'", db=db) == "1"
+                   for db in dbs[:2])
+        b.wait_text("#mig-history", "001_orders_shipped_at")
+        # a failing sample shows the failure and the rollback on the page
+        b.eval("""(async () => {
+            const s = document.getElementById('mig-sample');
+            s.value = '004_broken.sql';
+            s.dispatchEvent(new Event('change'));
+        })()""")
+        wait_for(lambda: "does_not_exist" in b.eval("document.getElementById('mig-sql').value"), timeout=10,
+                 what="the broken sample")
+        b.eval("document.querySelector('#migform button').click()")
+        b.wait_text("#mig-summary", "004_broken: failed")
+        progress = b.eval("document.getElementById('mig-progress').textContent")
+        assert "does not exist" in progress and "rolled back" in progress, progress
+        assert not has_table(srv, dbs[0], "will_not_stay")
+        # refused scripts are explained, not run
+        b.eval("document.getElementById('mig-sql').value = 'VACUUM;';"
+               "document.getElementById('mig-name').value = 'vac';"
+               "document.querySelector('#migform button').click()")
+        b.wait_text("#mig-summary", "non-transactional")
+    finally:
+        b.close()
