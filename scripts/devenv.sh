@@ -36,6 +36,7 @@ else
   REDIS_PORT=56379 MOTO_PORT=55000
 fi
 PGUSER_NAME=pgfleet PGPASS=pgfleet-dev
+ADMIN_USER=pgfleet_admin ADMIN_PASS=pgfleet-dev-admin
 REGION=us-east-1
 
 say() { printf 'devenv: %s\n' "$*" >&2; }
@@ -154,6 +155,25 @@ SQL
     -c "GRANT SELECT (subconninfo) ON pg_subscription TO $PGUSER_NAME" >/dev/null
 }
 
+# app_archive on the reporting server: an empty copy of the app schema, the target
+# for the stream `make run` suggests creating. CREATE SUBSCRIPTION needs a superuser
+# on PostgreSQL 15, so that database is registered with its own admin role.
+seed_archive() {
+  local exists
+  exists=$(as_pg "$PGBIN/psql" -X -At -h "$DIR/sock" -p $PG_REPORTING -U postgres -d postgres \
+    -c "SELECT count(*) FROM pg_database WHERE datname = 'app_archive'")
+  [[ "$exists" == "1" ]] && return 0
+  as_pg "$PGBIN/psql" -X -q -h "$DIR/sock" -p $PG_REPORTING -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$ADMIN_USER') THEN CREATE ROLE $ADMIN_USER LOGIN SUPERUSER PASSWORD '$ADMIN_PASS'; END IF; END \$\$" \
+    -c "CREATE DATABASE app_archive OWNER $PGUSER_NAME" >/dev/null
+  psql_at $PG_REPORTING app_archive <<SQL >/dev/null
+CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, email text UNIQUE,
+                        created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, total numeric(12,2) NOT NULL,
+                     status text NOT NULL DEFAULT 'new', created_at timestamptz NOT NULL DEFAULT now());
+SQL
+}
+
 moto_up() {
   if [[ -f "$DIR/moto.pid" ]] && kill -0 "$(cat "$DIR/moto.pid")" 2>/dev/null; then return 0; fi
   port_free_or_ours $MOTO_PORT "moto server"
@@ -164,6 +184,7 @@ moto_up() {
     AWS_REGION=$REGION AWS_DEFAULT_REGION=$REGION "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_aws.py" \
     --password "$PGPASS" --user "$PGUSER_NAME" \
     primary:$PG_PRIMARY:app standby:$PG_STANDBY:app cascade:$PG_CASCADE:app reporting:$PG_REPORTING:app_reporting \
+    archive:$PG_REPORTING:app_archive:$ADMIN_USER:$ADMIN_PASS \
     >"$DIR/log/seed_aws.log" 2>&1 || die "seeding moto failed; see $DIR/log/seed_aws.log"
 }
 
@@ -194,6 +215,7 @@ cmd_up() {
       pg_start "${s%%:*}" "${s##*:}"
     done
   fi
+  seed_archive
   redis_up
   moto_up
   say "up: postgres $PG_PRIMARY (primary) -> $PG_STANDBY (standby) -> $PG_CASCADE (cascade); $PG_PRIMARY/app =logical=> $PG_REPORTING/app_reporting; redis $REDIS_PORT; moto $MOTO_PORT"

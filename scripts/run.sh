@@ -59,4 +59,8 @@ for s in primary:55432:app standby:55433:app cascade:55434:app reporting:55435:a
         --log-file "$DIR/log/$name.log" 2>&1) ||
     grep -q "already registered" <<<"$out" || echo "run: could not register $name: $out" >&2
 done
+# the target for a demo stream (primary/app -> reporting/app_archive): see the Streams section at /
+out=$("$BIN" db add --id archive --name "local archive (stream target)" --host 127.0.0.1 --port 55435 \
+      --dbname app_archive --user pgfleet_admin --secret-id pgfleet/dev/archive --tag local 2>&1) ||
+  grep -q "already registered" <<<"$out" || echo "run: could not register archive: $out" >&2
 wait $PID || true

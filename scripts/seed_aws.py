@@ -7,7 +7,7 @@
   cluster pgfleet-dev-aurora with a writer and a reader;
 - an ElastiCache replication group pgfleet-dev-state (TLS on).
 
-usage: seed_aws.py --user U --password P NAME:PORT:DBNAME ...
+usage: seed_aws.py --user U --password P NAME:PORT:DBNAME[:USER:PASSWORD] ...
 Idempotent: what exists already is kept (secrets get a new version with the same value).
 """
 import argparse
@@ -20,13 +20,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--user", required=True)
     ap.add_argument("--password", required=True)
-    ap.add_argument("servers", nargs="+", help="NAME:PORT:DBNAME")
+    ap.add_argument("servers", nargs="+", help="NAME:PORT:DBNAME[:USER:PASSWORD]")
     args = ap.parse_args()
     sm = boto3.client("secretsmanager")
     for spec in args.servers:
-        name, port, dbname = spec.split(":")
+        name, port, dbname, *cred = spec.split(":")
+        user, password = cred if cred else (args.user, args.password)
         secret_id = f"pgfleet/dev/{name}"
-        value = json.dumps({"username": args.user, "password": args.password, "engine": "postgres",
+        value = json.dumps({"username": user, "password": password, "engine": "postgres",
                             "host": "127.0.0.1", "port": int(port), "dbname": dbname})
         try:
             sm.create_secret(Name=secret_id, SecretString=value,
@@ -34,7 +35,7 @@ def main():
         except sm.exceptions.ResourceExistsException:
             sm.put_secret_value(SecretId=secret_id, SecretString=value)
         print(f"secret {secret_id}")
-    seed_rds({name: int(port) for name, port, _ in (s.split(":") for s in args.servers)}, args)
+    seed_rds({s.split(":")[0]: int(s.split(":")[1]) for s in args.servers}, args)
     seed_elasticache()
 
 

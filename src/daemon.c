@@ -98,6 +98,7 @@ static void finish_shutdown(Daemon *d)
     http_server_close(d->http);
     collector_free(d->api.collector);
     d->api.collector = NULL;
+    streams_shutdown();
     replication_rds_free(d->api.rds);
     d->api.rds = NULL;
     /* targets first (pools, probes), then what they borrow: secrets cache, AWS client */

@@ -105,6 +105,119 @@ function renderDatabases() {
   }
   $("db-summary").textContent = `${databases.size} database(s), ${ok} ok`;
   renderMigTargets();
+  renderStreamSelects();
+}
+
+// ---- streams: validate, create, watch stream:<id>, pause / resume / drop ----
+function renderStreamSelects() {
+  for (const id of ["st-source", "st-target"]) {
+    const sel = $(id);
+    const keep = sel.value;
+    sel.replaceChildren();
+    for (const db of [...databases.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+      const o = document.createElement("option");
+      o.value = db.id;
+      o.textContent = `${db.id} (${db.dbname})`;
+      sel.append(o);
+    }
+    if (keep) sel.value = keep;
+  }
+}
+
+function streamBody() {
+  return {
+    source_database_id: $("st-source").value, target_database_id: $("st-target").value,
+    tables: $("st-tables").value.split(",").map((t) => t.trim()).filter(Boolean),
+    force: $("st-force").checked,
+  };
+}
+
+function showChecks(checks) {
+  const tb = $("st-checks").tBodies[0];
+  tb.replaceChildren();
+  for (const c of checks || []) {
+    const row = tb.insertRow();
+    row.insertCell().textContent = c.check;
+    const st = row.insertCell();
+    mark(st, c.status === "ok", c.status);
+    if (c.status === "warning") st.className = "warn";
+    row.insertCell().textContent = c.message;
+    row.insertCell().textContent = c.status === "ok" ? "" : c.hint || "";
+  }
+}
+
+function errorText(r) {
+  return r.body.error ? `${r.body.error.message}${r.body.error.hint ? " (" + r.body.error.hint + ")" : ""}` : `HTTP ${r.status}`;
+}
+
+$("st-validate").addEventListener("click", async () => {
+  $("st-summary").textContent = "checking…";
+  const r = await apiSend("POST", "/api/replication/validate", streamBody());
+  if (r.status !== 200) { $("st-summary").textContent = errorText(r); showChecks(r.body.error && r.body.error.checks); return; }
+  showChecks(r.body.checks);
+  $("st-summary").textContent = r.body.ok ? `ready to create (${r.body.warnings} warning(s))` : `${r.body.errors} check(s) failed`;
+});
+
+const streamTopics = new Set();
+function watchStream(id) {
+  const topic = `stream:${id}`;
+  if (streamTopics.has(topic) || !ws) return;
+  streamTopics.add(topic);
+  ws.send(JSON.stringify({ type: "subscribe", topics: [topic] }));
+}
+
+$("streamform").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("st-summary").textContent = "creating…";
+  const r = await apiSend("POST", "/api/replication/create", streamBody());
+  if (r.status !== 202) { $("st-summary").textContent = errorText(r); showChecks(r.body.error && r.body.error.checks); return; }
+  showChecks(r.body.checks);
+  $("st-summary").textContent = `stream ${r.body.id}: ${r.body.state}`;
+  watchStream(r.body.id);
+  refreshStreams();
+});
+
+async function streamAction(id, action) {
+  const r = action === "drop" ? await apiSend("DELETE", `/api/replication/streams/${id}`, {})
+    : await apiSend("POST", `/api/replication/streams/${id}/${action}`, {});
+  $("st-summary").textContent = r.status === 200 ? `stream ${id}: ${r.body.state}` + (r.body.notes ? ` — ${r.body.notes.join("; ")}` : "") : errorText(r);
+  refreshStreams();
+}
+
+async function refreshStreams() {
+  const r = await api("/api/replication/streams");
+  if (r.status !== 200) return;
+  const tb = $("streams").tBodies[0];
+  tb.replaceChildren();
+  for (const s of r.body.streams) {
+    const row = tb.insertRow();
+    row.id = s.id ? `stream-${s.id}` : "";
+    row.insertCell().textContent = s.id || "(found)";
+    row.insertCell().textContent = s.managed ? `${s.source_database_id} → ${s.target_database_id}` : `${s.from} → ${s.to}`;
+    row.insertCell().textContent = s.subscription;
+    mark(row.insertCell(), ["streaming", "initializing", "creating"].includes(s.state), s.state);
+    row.insertCell().textContent = s.sync ? `${s.sync.ready}/${s.sync.tables} tables ready` : "";
+    const lag = s.live ? s.live.lag_bytes : s.lag_bytes;
+    row.insertCell().textContent = bytes(lag);
+    const actions = row.insertCell();
+    if (s.managed) {
+      for (const a of ["pause", "resume", "drop"]) {
+        const b = document.createElement("button");
+        b.textContent = a;
+        b.addEventListener("click", () => streamAction(s.id, a));
+        actions.append(b, " ");
+      }
+      if (["creating", "initializing"].includes(s.state)) watchStream(s.id);
+    }
+  }
+}
+
+function streamEvent(e) {
+  const row = document.getElementById(`stream-${e.stream_id}`);
+  if (!row) { refreshStreams(); return; }
+  mark(row.cells[3], e.state !== "error", e.state);
+  if (typeof e.tables === "number") row.cells[4].textContent = `${e.ready}/${e.tables} tables ready`;
+  if (e.state === "streaming" || e.error) $("st-summary").textContent = `stream ${e.stream_id}: ${e.state}${e.error ? " — " + e.error : ""}`;
 }
 
 // ---- migrations: pick targets, run, watch migration:<id> live ----
@@ -298,6 +411,7 @@ function connectWs() {
   ws = new WebSocket(`${proto}://${location.host}/ws`);
   ws.onopen = () => {
     mark($("h-ws"), true, "connected, waiting for the first heartbeat");
+    streamTopics.clear();
     const key = keyStore.get();
     if (key) ws.send(JSON.stringify({ type: "auth", key }));
     ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health", "metrics", "events"] }));
@@ -309,6 +423,8 @@ function connectWs() {
       mark($("h-ws"), true, `#${d.seq} at ${msg.ts}: store ${d.store}, ${d.websocket_clients} client(s)`);
     } else if (msg.type === "event" && msg.topic === "metrics") {
       renderReplication(msg.data);
+    } else if (msg.type === "event" && msg.topic.startsWith("stream:")) {
+      streamEvent(msg.data);
     } else if (msg.type === "event" && msg.topic === migWatching) {
       migEvent(msg.data);
     } else if (msg.type === "event" && msg.topic === "events") {
@@ -345,6 +461,7 @@ $("keyform").addEventListener("submit", async (ev) => {
     refreshReplication();
     refreshEvents();
     refreshMigHistory();
+    refreshStreams();
   }
   connectWs();
 });
@@ -364,6 +481,7 @@ refreshAuth().then((ok) => {
     refreshReplication();
     refreshEvents();
     refreshMigHistory();
+    refreshStreams();
   }
 });
 connectWs();

@@ -67,6 +67,35 @@ static const Route routes[] = {
      "Prometheus metrics: lag bytes and seconds per edge, slot retained WAL, node up, collector "
      "duration (send the API key as a bearer token)",
      NULL, NULL, r_auth},
+    {HTTP_POST, "/api/replication/validate", ROLE_OPERATOR, api_streams_validate, "streams",
+     "Pre-flight checks for a logical replication stream (body: source_database_id, "
+     "target_database_id, tables or all_tables, publication, subscription, slot, options): one "
+     "entry per check, ok / warning / error, with a message and a hint",
+     NULL, NULL, r_db_write},
+    {HTTP_POST, "/api/replication/create", ROLE_OPERATOR, api_streams_create, "streams",
+     "Create a stream: the checks (errors refuse it; warnings need force), then the publication "
+     "and slot on the source and the subscription on the target; 202, initial copy progress on "
+     "topic stream:<id>. With the id of an interrupted create, finishes it",
+     NULL, NULL, r_db_write},
+    {HTTP_GET, "/api/replication/streams", ROLE_VIEWER, api_streams_list, "streams",
+     "Streams pgfleet created (with live state) and the logical streams it discovered", NULL, NULL,
+     r_db_read},
+    {HTTP_GET, "/api/replication/streams/{id}", ROLE_VIEWER, api_streams_get, "streams",
+     "One stream", NULL, NULL, r_db_read},
+    {HTTP_POST, "/api/replication/streams/{id}/pause", ROLE_OPERATOR, api_streams_pause, "streams",
+     "Disable the subscription (apply stops; the slot keeps the changes)", NULL, NULL, r_db_write},
+    {HTTP_POST, "/api/replication/streams/{id}/resume", ROLE_OPERATOR, api_streams_resume,
+     "streams", "Enable the subscription again", NULL, NULL, r_db_write},
+    {HTTP_POST, "/api/replication/streams/{id}/refresh", ROLE_OPERATOR, api_streams_refresh,
+     "streams", "ALTER SUBSCRIPTION ... REFRESH PUBLICATION (after tables were added)", NULL, NULL,
+     r_db_write},
+    {HTTP_POST, "/api/replication/streams/{id}/tables", ROLE_OPERATOR, api_streams_tables,
+     "streams", "Add or remove tables ({add: [...], remove: [...]}), then refresh", NULL, NULL,
+     r_db_write},
+    {HTTP_DELETE, "/api/replication/streams/{id}", ROLE_OPERATOR, api_streams_drop, "streams",
+     "Drop the subscription, the slot on the source, and the publication if pgfleet created it "
+     "(force=true in the body: go on when the target cannot be reached)",
+     NULL, NULL, r_db_write},
     {HTTP_POST, "/api/migrations/execute", ROLE_OPERATOR, api_migrations_execute, "migrations",
      "Run a SQL migration on registered databases (body: name, sql, database_ids, dry_run, "
      "atomic, continue_on_error, non_transactional, parallel, lock_timeout_ms, "

@@ -88,6 +88,18 @@ void api_migrations_get(HttpRequest *req, void *app);
 void api_migrations_cancel(HttpRequest *req, void *app);
 /* marks runs left "running" by a daemon that died as "interrupted" (once) */
 void migrations_on_store_ready(ApiContext *ctx);
+/* streams.c */
+void api_streams_validate(HttpRequest *req, void *app);
+void api_streams_create(HttpRequest *req, void *app);
+void api_streams_list(HttpRequest *req, void *app);
+void api_streams_get(HttpRequest *req, void *app);
+void api_streams_pause(HttpRequest *req, void *app);
+void api_streams_resume(HttpRequest *req, void *app);
+void api_streams_refresh(HttpRequest *req, void *app);
+void api_streams_tables(HttpRequest *req, void *app);
+void api_streams_drop(HttpRequest *req, void *app);
+/* stops following initial copies (at shutdown) */
+void streams_shutdown(void);
 /* events.c */
 EventLog *events_new(void);
 void events_free(EventLog *l);

@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 typedef struct Command Command;
 
 /* argv[0] is the command's own name; returns the exit status */
@@ -30,6 +32,7 @@ extern const Command cli_aws_command;
 extern const Command cli_db_command;
 extern const Command cli_discover_command;
 extern const Command cli_migrate_command;
+extern const Command cli_stream_command;
 
 /* entry point: returns the process exit status */
 int cli_main(int argc, char **argv);
@@ -38,6 +41,15 @@ void cli_print_help(const Command *cmd, const char *path, FILE *out);
 /* true when argv (after the command name) asks for help */
 int cli_wants_help(int argc, char **argv);
 /* one-line usage error on stderr; returns the usage exit status */
+/* cli_http.c: one request to the server (PGFLEET_URL, AUTH_KEY) */
+typedef struct CliCall {
+    long status;
+    json_t *body; /* the answer on success (the caller frees it) */
+    char error[512];
+} CliCall;
+/* -1 on success; otherwise the error was printed and this is the exit status */
+int cli_request(const char *method, const char *path, const char *body, CliCall *out);
+
 int cli_usage_error(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -16,79 +16,6 @@
 #include "common/jsonutil.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
-#include "httpc/httpc.h"
-
-typedef struct Call {
-    long status;
-    json_t *body;
-    char error[512];
-} Call;
-
-static void call_done(void *ud, const HttpcResponse *r)
-{
-    Call *c = ud;
-    c->status = r->status;
-    if (r->curl_code) {
-        snprintf(c->error, sizeof c->error, "%s", r->error);
-        return;
-    }
-    char err[128];
-    c->body = jsonutil_parse(r->body, r->body_len, err, sizeof err);
-    if (!c->body)
-        snprintf(c->error, sizeof c->error, "the server answered HTTP %ld without JSON", r->status);
-}
-
-/* one request to the server; returns the process exit status on failure, -1 on success */
-static int request(const char *method, const char *path, const char *body, Call *out)
-{
-    memset(out, 0, sizeof *out);
-    const char *base = getenv("PGFLEET_URL");
-    if (!base || !*base)
-        base = config_def(CFG_URL)->default_value;
-    char *url = xasprintf("%s%s", base, path);
-    const char *key = getenv("AUTH_KEY");
-    char *auth = key && *key ? xasprintf("Authorization: Bearer %s", key) : NULL;
-    const char *headers[] = {"Content-Type: application/json", auth, NULL};
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    Httpc *h = httpc_new(&loop);
-    HttpcRequest req = {.method = method,
-                        .url = url,
-                        .headers = headers,
-                        .body = body,
-                        .body_len = body ? strlen(body) : 0,
-                        .timeout_ms = 60000};
-    if (httpc_send(h, &req, call_done, out))
-        uv_run(&loop, UV_RUN_DEFAULT);
-    httpc_free(h);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    free(auth);
-    if (out->error[0] && !out->body) {
-        fprintf(stderr,
-                "pgfleet: could not reach the server at %s: %s\nHINT: start it with "
-                "'pgfleet serve', or set PGFLEET_URL\n",
-                base, out->error);
-        free(url);
-        return pgf_error_exit(PGF_ERR_UNREACHABLE);
-    }
-    free(url);
-    const json_t *e = json_object_get(out->body, "error");
-    if (out->status >= 400 && e) {
-        fprintf(stderr, "pgfleet: %s\n", jsonutil_str(e, "message"));
-        size_t i;
-        const json_t *f;
-        json_array_foreach(json_object_get(e, "fields"), i, f)
-            fprintf(stderr, "  %s: %s\n", jsonutil_str(f, "field"), jsonutil_str(f, "message"));
-        if (jsonutil_str(e, "hint"))
-            fprintf(stderr, "HINT: %s\n", jsonutil_str(e, "hint"));
-        int rc = pgf_error_exit(pgf_error_from_code(jsonutil_str(e, "code")));
-        json_decref(out->body);
-        out->body = NULL;
-        return rc;
-    }
-    return -1;
-}
 
 static void print_json(const json_t *j)
 {
@@ -123,8 +50,8 @@ static bool want_json(int argc, char **argv)
 static int run_list(const Command *cmd, int argc, char **argv)
 {
     (void)cmd;
-    Call c;
-    int rc = request("GET", "/api/databases", NULL, &c);
+    CliCall c;
+    int rc = cli_request("GET", "/api/databases", NULL, &c);
     if (rc >= 0)
         return rc;
     if (want_json(argc, argv)) {
@@ -146,8 +73,8 @@ static int run_show(const Command *cmd, int argc, char **argv)
     if (argc < 2 || argv[1][0] == '-')
         return cli_usage_error("pgfleet db show", "needs a database ID");
     char *path = xasprintf("/api/databases/%s", argv[1]);
-    Call c;
-    int rc = request("GET", path, NULL, &c);
+    CliCall c;
+    int rc = cli_request("GET", path, NULL, &c);
     free(path);
     if (rc >= 0)
         return rc;
@@ -162,8 +89,8 @@ static int run_rm(const Command *cmd, int argc, char **argv)
     if (argc != 2)
         return cli_usage_error("pgfleet db rm", "needs exactly one database ID");
     char *path = xasprintf("/api/databases/%s", argv[1]);
-    Call c;
-    int rc = request("DELETE", path, NULL, &c);
+    CliCall c;
+    int rc = cli_request("DELETE", path, NULL, &c);
     free(path);
     if (rc >= 0)
         return rc;
@@ -200,9 +127,9 @@ static int run_test(const Command *cmd, int argc, char **argv)
     (void)cmd;
     bool as_json = want_json(argc, argv);
     const char *id = argc > 1 && argv[1][0] != '-' ? argv[1] : NULL;
-    Call c;
+    CliCall c;
     char *path = id ? xasprintf("/api/databases/%s/test", id) : xstrdup("/api/databases/test");
-    int rc = request(id ? "POST" : "GET", path, id ? "{}" : NULL, &c);
+    int rc = cli_request(id ? "POST" : "GET", path, id ? "{}" : NULL, &c);
     free(path);
     if (rc >= 0)
         return rc;
@@ -386,8 +313,8 @@ static int run_add(const Command *cmd, int argc, char **argv)
         json_decref(logs);
     char *s = jsonutil_dumps(body);
     json_decref(body);
-    Call c;
-    int rc = request("POST", "/api/databases", s, &c);
+    CliCall c;
+    int rc = cli_request("POST", "/api/databases", s, &c);
     memset(s, 0, strlen(s));
     free(s);
     if (rc >= 0)

@@ -1,5 +1,7 @@
 #include "pg/pgconn.h"
 
+#include <jansson.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -717,4 +719,63 @@ PGconn *pgconn_raw(PgConn *c)
 const char *pgconn_target(const PgConn *c)
 {
     return c->target;
+}
+
+json_t *pg_rows_json(const PGresult *r)
+{
+    json_t *rows = json_array();
+    int nf = PQnfields(r);
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *row = json_object();
+        for (int f = 0; f < nf; f++) {
+            const char *name = PQfname(r, f);
+            if (PQgetisnull(r, i, f)) {
+                json_object_set_new(row, name, json_null());
+                continue;
+            }
+            const char *v = PQgetvalue(r, i, f);
+            Oid type = PQftype(r, f);
+            json_t *j;
+            switch (type) {
+            case 16: /* bool */
+                j = json_boolean(v[0] == 't');
+                break;
+            case 20: /* int8 */
+            case 21:
+            case 23:
+                j = json_integer(strtoll(v, NULL, 10));
+                break;
+            case 700:
+            case 701: /* float */
+            case 1700:
+                j = json_real(strtod(v, NULL));
+                break;
+            case 1009: { /* text[]: {a,b} (names without quotes or commas) */
+                j = json_array();
+                const char *p = v + 1;
+                while (*p && *p != '}') {
+                    size_t l = strcspn(p, ",}");
+                    char item[256];
+                    snprintf(item, sizeof item, "%.*s", (int)l, p);
+                    char *s = item;
+                    size_t sl = strlen(s);
+                    if (sl >= 2 && s[0] == '"' && s[sl - 1] == '"') {
+                        s[sl - 1] = '\0';
+                        s++;
+                    }
+                    json_array_append_new(j, json_string(s));
+                    p += l;
+                    if (*p == ',')
+                        p++;
+                }
+                break;
+            }
+            default:
+                j = json_string(v);
+            }
+            json_object_set_new(row, name, j);
+        }
+        json_array_append_new(rows, row);
+    }
+    return rows;
 }

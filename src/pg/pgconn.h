@@ -87,6 +87,9 @@ PGconn *pgconn_raw(PgConn *c);
 const char *pgconn_target(const PgConn *c);
 
 const char *pg_err_kind_name(PgErrKind k);
+/* a result's rows as JSON objects (bool, integers, floats and text[] typed; the rest text) */
+struct json_t;
+struct json_t *pg_rows_json(const PGresult *r);
 /* classifies a libpq connection error message (and sets a hint) */
 void pg_error_classify(PgError *e, const char *msg, const PgConnParams *p);
 

@@ -151,65 +151,6 @@ struct Run {
     void *ud;
 };
 
-static json_t *rows_json(const PGresult *r)
-{
-    json_t *rows = json_array();
-    int nf = PQnfields(r);
-    for (int i = 0; i < PQntuples(r); i++) {
-        json_t *row = json_object();
-        for (int f = 0; f < nf; f++) {
-            const char *name = PQfname(r, f);
-            if (PQgetisnull(r, i, f)) {
-                json_object_set_new(row, name, json_null());
-                continue;
-            }
-            const char *v = PQgetvalue(r, i, f);
-            Oid type = PQftype(r, f);
-            json_t *j;
-            switch (type) {
-            case 16: /* bool */
-                j = json_boolean(v[0] == 't');
-                break;
-            case 20: /* int8 */
-            case 21:
-            case 23:
-                j = json_integer(strtoll(v, NULL, 10));
-                break;
-            case 700:
-            case 701: /* float */
-            case 1700:
-                j = json_real(strtod(v, NULL));
-                break;
-            case 1009: { /* text[]: {a,b} (names without quotes or commas) */
-                j = json_array();
-                const char *p = v + 1;
-                while (*p && *p != '}') {
-                    size_t l = strcspn(p, ",}");
-                    char item[256];
-                    snprintf(item, sizeof item, "%.*s", (int)l, p);
-                    char *s = item;
-                    size_t sl = strlen(s);
-                    if (sl >= 2 && s[0] == '"' && s[sl - 1] == '"') {
-                        s[sl - 1] = '\0';
-                        s++;
-                    }
-                    json_array_append_new(j, json_string(s));
-                    p += l;
-                    if (*p == ',')
-                        p++;
-                }
-                break;
-            }
-            default:
-                j = json_string(v);
-            }
-            json_object_set_new(row, name, j);
-        }
-        json_array_append_new(rows, row);
-    }
-    return rows;
-}
-
 static void finish_one(One *o)
 {
     Run *r = o->run;
@@ -245,7 +186,7 @@ void discover_snapshot_fill(json_t *snap, PGresult *const *res, int n, const PgE
     json_object_set_new(snap, "reached", json_true());
     json_object_set_new(snap, "error", json_null());
     for (int i = 0; i < n && i < discover_nqueries; i++) {
-        json_t *rows = rows_json(res[i]);
+        json_t *rows = pg_rows_json(res[i]);
         if (i == 0 || i == 2) { /* single-row sections */
             json_t *first = json_array_get(rows, 0);
             json_object_set_new(snap, section_names[i], first ? json_incref(first) : json_null());
@@ -386,8 +327,8 @@ static void inv_queried(void *ud, PgConn *c, PGresult *const *res, int n, const 
     if (err || n < 2) {
         inv_record(j, json_pack("{s:s}", "error", err ? err->message : "no answer"));
     } else {
-        json_t *pubs = rows_json(res[0]);
-        json_t *rels = rows_json(res[1]);
+        json_t *pubs = pg_rows_json(res[0]);
+        json_t *rels = pg_rows_json(res[1]);
         inv_record(j, json_pack("{s:o, s:o}", "publications", pubs, "subscription_tables", rels));
     }
     pgconn_close(c);

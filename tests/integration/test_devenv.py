@@ -89,10 +89,14 @@ def test_devenv_builds_physical_cascade_and_logical_replication(devenv):
                       region_name="us-east-1", aws_access_key_id="testing",
                       aws_secret_access_key="testing")
     names = {s["Name"] for s in sm.list_secrets()["SecretList"]}
-    assert names == {f"pgfleet/dev/{n}" for n in ("primary", "standby", "cascade", "reporting")}
+    assert names == {f"pgfleet/dev/{n}" for n in ("primary", "standby", "cascade", "reporting", "archive")}
     import json
     secret = json.loads(sm.get_secret_value(SecretId="pgfleet/dev/standby")["SecretString"])
     assert secret["port"] == standby and secret["username"] == "pgfleet"
+    # the demo stream's target: an empty copy of the app schema, reached by a role that may subscribe
+    archive = json.loads(sm.get_secret_value(SecretId="pgfleet/dev/archive")["SecretString"])
+    assert archive["username"] == "pgfleet_admin" and archive["dbname"] == "app_archive"
+    assert psql(reporting, "app_archive", "SELECT count(*) FROM orders") == "0"
 
 
 def test_devenv_down_leaves_no_process(devenv):

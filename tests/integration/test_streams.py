@@ -1,0 +1,226 @@
+"""Logical replication streams through the API and the CLI, against real servers:
+pre-flight checks (each failure by its check), create with the initial copy followed
+live, rows replicated (insert, update, delete), pause/resume, tables added, drop
+leaving nothing behind, and a server killed between the source and the target."""
+import asyncio
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import AUTH_KEY, PGFLEET_BIN, wait_for
+from pghelp import PgServer
+
+PW = "stream-pw"
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    src = PgServer(settings={"max_replication_slots": 10, "max_wal_senders": 10})
+    tgt = PgServer(settings={"max_replication_slots": 10, "max_logical_replication_workers": 6})
+    src.sql(f"CREATE ROLE app LOGIN REPLICATION PASSWORD '{PW}'")
+    src.sql("CREATE DATABASE shop OWNER app")
+    src.sql(f"CREATE ROLE nobody LOGIN PASSWORD '{PW}'")
+    tgt.sql(f"CREATE ROLE admin LOGIN SUPERUSER PASSWORD '{PW}'")
+    tgt.sql("CREATE DATABASE shop_copy")
+    yield src, tgt
+    src.destroy()
+    tgt.destroy()
+
+
+def src_sql(src, sql):
+    return src.sql(f"SET ROLE app; {sql}", db="shop").splitlines()[-1] if sql else ""
+
+
+def register(d, ident, server, db, user):
+    r = d.post("/api/databases", data=json.dumps({
+        "id": ident, "name": ident, "host": "127.0.0.1", "port": server.port, "dbname": db, "user": user,
+        "credentials": {"source": "env", "env": "STREAM_PW"}}), headers=JSON)
+    assert r.status_code == 201, r.text
+
+
+@pytest.fixture
+def daemon(pair, daemon_factory, redis):
+    src, tgt = pair
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "STREAM_PW": PW})
+    register(d, "shop", src, "shop", "app")
+    register(d, "copy", tgt, "shop_copy", "admin")
+    return d
+
+
+def checks_by_name(body):
+    return {c["check"]: c for c in body["checks"]}
+
+
+def test_stream_lifecycle(pair, daemon, redis):
+    src, tgt = pair
+    d = daemon
+    src.sql("SET ROLE app; CREATE TABLE orders (id int PRIMARY KEY, v text); "
+            "CREATE TABLE items (id int PRIMARY KEY, n int); "
+            "INSERT INTO orders SELECT g, 'v' || g FROM generate_series(1, 2000) g; "
+            "INSERT INTO items VALUES (1, 10)", db="shop")
+    tgt.sql("CREATE TABLE orders (id int PRIMARY KEY, v text); CREATE TABLE items (id int PRIMARY KEY, n int)",
+            db="shop_copy")
+    body = {"source_database_id": "shop", "target_database_id": "copy", "tables": ["orders"],
+            "publication": "shop_pub", "subscription": "shop_sub"}
+    r = d.post("/api/replication/validate", data=json.dumps(body), headers=JSON)
+    assert r.status_code == 200, r.text
+    v = r.json()
+    c = checks_by_name(v)
+    assert v["ok"] is True and v["errors"] == 0, json.dumps(v, indent=1)
+    assert c["target_reaches_source"]["status"] == "ok" and "rolled back" in c["target_reaches_source"]["message"]
+    assert c["wal_level"]["status"] == "ok" and c["source_privileges"]["status"] == "ok"
+    assert PW not in r.text
+    # no trace of the reachability check on the target
+    assert tgt.sql("SELECT count(*) FROM pg_subscription") == "0"
+
+    async def create_and_watch():
+        import websockets
+        async with websockets.connect(d.ws_url, additional_headers={"X-API-Key": AUTH_KEY}) as ws:
+            await ws.recv()
+            r = d.post("/api/replication/create", data=json.dumps(body), headers=JSON)
+            assert r.status_code == 202, r.text
+            s = r.json()
+            await ws.send(json.dumps({"type": "subscribe", "topics": [f"stream:{s['id']}"]}))
+            states = []
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if msg.get("type") == "event":
+                    states.append(msg["data"])
+                    if msg["data"]["state"] == "streaming":
+                        return s, states
+    s, events = asyncio.run(create_and_watch())
+    sid = s["id"]
+    assert PW not in json.dumps(s) and s["publication_created"] is True
+    last = events[-1]
+    assert last["tables"] == 1 and last["ready"] == 1 and last["detail"][0]["table_name"] == "orders"
+    assert tgt.sql("SELECT count(*) FROM orders", db="shop_copy") == "2000"
+    # changes flow: insert, update, delete
+    src.sql("SET ROLE app; INSERT INTO orders VALUES (5001, 'new'); UPDATE orders SET v = 'changed' WHERE id = 1; "
+            "DELETE FROM orders WHERE id = 2", db="shop")
+    wait_for(lambda: tgt.sql("SELECT count(*), max(v) FILTER (WHERE id = 1), "
+                             "count(*) FILTER (WHERE id = 2) FROM orders", db="shop_copy") == "2000|changed|0",
+             timeout=20, what="changes replicated")
+    # the password is not in Redis, nor in the logs
+    assert PW not in redis.cli("HGETALL", "pgfleet:streams") and PW not in d.logs()
+    # pause stops apply; resume catches up
+    r = d.post(f"/api/replication/streams/{sid}/pause", data="{}", headers=JSON)
+    assert r.status_code == 200 and r.json()["state"] == "paused"
+    src.sql("SET ROLE app; INSERT INTO orders VALUES (6001, 'while paused')", db="shop")
+    time.sleep(2)
+    assert tgt.sql("SELECT count(*) FROM orders WHERE id = 6001", db="shop_copy") == "0"
+    r = d.post(f"/api/replication/streams/{sid}/resume", data="{}", headers=JSON)
+    assert r.status_code == 200
+    wait_for(lambda: tgt.sql("SELECT count(*) FROM orders WHERE id = 6001", db="shop_copy") == "1",
+             timeout=20, what="catch-up after resume")
+    # a table added: published, refreshed, copied
+    r = d.post(f"/api/replication/streams/{sid}/tables", data=json.dumps({"add": ["items"]}), headers=JSON)
+    assert r.status_code == 200, r.text
+    assert r.json()["tables"] == ["public.orders", "public.items"]
+    wait_for(lambda: tgt.sql("SELECT count(*) FROM items", db="shop_copy") == "1", timeout=20,
+             what="the added table copied")
+    lst = d.get("/api/replication/streams", auth=True).json()
+    mine = [x for x in lst["streams"] if x.get("id") == sid][0]
+    assert mine["managed"] is True and mine["state"] in ("initializing", "streaming")
+    # the CLI sees the same
+    env = {**os.environ, "PGFLEET_URL": d.url, "AUTH_KEY": AUTH_KEY}
+    p = subprocess.run([PGFLEET_BIN, "stream", "list"], capture_output=True, text=True, env=env, timeout=30)
+    assert p.returncode == 0 and sid in p.stdout and "shop_sub" in p.stdout
+    # drop: nothing left anywhere
+    p = subprocess.run([PGFLEET_BIN, "stream", "drop", sid], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "slot shop_sub dropped" in p.stdout and "publication shop_pub dropped" in p.stdout
+    assert tgt.sql("SELECT count(*) FROM pg_subscription") == "0"
+    assert src.sql("SELECT count(*) FROM pg_replication_slots") == "0"
+    assert src.sql("SELECT count(*) FROM pg_publication", db="shop") == "0"
+    assert d.get(f"/api/replication/streams/{sid}", auth=True).json()["state"] == "dropped"
+    assert d.post(f"/api/replication/streams/{sid}/pause", data="{}", headers=JSON).status_code == 404
+    tgt.sql("DROP TABLE orders, items", db="shop_copy")
+    src.sql("DROP TABLE orders, items", db="shop")
+
+
+def test_each_failed_check_names_its_cause(pair, daemon_factory, redis):
+    src, tgt = pair
+    bad = PgServer(settings={"wal_level": "replica", "max_replication_slots": 1})
+    try:
+        bad.sql(f"CREATE ROLE nobody LOGIN PASSWORD '{PW}'")
+        bad.sql("CREATE DATABASE legacy OWNER nobody")
+        bad.sql("SET ROLE nobody; CREATE TABLE events (at timestamptz, what text); "
+                "CREATE TABLE accounts (id bigserial PRIMARY KEY)", db="legacy")
+        bad.sql("SELECT pg_create_physical_replication_slot('taken')")
+        tgt.sql("CREATE DATABASE legacy_copy")
+        tgt.sql("CREATE TABLE events (at timestamptz, what text)", db="legacy_copy")
+        d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "STREAM_PW": PW})
+        register(d, "legacy", bad, "legacy", "nobody")
+        register(d, "legacy_copy", tgt, "legacy_copy", "admin")
+        body = {"source_database_id": "legacy", "target_database_id": "legacy_copy",
+                "tables": ["events", "accounts", "ghost"]}
+        v = d.post("/api/replication/validate", data=json.dumps(body), headers=JSON).json()
+        c = checks_by_name(v)
+        assert v["ok"] is False
+        assert c["wal_level"]["status"] == "error" and "'replica'" in c["wal_level"]["message"]
+        assert "wal_level = logical" in c["wal_level"]["hint"]
+        assert c["replication_slots"]["status"] == "error" and "max_replication_slots = 1" in c["replication_slots"]["message"]
+        assert c["source_privileges"]["status"] == "error" and "nobody" in c["source_privileges"]["message"]
+        assert c["replica_identity"]["status"] == "error" and "public.events" in c["replica_identity"]["message"]
+        assert "public.accounts" not in c["replica_identity"]["message"]
+        assert c["source_tables"]["status"] == "error" and "public.ghost" in c["source_tables"]["message"]
+        assert c["target_tables"]["status"] == "error" and "public.accounts" in c["target_tables"]["message"]
+        assert c["sequences"]["status"] == "warning" and "accounts_id_seq" in c["sequences"]["message"]
+        # create refuses, naming the checks; nothing is made
+        r = d.post("/api/replication/create", data=json.dumps(body), headers=JSON)
+        assert r.status_code == 422 and len(r.json()["error"]["checks"]) == len(v["checks"])
+        assert bad.sql("SELECT count(*) FROM pg_publication", db="legacy") == "0"
+        # bad input is a clear 422
+        r = d.post("/api/replication/validate", data=json.dumps({"source_database_id": "legacy",
+                   "target_database_id": "legacy", "options": {"copy": True}}), headers=JSON)
+        assert r.status_code == 422 and {"target_database_id", "tables", "options.copy"} <= \
+            {f["field"] for f in r.json()["error"]["fields"]}
+        # the CLI prints each check and exits 5
+        env = {**os.environ, "PGFLEET_URL": d.url, "AUTH_KEY": AUTH_KEY}
+        p = subprocess.run([PGFLEET_BIN, "stream", "validate", "--source", "legacy", "--target", "legacy_copy",
+                            "--table", "events"], capture_output=True, text=True, env=env, timeout=60)
+        assert p.returncode == 5 and "wal_level" in p.stdout and "HINT" in p.stdout
+    finally:
+        bad.destroy()
+
+
+def test_killed_between_source_and_target_recovers_by_retrying(pair, daemon_factory, redis):
+    src, tgt = pair
+    src.sql("SET ROLE app; CREATE TABLE parcels (id int PRIMARY KEY); INSERT INTO parcels SELECT generate_series(1, 50)",
+            db="shop")
+    tgt.sql("CREATE TABLE parcels (id int PRIMARY KEY)", db="shop_copy")
+    env = {"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "STREAM_PW": PW}
+    d = daemon_factory({**env, "PGFLEET_TEST_EXIT_AFTER": "source"})
+    register(d, "shop", src, "shop", "app")
+    register(d, "copy", tgt, "shop_copy", "admin")
+    body = {"source_database_id": "shop", "target_database_id": "copy", "tables": ["parcels"],
+            "publication": "parcels_pub", "subscription": "parcels_sub"}
+    r = d.post("/api/replication/create", data=json.dumps(body), headers=JSON)
+    assert r.status_code == 202
+    sid = r.json()["id"]
+    wait_for(lambda: d.proc.poll() is not None, timeout=10, what="the server to die")
+    # the source has the publication and the slot, the target nothing yet
+    assert src.sql("SELECT count(*) FROM pg_publication WHERE pubname = 'parcels_pub'", db="shop") == "1"
+    assert src.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'parcels_sub'") == "1"
+    assert tgt.sql("SELECT count(*) FROM pg_subscription") == "0"
+    d2 = daemon_factory(env)
+    rec = d2.get(f"/api/replication/streams/{sid}", auth=True).json()
+    assert rec["state"] == "creating"
+    # a fresh create with the same names would be refused (they exist) ...
+    r = d2.post("/api/replication/create", data=json.dumps(body), headers=JSON)
+    assert r.status_code == 422 and "name_conflicts" in r.text
+    # ... the same create for that stream finishes it
+    env2 = {**os.environ, "PGFLEET_URL": d2.url, "AUTH_KEY": AUTH_KEY}
+    p = subprocess.run([PGFLEET_BIN, "stream", "create", "--resume", sid], capture_output=True, text=True,
+                       env=env2, timeout=60)
+    assert p.returncode == 0, p.stderr
+    wait_for(lambda: d2.get(f"/api/replication/streams/{sid}", auth=True).json()["state"] == "streaming",
+             timeout=30, what="the resumed stream streaming")
+    assert tgt.sql("SELECT count(*) FROM parcels", db="shop_copy") == "50"
+    assert d2.request("DELETE", f"/api/replication/streams/{sid}", data="{}", headers=JSON).status_code == 200
+    assert src.sql("SELECT count(*) FROM pg_replication_slots") == "0"
+    assert src.sql("SELECT count(*) FROM pg_publication", db="shop") == "0"
