@@ -98,6 +98,7 @@ static void finish_shutdown(Daemon *d)
     http_server_close(d->http);
     collector_free(d->api.collector);
     d->api.collector = NULL;
+    replication_sweep_stop();
     streams_shutdown();
     replication_rds_free(d->api.rds);
     d->api.rds = NULL;
@@ -273,6 +274,7 @@ int daemon_run(const Config *cfg)
     d.api.secrets = secrets_new(d.aws, cfg->secrets_ttl_seconds);
     d.api.events = events_new();
     d.api.rds = replication_rds_new(&d.api, cfg->rds_discovery_ms);
+    replication_sweep_start(&d.api, cfg->inventory_ms);
     d.api.dbs = databases_new(&d.api);
     d.api.collector = collector_new(&d.loop, cfg->collect_interval_seconds * 1000,
                                     databases_servers, d.api.dbs, on_collected, &d);
@@ -298,6 +300,7 @@ int daemon_run(const Config *cfg)
         exit_code = pgf_error_exit(PGF_ERR_LISTEN);
         store_free(d.store);
         collector_free(d.api.collector);
+        replication_sweep_stop();
         replication_rds_free(d.api.rds);
         databases_free(d.api.dbs);
         events_free(d.api.events);

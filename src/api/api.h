@@ -71,6 +71,10 @@ json_t *databases_rds_map(const DbRegistry *r);
 /* DescribeDBInstances every interval while a database names an RDS instance */
 RdsWatch *replication_rds_new(ApiContext *ctx, long interval_ms);
 void replication_rds_free(RdsWatch *w);
+/* every interval: publication tables and initial-sync states of the databases with
+ * subscriptions or logical slots, merged into the collector's later cycles */
+void replication_sweep_start(ApiContext *ctx, long interval_ms);
+void replication_sweep_stop(void);
 /* the collector's topology with RDS merged in (new reference); needs a snapshot */
 json_t *replication_topology(ApiContext *ctx);
 void api_replication_discover(HttpRequest *req, void *app);
@@ -81,7 +85,11 @@ void replication_record(ApiContext *ctx, const json_t *metrics);
 void api_metrics(HttpRequest *req, void *app);
 /* the registered database's target, or NULL */
 struct PgTarget *databases_find(DbRegistry *r, const char *id);
+/* the ids of every registered database */
+json_t *databases_ids(const DbRegistry *r);
 /* migrations.c */
+/* at start-up: resolves prepared transactions interrupted atomic runs left (see migrate.h) */
+void migrations_recover_prepared(ApiContext *ctx);
 void api_migrations_execute(HttpRequest *req, void *app);
 void api_migrations_list(HttpRequest *req, void *app);
 void api_migrations_get(HttpRequest *req, void *app);

@@ -201,6 +201,7 @@ static void loaded(void *ud, PgfError err, const char *errmsg, size_t n, const c
     }
     r->loaded = true;
     log_info("database registry loaded: %zu databases", ok);
+    migrations_recover_prepared(r->ctx);
 }
 
 void databases_on_store_ready(ApiContext *ctx)
@@ -630,4 +631,12 @@ PgTarget *databases_find(DbRegistry *r, const char *id)
 {
     Entry *e = r ? find(r, id) : NULL;
     return e ? e->t : NULL;
+}
+
+json_t *databases_ids(const DbRegistry *r)
+{
+    json_t *ids = json_array();
+    for (const Entry *e = r ? r->entries : NULL; e; e = e->next)
+        json_array_append_new(ids, json_string(pgtarget_config(e->t)->id));
+    return ids;
 }

@@ -51,6 +51,8 @@ static void saved(void *ud, PgfError err, const char *errmsg)
 
 static void save(Run *r)
 {
+    if (!r->record)
+        return; /* a start-up recovery keeps no record */
     char *s = json_dumps(r->record, JSON_COMPACT);
     if (store_hset(r->ctx->store, MIG_HASH, r->id, s, strlen(s), saved, NULL) != PGF_OK)
         log_warn("migration %s: the record could not be saved (store down)", r->id);
@@ -105,6 +107,21 @@ static void on_event(void *ud, const json_t *e)
 static void on_done(void *ud, const json_t *report)
 {
     Run *r = ud;
+    if (r->o.recover_only) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(json_object_get(report, "recovered"), i, x)
+            log_warn("start-up: prepared transaction %s on %s left by an interrupted atomic "
+                     "migration: %s",
+                     jsonutil_str(x, "gid"), jsonutil_str(x, "target"),
+                     jsonutil_str(x, "error") ? jsonutil_str(x, "error")
+                     : !strcmp(jsonutil_str(x, "action"), "commit")
+                         ? "committed (another target of that run had committed)"
+                         : "rolled back (no target of that run had committed)");
+        r->m = NULL;
+        free_run(r);
+        return;
+    }
     char now[32];
     jsonutil_now_rfc3339(now, sizeof now);
     json_t *rec = json_deep_copy(report);
@@ -126,6 +143,11 @@ static void on_done(void *ud, const json_t *report)
 
 static void begin(Run *r)
 {
+    if (r->failed_pw && r->o.recover_only) {
+        log_warn("start-up: prepared transactions not checked: %s", r->pw_error);
+        free_run(r);
+        return;
+    }
     if (r->failed_pw) {
         json_object_set_new(r->record, "status", json_string("failed"));
         json_object_set_new(r->record, "error", json_string(r->pw_error));
@@ -162,6 +184,34 @@ static void got_password(void *ud, const char *password, const PgError *err)
     free(w);
     if (--r->waiting == 0)
         begin(r);
+}
+
+/* the run's target i: the registered database's connection, strings owned by the run */
+static void set_target(Run *r, int i, const DatabaseConfig *db)
+{
+    ApiContext *ctx = r->ctx;
+    r->targets[i].label = own(r, db->id);
+    r->targets[i].params = (PgConnParams){.host = own(r, db->host),
+                                          .port = (int)db->port,
+                                          .dbname = own(r, db->dbname),
+                                          .user = own(r, db->user),
+                                          .sslmode = sslmode_names[db->sslmode],
+                                          .sslrootcert = config_get(ctx->cfg, CFG_PG_CA_FILE),
+                                          .connect_timeout_ms = ctx->cfg->pg_connect_timeout_ms};
+}
+
+/* registers the run, asks every target's credential source; begin() once all answered */
+static void fetch_passwords(Run *r)
+{
+    r->next = runs;
+    runs = r;
+    r->waiting = r->n + 1;
+    for (int k = 0; k < r->n; k++) {
+        PwWait *w = xmalloc(sizeof *w);
+        w->r = r;
+        w->idx = k;
+        pgtarget_password(databases_find(r->ctx->dbs, r->targets[k].label), got_password, w);
+    }
 }
 
 static bool opt_bool(const json_t *body, const char *key)
@@ -247,15 +297,7 @@ void api_migrations_execute(HttpRequest *req, void *app)
     json_array_foreach(ids, i, x)
     {
         const DatabaseConfig *db = pgtarget_config(databases_find(ctx->dbs, json_string_value(x)));
-        MigrateTarget *t = &r->targets[i];
-        t->label = own(r, db->id);
-        t->params = (PgConnParams){.host = own(r, db->host),
-                                   .port = (int)db->port,
-                                   .dbname = own(r, db->dbname),
-                                   .user = own(r, db->user),
-                                   .sslmode = sslmode_names[db->sslmode],
-                                   .sslrootcert = config_get(ctx->cfg, CFG_PG_CA_FILE),
-                                   .connect_timeout_ms = ctx->cfg->pg_connect_timeout_ms};
+        set_target(r, (int)i, db);
         json_array_append_new(tlist, json_pack("{s:s, s:s, s:i}", "target", db->id, "status",
                                                "pending", "statements_done", 0));
     }
@@ -264,15 +306,7 @@ void api_migrations_execute(HttpRequest *req, void *app)
                   r->name, "status", "running", "started_at", now, "applied_by", r->o.applied_by,
                   "dry_run", r->o.dry_run, "atomic", r->o.atomic, "targets", tlist);
     save(r);
-    r->next = runs;
-    runs = r;
-    r->waiting = r->n + 1;
-    for (int k = 0; k < r->n; k++) {
-        PwWait *w = xmalloc(sizeof *w);
-        w->r = r;
-        w->idx = k;
-        pgtarget_password(databases_find(ctx->dbs, r->targets[k].label), got_password, w);
-    }
+    fetch_passwords(r);
     json_decref(body);
     char topic[64];
     snprintf(topic, sizeof topic, "migration:%s", r->id);
@@ -433,4 +467,38 @@ void migrations_on_store_ready(ApiContext *ctx)
         return;
     if (store_hgetall(ctx->store, MIG_HASH, recovered, ctx) == PGF_OK)
         done = true;
+}
+
+/* ---- start-up: prepared transactions an interrupted atomic run left behind ---- */
+
+void migrations_recover_prepared(ApiContext *ctx)
+{
+    json_t *ids = databases_ids(ctx->dbs);
+    if (!json_array_size(ids)) {
+        json_decref(ids);
+        return;
+    }
+    Run *r = xcalloc(1, sizeof *r);
+    r->ctx = ctx;
+    snprintf(r->id, sizeof r->id, "startup-recovery");
+    r->name = xstrdup("startup-recovery");
+    r->sql = xstrdup("");
+    r->o = (MigrateOptions){.execution_id = r->id,
+                            .name = r->name,
+                            .sql = r->sql,
+                            .recover_only = true,
+                            .applied_by = "pgfleet"};
+    r->n = (int)json_array_size(ids);
+    r->targets = xcalloc((size_t)r->n, sizeof *r->targets);
+    size_t i;
+    const json_t *x;
+    json_array_foreach(ids, i, x)
+    {
+        const DatabaseConfig *db = pgtarget_config(databases_find(ctx->dbs, json_string_value(x)));
+        set_target(r, (int)i, db);
+    }
+    json_decref(ids);
+    fetch_passwords(r);
+    if (--r->waiting == 0)
+        begin(r);
 }

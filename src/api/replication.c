@@ -7,7 +7,12 @@
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include <sodium.h>
+
 #include "aws/rds.h"
+#include "model/database.h"
+#include "pg/target.h"
+#include "replication/discover.h"
 #include "replication/collector.h"
 #include "replication/topology.h"
 
@@ -276,4 +281,135 @@ json_t *replication_topology(ApiContext *ctx)
                                       w->error[0] ? w->error : NULL));
     }
     return t;
+}
+
+/* ---- the slower sweep: publication tables and initial-sync states per database ---- */
+
+#define SWEEP_MAX 1024
+
+typedef struct Sweep {
+    ApiContext *ctx;
+    int n, waiting;
+    PgConnParams *params;
+    char **owned;
+    size_t nowned;
+    json_t *snaps;
+} Sweep;
+
+static char *sweep_own(Sweep *s, const char *v)
+{
+    s->owned = xrealloc(s->owned, (s->nowned + 1) * sizeof *s->owned);
+    return s->owned[s->nowned++] = xstrdup(v ? v : "");
+}
+
+static void sweep_free(Sweep *s)
+{
+    for (size_t i = 0; i < s->nowned; i++) {
+        sodium_memzero(s->owned[i], strlen(s->owned[i]));
+        free(s->owned[i]);
+    }
+    free(s->owned);
+    free(s->params);
+    json_decref(s->snaps);
+    free(s);
+}
+
+static bool sweeping;
+
+static void swept(void *ud, const json_t *snapshots)
+{
+    Sweep *s = ud;
+    size_t i;
+    const json_t *snap;
+    json_array_foreach(snapshots, i, snap)
+    {
+        const json_t *inv = json_object_get(snap, "inventory");
+        if (s->ctx->collector)
+            collector_set_inventory(s->ctx->collector, jsonutil_str(snap, "id"), inv);
+    }
+    sweeping = false;
+    sweep_free(s);
+}
+
+typedef struct SweepPw {
+    Sweep *s;
+    int idx;
+} SweepPw;
+
+static void sweep_password(void *ud, const char *password, const PgError *err)
+{
+    SweepPw *w = ud;
+    Sweep *s = w->s;
+    if (!err)
+        s->params[w->idx].password = sweep_own(s, password);
+    free(w);
+    if (--s->waiting == 0)
+        discover_inventory(s->ctx->loop, s->params, s->snaps, false, swept, s);
+}
+
+static void sweep_tick(uv_timer_t *t)
+{
+    ApiContext *ctx = t->data;
+    const json_t *last = ctx->collector ? collector_snapshots(ctx->collector) : NULL;
+    if (sweeping || !last || !ctx->dbs)
+        return;
+    PgTarget **targets = xcalloc(SWEEP_MAX, sizeof *targets);
+    size_t n = databases_servers(ctx->dbs, targets, SWEEP_MAX);
+    Sweep *s = xcalloc(1, sizeof *s);
+    s->ctx = ctx;
+    s->params = xcalloc(n + 1, sizeof *s->params);
+    s->snaps = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const DatabaseConfig *db = pgtarget_config(targets[i]);
+        char id[300];
+        snprintf(id, sizeof id, "%s:%lld", db->host, db->port);
+        const json_t *snap = NULL, *x;
+        size_t k;
+        json_array_foreach(last, k, x) if (!strcmp(jsonutil_str(x, "id"), id)) snap = x;
+        if (!snap)
+            continue;
+        json_array_append_new(s->snaps, json_deep_copy(snap));
+        s->params[s->n] = (PgConnParams){.host = sweep_own(s, db->host),
+                                         .port = (int)db->port,
+                                         .dbname = sweep_own(s, db->dbname),
+                                         .user = sweep_own(s, db->user),
+                                         .sslmode = sslmode_names[db->sslmode],
+                                         .sslrootcert = config_get(ctx->cfg, CFG_PG_CA_FILE),
+                                         .application_name = "pgfleet inventory",
+                                         .connect_timeout_ms = ctx->cfg->pg_connect_timeout_ms};
+        targets[s->n] = targets[i];
+        s->n++;
+    }
+    if (s->n == 0) {
+        free(targets);
+        sweep_free(s);
+        return;
+    }
+    sweeping = true;
+    s->waiting = s->n + 1;
+    for (int i = 0; i < s->n; i++) {
+        SweepPw *w = xmalloc(sizeof *w);
+        w->s = s;
+        w->idx = i;
+        pgtarget_password(targets[i], sweep_password, w);
+    }
+    free(targets);
+    if (--s->waiting == 0)
+        discover_inventory(ctx->loop, s->params, s->snaps, false, swept, s);
+}
+
+static uv_timer_t sweep_timer;
+
+void replication_sweep_start(ApiContext *ctx, long interval_ms)
+{
+    uv_timer_init(ctx->loop, &sweep_timer);
+    sweep_timer.data = ctx;
+    uv_timer_start(&sweep_timer, sweep_tick, 1500, (uint64_t)interval_ms);
+}
+
+void replication_sweep_stop(void)
+{
+    uv_timer_stop(&sweep_timer);
+    if (!uv_is_closing((uv_handle_t *)&sweep_timer))
+        uv_close((uv_handle_t *)&sweep_timer, NULL);
 }

@@ -278,8 +278,7 @@ static void follow_rows(void *ud, const json_t *rows, const PgError *err, int fa
         return;
     }
     if (err) {
-        log_debug("stream %s: progress query failed: %s", jsonutil_str(f->rec, "id"),
-                  err->message);
+        log_debug("stream %s: progress query failed: %s", jsonutil_str(f->rec, "id"), err->message);
         if (f->conn)
             pgconn_close(f->conn);
         f->conn = NULL;
@@ -295,8 +294,8 @@ static void follow_rows(void *ud, const json_t *rows, const PgError *err, int fa
                         json_pack("{s:I, s:I, s:O}", "tables", (json_int_t)total, "ready",
                                   (json_int_t)ready, "detail", rels));
     bool enabled = json_is_true(json_object_get(sub, "enabled"));
-    const char *state = !sub       ? "error"
-                        : !enabled ? "paused"
+    const char *state = !sub                      ? "error"
+                        : !enabled                ? "paused"
                         : total && ready == total ? "streaming"
                                                   : "initializing";
     bool changed = strcmp(jsonutil_str(f->rec, "state"), state) != 0;
@@ -539,7 +538,8 @@ static void check_reach(Op *op)
     unsigned char rnd[6];
     randombytes_buf(rnd, sizeof rnd);
     StrBuf sql = STRBUF_INIT;
-    strbuf_printf(&sql, "CREATE SUBSCRIPTION pgfleet_preflight_%02x%02x%02x%02x%02x%02x CONNECTION ",
+    strbuf_printf(&sql,
+                  "CREATE SUBSCRIPTION pgfleet_preflight_%02x%02x%02x%02x%02x%02x CONNECTION ",
                   rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
     sql_literal(&sql, op->src_conninfo);
     strbuf_puts(&sql, " PUBLICATION ");
@@ -613,11 +613,10 @@ static void preflight_opened(Op *op)
     }
     const json_t *tables = json_object_get(op->body, "tables");
     char *arr = json_is_true(json_object_get(op->body, "all_tables")) ? NULL : text_array(tables);
-    PgStep steps[2] = {
-        {preflight_source_settings_sql,
-         2,
-         {jsonutil_str(op->body, "publication"), jsonutil_str(op->body, "slot")}},
-        {preflight_tables_sql, 1, {arr}}};
+    PgStep steps[2] = {{preflight_source_settings_sql,
+                        2,
+                        {jsonutil_str(op->body, "publication"), jsonutil_str(op->body, "slot")}},
+                       {preflight_tables_sql, 1, {arr}}};
     pgseq_run(op->src, steps, 2, src_read, op);
     free(arr);
 }
@@ -651,8 +650,8 @@ static void preflight_done(Op *op)
     }
     if (warnings && !op->force) {
         char msg[300];
-        snprintf(msg, sizeof msg, "%zu warning(s): send again with \"force\": true to create anyway",
-                 warnings);
+        snprintf(msg, sizeof msg,
+                 "%zu warning(s): send again with \"force\": true to create anyway", warnings);
         answer_error(op, PGF_ERR_CONFLICT, "see error.checks",
                      json_pack("{s:O}", "checks", op->checks), msg);
         op_free(op);
@@ -721,8 +720,9 @@ static void source_created(void *ud, const json_t *rows, const PgError *err, int
     (void)rows;
     Op *op = ud;
     if (err) {
-        create_fail(op, failed_at == 0 ? "creating the publication on the source"
-                                       : "creating the replication slot on the source",
+        create_fail(op,
+                    failed_at == 0 ? "creating the publication on the source"
+                                   : "creating the replication slot on the source",
                     err);
         return;
     }
@@ -766,8 +766,8 @@ static void create_source(Op *op)
                         "EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
                         1,
                         {slot}}};
-    bool create_slot = !json_is_false(json_object_get(json_object_get(op->rec, "options"),
-                                                      "create_slot"));
+    bool create_slot =
+        !json_is_false(json_object_get(json_object_get(op->rec, "options"), "create_slot"));
     pgseq_run(op->src, steps, create_slot ? 2 : 1, source_created, op);
     strbuf_free(&ddl);
     strbuf_free(&sql);
@@ -780,8 +780,8 @@ static void create_start(Op *op)
     if (!op->resume) {
         json_object_set_new(op->rec, "publication_created",
                             json_boolean(!json_is_true(json_object_get(s, "pub_exists"))));
-        bool create_slot = !json_is_false(
-            json_object_get(json_object_get(op->rec, "options"), "create_slot"));
+        bool create_slot =
+            !json_is_false(json_object_get(json_object_get(op->rec, "options"), "create_slot"));
         json_object_set_new(op->rec, "slot_created", json_boolean(create_slot));
     }
     json_object_set(op->rec, "checks", op->checks);
@@ -792,8 +792,7 @@ static void create_start(Op *op)
 
 /* ---- requests ---- */
 
-static const char *const option_keys[] = {"copy_data", "create_slot", "streaming", "binary",
-                                          NULL};
+static const char *const option_keys[] = {"copy_data", "create_slot", "streaming", "binary", NULL};
 
 /* the request body, normalized (names defaulted, tables qualified); NULL when answered */
 static json_t *stream_request(HttpRequest *req, ApiContext *ctx, json_t *body, PgTarget **src,
@@ -855,8 +854,8 @@ static json_t *stream_request(HttpRequest *req, ApiContext *ctx, json_t *body, P
     char defname[80];
     const char *src_db = *src ? pgtarget_config(*src)->dbname : "db";
     snprintf(defname, sizeof defname, "pgfleet_%.40s", src_db);
-    const char *pub = jsonutil_str(body, "publication") ? jsonutil_str(body, "publication")
-                                                        : defname;
+    const char *pub =
+        jsonutil_str(body, "publication") ? jsonutil_str(body, "publication") : defname;
     const char *sub = jsonutil_str(body, "subscription");
     char subname[80];
     if (!sub) {
@@ -980,8 +979,8 @@ static void run_preflight(HttpRequest *req, ApiContext *ctx, bool creating)
         unsigned char rnd[6];
         randombytes_buf(rnd, sizeof rnd);
         char sid[40];
-        snprintf(sid, sizeof sid, "stream-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
-                 rnd[3], rnd[4], rnd[5]);
+        snprintf(sid, sizeof sid, "stream-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
+                 rnd[4], rnd[5]);
         json_object_set_new(op->rec, "id", json_string(sid));
     }
     with_conninfo(op, preflight_begin);
@@ -1137,8 +1136,9 @@ static void life_fail(Life *l, const char *what, const PgError *err)
     char msg[900];
     snprintf(msg, sizeof msg, "%s: %s", what, err ? err->message : "failed");
     answer_error(l->op, PGF_ERR_UNREACHABLE,
-                 err && err->hint[0] ? err->hint : "fix the cause and send the request again: "
-                                                   "every step is safe to repeat",
+                 err && err->hint[0] ? err->hint
+                                     : "fix the cause and send the request again: "
+                                       "every step is safe to repeat",
                  NULL, msg);
     life_free(l);
 }
@@ -1150,7 +1150,8 @@ static void if_sub(StrBuf *sql, const char *sub, const char *what)
     strbuf_puts(&ddl, "ALTER SUBSCRIPTION ");
     sql_ident(&ddl, sub);
     strbuf_printf(&ddl, " %s", what);
-    strbuf_puts(sql, "DO $pgfleet$ BEGIN IF EXISTS (SELECT 1 FROM pg_subscription WHERE subname = ");
+    strbuf_puts(sql,
+                "DO $pgfleet$ BEGIN IF EXISTS (SELECT 1 FROM pg_subscription WHERE subname = ");
     sql_literal(sql, sub);
     strbuf_puts(sql, " AND subdbid = (SELECT oid FROM pg_database WHERE datname = "
                      "current_database())) THEN EXECUTE ");
@@ -1164,8 +1165,8 @@ static void simple_done(void *ud, const json_t *rows, const PgError *err, int fa
     (void)rows;
     (void)failed_at;
     Life *l = ud;
-    static const char *const states[] = {"paused", "initializing", "initializing",
-                                         "initializing", "dropped"};
+    static const char *const states[] = {"paused", "initializing", "initializing", "initializing",
+                                         "dropped"};
     if (err) {
         life_fail(l, "on the target", err);
         return;
@@ -1180,17 +1181,17 @@ static void source_dropped(void *ud, const json_t *rows, const PgError *err, int
     (void)rows;
     Life *l = ud;
     if (err) {
-        life_fail(l, failed_at == 0 ? "dropping the replication slot on the source"
-                                    : "dropping the publication on the source",
+        life_fail(l,
+                  failed_at == 0 ? "dropping the replication slot on the source"
+                                 : "dropping the publication on the source",
                   err);
         return;
     }
     json_array_append_new(l->notes, json_sprintf("replication slot %s dropped on the source",
                                                  jsonutil_str(l->op->rec, "slot")));
     if (json_is_true(json_object_get(l->op->rec, "publication_created")))
-        json_array_append_new(l->notes,
-                              json_sprintf("publication %s dropped on the source",
-                                           jsonutil_str(l->op->rec, "publication")));
+        json_array_append_new(l->notes, json_sprintf("publication %s dropped on the source",
+                                                     jsonutil_str(l->op->rec, "publication")));
     else
         json_array_append_new(l->notes,
                               json_sprintf("publication %s kept: pgfleet did not create it",
@@ -1223,8 +1224,7 @@ static void drop_source(Life *l)
     strbuf_puts(&pub_sql, "DROP PUBLICATION IF EXISTS ");
     sql_ident(&pub_sql, jsonutil_str(op->rec, "publication"));
     PgStep steps[2] = {{slot_sql.data, 0, {0}}, {pub_sql.data, 0, {0}}};
-    pgseq_run(op->src, steps,
-              json_is_true(json_object_get(op->rec, "publication_created")) ? 2 : 1,
+    pgseq_run(op->src, steps, json_is_true(json_object_get(op->rec, "publication_created")) ? 2 : 1,
               source_dropped, l);
     strbuf_free(&slot_sql);
     strbuf_free(&pub_sql);
@@ -1239,9 +1239,8 @@ static void target_dropped(void *ud, const json_t *rows, const PgError *err, int
         life_fail(l, "dropping the subscription on the target", err);
         return;
     }
-    json_array_append_new(l->notes,
-                          json_sprintf("subscription %s dropped on the target",
-                                       jsonutil_str(l->op->rec, "subscription")));
+    json_array_append_new(l->notes, json_sprintf("subscription %s dropped on the target",
+                                                 jsonutil_str(l->op->rec, "subscription")));
     drop_source(l);
 }
 
@@ -1361,10 +1360,11 @@ static void life_opened(Op *op)
                 strbuf_puts(&ddl, w == 0 ? " ADD TABLE " : " DROP TABLE ");
                 sql_table(&ddl, json_string_value(x));
                 parts[n] = (StrBuf)STRBUF_INIT;
-                strbuf_printf(&parts[n],
-                              "DO $pgfleet$ BEGIN IF %s EXISTS (SELECT 1 FROM pg_publication_tables "
-                              "WHERE pubname = ",
-                              w == 0 ? "NOT" : "");
+                strbuf_printf(
+                    &parts[n],
+                    "DO $pgfleet$ BEGIN IF %s EXISTS (SELECT 1 FROM pg_publication_tables "
+                    "WHERE pubname = ",
+                    w == 0 ? "NOT" : "");
                 sql_literal(&parts[n], jsonutil_str(op->rec, "publication"));
                 strbuf_puts(&parts[n], " AND schemaname || '.' || tablename = ");
                 sql_literal(&parts[n], json_string_value(x));
@@ -1444,8 +1444,9 @@ static void lifecycle(HttpRequest *req, ApiContext *ctx, Action action)
     if (action == A_TABLES && !json_array_size(json_object_get(body, "add")) &&
         !json_array_size(json_object_get(body, "remove"))) {
         json_decref(body);
-        http_respond_error(req, PGF_ERR_VALIDATION, "send {\"add\": [\"schema.table\"], "
-                                                    "\"remove\": [...]}",
+        http_respond_error(req, PGF_ERR_VALIDATION,
+                           "send {\"add\": [\"schema.table\"], "
+                           "\"remove\": [...]}",
                            "nothing to add or remove");
         return;
     }
@@ -1523,12 +1524,11 @@ static void list_read(void *ud, PgfError err, const char *errmsg, size_t n,
             json_object_set_new(known, sub ? sub : "", json_true());
             const json_t *e = topo && sub ? live_edge(topo, sub) : NULL;
             if (e)
-                json_object_set_new(r, "live",
-                                    json_pack("{s:O, s:O, s:O, s:O}", "state",
-                                              json_object_get(e, "state"), "lag_bytes",
-                                              json_object_get(e, "lag_bytes"), "from",
-                                              json_object_get(e, "from"), "to",
-                                              json_object_get(e, "to")));
+                json_object_set_new(
+                    r, "live",
+                    json_pack("{s:O, s:O, s:O, s:O}", "state", json_object_get(e, "state"),
+                              "lag_bytes", json_object_get(e, "lag_bytes"), "from",
+                              json_object_get(e, "from"), "to", json_object_get(e, "to")));
             json_object_set_new(r, "managed", json_true());
             if (q->id[0] || strcmp(jsonutil_str(r, "state"), "dropped") != 0)
                 json_array_append_new(out, r);
@@ -1561,9 +1561,9 @@ static void list_read(void *ud, PgfError err, const char *errmsg, size_t n,
                                    json_object_get(e, "state"), "lag_bytes",
                                    json_object_get(e, "lag_bytes")));
             }
-            http_respond_json(q->req, 200,
-                              json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(out),
-                                        "streams", out));
+            http_respond_json(
+                q->req, 200,
+                json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(out), "streams", out));
             out = NULL;
         }
         json_decref(out);

@@ -44,14 +44,20 @@ static bool want_json(int argc, char **argv)
 static int stream_body(const char *path, int argc, char **argv, json_t **out)
 {
     static const struct option opts[] = {
-        {"source", required_argument, NULL, 's'},  {"target", required_argument, NULL, 't'},
-        {"table", required_argument, NULL, 'T'},   {"all-tables", no_argument, NULL, 'A'},
+        {"source", required_argument, NULL, 's'},
+        {"target", required_argument, NULL, 't'},
+        {"table", required_argument, NULL, 'T'},
+        {"all-tables", no_argument, NULL, 'A'},
         {"publication", required_argument, NULL, 'p'},
         {"subscription", required_argument, NULL, 'S'},
-        {"slot", required_argument, NULL, 'l'},    {"no-copy-data", no_argument, NULL, 'C'},
-        {"reuse-slot", no_argument, NULL, 'R'},    {"streaming", no_argument, NULL, 'm'},
-        {"binary", no_argument, NULL, 'b'},        {"force", no_argument, NULL, 'f'},
-        {"resume", required_argument, NULL, 'r'},  {"json", no_argument, NULL, 'j'},
+        {"slot", required_argument, NULL, 'l'},
+        {"no-copy-data", no_argument, NULL, 'C'},
+        {"reuse-slot", no_argument, NULL, 'R'},
+        {"streaming", no_argument, NULL, 'm'},
+        {"binary", no_argument, NULL, 'b'},
+        {"force", no_argument, NULL, 'f'},
+        {"resume", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     json_t *body = json_object();
@@ -207,8 +213,8 @@ static int run_list(const Command *cmd, int argc, char **argv)
     if (want_json(argc, argv))
         print_json(c.body);
     else {
-        printf("%-22s %-9s %-14s %-14s %-28s %-12s %-10s %s\n", "ID", "MADE BY", "SOURCE",
-               "TARGET", "SUBSCRIPTION", "STATE", "LAG", "TABLES");
+        printf("%-22s %-9s %-14s %-14s %-28s %-12s %-10s %s\n", "ID", "MADE BY", "SOURCE", "TARGET",
+               "SUBSCRIPTION", "STATE", "LAG", "TABLES");
         size_t i;
         const json_t *s;
         json_array_foreach(json_object_get(c.body, "streams"), i, s) print_stream_line(s);
@@ -270,13 +276,12 @@ static int run_drop(const Command *cmd, int argc, char **argv)
     bool force = false;
     for (int i = 1; i < argc; i++)
         force |= !strcmp(argv[i], "--force");
-    return one("pgfleet stream drop", "DELETE", "", argc, argv,
-               force ? "{\"force\": true}" : "{}");
+    return one("pgfleet stream drop", "DELETE", "", argc, argv, force ? "{\"force\": true}" : "{}");
 }
 
 #define STREAM_OPTS                                                                                \
-    "--source DB_ID --target DB_ID (--table SCHEMA.TABLE... | --all-tables) [--publication N] "  \
-    "[--subscription N] [--slot N] [--no-copy-data] [--reuse-slot] [--streaming] [--binary] "     \
+    "--source DB_ID --target DB_ID (--table SCHEMA.TABLE... | --all-tables) [--publication N] "    \
+    "[--subscription N] [--slot N] [--no-copy-data] [--reuse-slot] [--streaming] [--binary] "      \
     "[--json]"
 
 static const Command validate_command = {
@@ -296,9 +301,10 @@ static const Command list_command = {.name = "list",
                                      .summary = "streams pgfleet created, and the ones it found",
                                      .usage = "[--json]",
                                      .run = run_list};
-static const Command show_command = {
-    .name = "show", .summary = "one stream, with its initial-copy progress", .usage = "ID",
-    .run = run_show};
+static const Command show_command = {.name = "show",
+                                     .summary = "one stream, with its initial-copy progress",
+                                     .usage = "ID",
+                                     .run = run_show};
 static const Command pause_command = {
     .name = "pause", .summary = "disable the subscription", .usage = "ID", .run = run_pause};
 static const Command resume_command = {

@@ -190,6 +190,14 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                                    .max = 86400,
                                    .description = "how often RDS instances are described (when a "
                                                   "database names one)"},
+    [CFG_INVENTORY_SECONDS] = {.name = "inventory_seconds",
+                               .env = "PGFLEET_INVENTORY_SECONDS",
+                               .type = CFGT_INT,
+                               .default_value = "60",
+                               .min = 1,
+                               .max = 86400,
+                               .description = "how often databases with subscriptions or logical "
+                                              "slots are visited for initial-sync states"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -348,6 +356,7 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->log_poll_ms = strtol(cfg->raw[CFG_LOG_POLL_MS], NULL, 10);
     cfg->rds_log_poll_ms = 1000 * strtol(cfg->raw[CFG_RDS_LOG_POLL_SECONDS], NULL, 10);
     cfg->rds_discovery_ms = 1000 * strtol(cfg->raw[CFG_RDS_DISCOVERY_SECONDS], NULL, 10);
+    cfg->inventory_ms = 1000 * strtol(cfg->raw[CFG_INVENTORY_SECONDS], NULL, 10);
     return true;
 }
 

@@ -42,6 +42,7 @@ typedef enum ConfigKey {
     CFG_LOG_POLL_MS,
     CFG_RDS_LOG_POLL_SECONDS,
     CFG_RDS_DISCOVERY_SECONDS,
+    CFG_INVENTORY_SECONDS,
     CFG_COUNT
 } ConfigKey;
 
@@ -86,6 +87,7 @@ typedef struct Config {
     long log_poll_ms;
     long rds_log_poll_ms;
     long rds_discovery_ms;
+    long inventory_ms;
 } Config;
 
 /* looks up one variable; returns NULL when unset */

@@ -81,7 +81,7 @@ struct Migrate {
     char id[40];
     char *name, *sql, *applied_by;
     char checksum[65];
-    bool dry_run, atomic, continue_on_error, non_tx, cancelled, stopping;
+    bool dry_run, atomic, continue_on_error, non_tx, cancelled, stopping, recover_only;
     int parallel;
     long lock_timeout_ms, statement_timeout_ms;
     SqlScript script;
@@ -647,6 +647,17 @@ static void run_recovery(Migrate *m);
 
 static void start_apply(Migrate *m)
 {
+    if (m->recover_only) {
+        for (int i = 0; i < m->n; i++)
+            if (m->t[i].status == T_PENDING)
+                m->t[i].status = T_SKIPPED;
+        m->order = xcalloc((size_t)m->n, sizeof *m->order);
+        for (int i = 0; i < m->n; i++)
+            m->order[i] = i;
+        m->next = m->n;
+        finish(m);
+        return;
+    }
     /* refusals that apply to the whole run, before anything changes */
     for (int i = 0; i < m->n; i++) {
         Tgt *t = &m->t[i];
@@ -751,6 +762,8 @@ static void plan_ready(Migrate *m)
     for (int i = 0; i < m->n; i++) {
         size_t k;
         const json_t *g;
+        if (m->t[i].standby)
+            continue; /* a standby shows its primary's prepared transactions, read-only */
         json_array_foreach(m->t[i].prepared, k, g)
         {
             char exec[64] = "";
@@ -846,6 +859,14 @@ static void connected(void *ud, PgConn *c, const PgError *err)
 /* the checks that need no connection; fills s when they pass */
 static bool check(const MigrateOptions *o, int n, SqlScript *out, char *err, size_t errlen)
 {
+    if (o->recover_only) {
+        memset(out, 0, sizeof *out);
+        if (n <= 0) {
+            snprintf(err, errlen, "no targets");
+            return false;
+        }
+        return true;
+    }
     if (!o->name || !*o->name) {
         snprintf(err, errlen, "the migration needs a name");
         return false;
@@ -940,6 +961,7 @@ Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTa
     m->atomic = o->atomic;
     m->continue_on_error = o->continue_on_error;
     m->non_tx = o->non_transactional;
+    m->recover_only = o->recover_only;
     m->parallel = o->atomic ? 1 : o->parallel;
     m->lock_timeout_ms = o->lock_timeout_ms > 0 ? o->lock_timeout_ms : 5000;
     m->statement_timeout_ms = o->statement_timeout_ms > 0 ? o->statement_timeout_ms : 300000;

@@ -47,6 +47,8 @@ typedef struct MigrateOptions {
     int parallel; /* 0 or 1: one target at a time */
     long lock_timeout_ms, statement_timeout_ms;
     const char *applied_by;
+    /* only resolve prepared transactions left by interrupted atomic runs; sql may be empty */
+    bool recover_only;
 } MigrateOptions;
 
 typedef struct MigrateTarget {

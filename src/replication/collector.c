@@ -32,7 +32,9 @@ struct Collector {
     /* the last result */
     json_t *topology;
     json_t *shape;
-    json_t *last_known; /* edge key -> {lag_bytes, lag_seconds, collected_at, epoch} */
+    json_t *last_known;     /* edge key -> {lag_bytes, lag_seconds, collected_at, epoch} */
+    json_t *last_snapshots; /* the last cycle's, for the inventory sweep */
+    json_t *inventory;      /* server id -> per-database inventory (the slower sweep) */
     char collected_at[32];
     time_t collected_epoch;
     double duration_ms;
@@ -52,6 +54,8 @@ static void unref(Collector *c)
     json_decref(c->topology);
     json_decref(c->shape);
     json_decref(c->last_known);
+    json_decref(c->last_snapshots);
+    json_decref(c->inventory);
     free(c);
 }
 
@@ -117,8 +121,17 @@ static void schedule(Collector *c)
 
 static void cycle_done(Collector *c)
 {
+    size_t i;
+    json_t *snap;
+    json_array_foreach(c->snapshots, i, snap)
+    {
+        json_t *inv = json_object_get(c->inventory, jsonutil_str(snap, "id"));
+        if (inv && json_is_true(json_object_get(snap, "reached")))
+            json_object_set(snap, "inventory", inv);
+    }
     json_t *topo = topology_build(c->snapshots);
-    json_decref(c->snapshots);
+    json_decref(c->last_snapshots);
+    c->last_snapshots = c->snapshots;
     c->snapshots = NULL;
     c->duration_ms = (double)(uv_hrtime() - c->started_ns) / 1e6;
     jsonutil_now_rfc3339(c->collected_at, sizeof c->collected_at);
@@ -196,6 +209,7 @@ Collector *collector_new(uv_loop_t *loop, long interval_ms, CollectorServers ser
     c->cb_ud = cb_ud;
     c->refs = 2; /* the owner and the timer */
     c->last_known = json_object();
+    c->inventory = json_object();
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     uv_timer_start(&c->timer, timer_cb, 200, 0);
@@ -370,4 +384,17 @@ char *collector_prometheus(const Collector *c)
                   c->duration_ms / 1000.0, (unsigned long long)c->cycles,
                   (long long)c->collected_epoch);
     return strbuf_detach(&b);
+}
+
+const json_t *collector_snapshots(const Collector *c)
+{
+    return c->last_snapshots;
+}
+
+void collector_set_inventory(Collector *c, const char *server_id, const json_t *inventory)
+{
+    if (inventory)
+        json_object_set_new(c->inventory, server_id, json_deep_copy(inventory));
+    else
+        json_object_del(c->inventory, server_id);
 }

@@ -34,6 +34,11 @@ void collector_kick(Collector *c);
 const json_t *collector_topology(const Collector *c);
 /* per-edge and per-slot metrics with the time they were collected (new reference) */
 json_t *collector_status(const Collector *c);
+/* the last cycle's discovery snapshots (borrowed), NULL before the first */
+const json_t *collector_snapshots(const Collector *c);
+/* per-database details of a server ("host:port"), merged into every later cycle */
+void collector_set_inventory(Collector *c, const char *server_id, const json_t *inventory);
+
 /* Prometheus text exposition format (new string) */
 char *collector_prometheus(const Collector *c);
 

@@ -188,9 +188,8 @@ static void source_checks(json_t *c, const json_t *req, const json_t *s, const j
                   (ri && !strcmp(ri, "d") && b(x, "has_pk"));
         if (!ok)
             json_array_append_new(no_identity, json_string(q));
-        json_t *sq = jsonutil_str(x, "sequences") ? json_loads(jsonutil_str(x, "sequences"), 0,
-                                                               NULL)
-                                                  : NULL;
+        json_t *sq =
+            jsonutil_str(x, "sequences") ? json_loads(jsonutil_str(x, "sequences"), 0, NULL) : NULL;
         size_t k;
         const json_t *y;
         json_array_foreach(sq, k, y)
@@ -221,8 +220,7 @@ static void source_checks(json_t *c, const json_t *req, const json_t *s, const j
         join(&sb, not_owned);
         add(c, "table_ownership", "error",
             "ALTER TABLE ... OWNER TO the source role, or create the publication as the owner",
-            "CREATE PUBLICATION needs ownership of each table; %s does not own: %s", role,
-            sb.data);
+            "CREATE PUBLICATION needs ownership of each table; %s does not own: %s", role, sb.data);
     } else if (json_array_size(no_select)) {
         join(&sb, no_select);
         add(c, "table_ownership", "error", "GRANT SELECT ON <table> TO the source role",
@@ -303,10 +301,10 @@ static void target_checks(json_t *c, const json_t *req, const json_t *t, const j
             json_array_append_new(missing, json_string(q));
             continue;
         }
-        json_t *sc = json_loads(jsonutil_str(st, "columns") ? jsonutil_str(st, "columns") : "[]",
-                                0, NULL);
-        json_t *tc = json_loads(jsonutil_str(tt, "columns") ? jsonutil_str(tt, "columns") : "[]",
-                                0, NULL);
+        json_t *sc =
+            json_loads(jsonutil_str(st, "columns") ? jsonutil_str(st, "columns") : "[]", 0, NULL);
+        json_t *tc =
+            json_loads(jsonutil_str(tt, "columns") ? jsonutil_str(tt, "columns") : "[]", 0, NULL);
         size_t k, m;
         const json_t *a, *bcol;
         json_array_foreach(sc, k, a)
@@ -337,8 +335,8 @@ static void target_checks(json_t *c, const json_t *req, const json_t *t, const j
             join(&sb, missing);
         }
         if (json_array_size(cols)) {
-            strbuf_printf(&sb, "%scolumns missing on the target: ",
-                          json_array_size(missing) ? "; " : "");
+            strbuf_printf(
+                &sb, "%scolumns missing on the target: ", json_array_size(missing) ? "; " : "");
             join(&sb, cols);
         }
         add(c, "target_tables", "error",
@@ -363,7 +361,8 @@ static void target_checks(json_t *c, const json_t *req, const json_t *t, const j
 static void name_checks(json_t *c, const json_t *req, const json_t *s, const json_t *t)
 {
     const json_t *resume = json_object_get(req, "resume");
-    bool create_slot = !json_is_false(json_object_get(json_object_get(req, "options"), "create_slot"));
+    bool create_slot =
+        !json_is_false(json_object_get(json_object_get(req, "options"), "create_slot"));
     const char *pub = jsonutil_str(req, "publication"), *sub = jsonutil_str(req, "subscription"),
                *slot = jsonutil_str(req, "slot");
     StrBuf sb = STRBUF_INIT;
@@ -376,8 +375,9 @@ static void name_checks(json_t *c, const json_t *req, const json_t *s, const jso
                     json_is_true(json_object_get(req, "all_tables"));
         json_decref(want);
         if (same) {
-            strbuf_printf(&sb, "publication %s exists with these tables: it is reused (and kept "
-                               "when the stream is dropped); ",
+            strbuf_printf(&sb,
+                          "publication %s exists with these tables: it is reused (and kept "
+                          "when the stream is dropped); ",
                           pub);
             status = "warning";
         } else {
@@ -393,8 +393,7 @@ static void name_checks(json_t *c, const json_t *req, const json_t *s, const jso
         hint = "choose another slot name, drop the slot, or reuse it with create_slot: false";
     }
     if (!create_slot && !b(s, "slot_exists")) {
-        strbuf_printf(&sb, "create_slot is false but slot %s does not exist on the source; ",
-                      slot);
+        strbuf_printf(&sb, "create_slot is false but slot %s does not exist on the source; ", slot);
         status = "error";
         hint = "create it (pg_create_logical_replication_slot(name, 'pgoutput')) or let pgfleet";
     }
@@ -416,14 +415,14 @@ json_t *preflight_evaluate(const json_t *req, const json_t *src, const json_t *t
     json_t *c = json_array();
     const json_t *s = json_object_get(src, "settings"), *t = json_object_get(tgt, "settings");
     if (jsonutil_str(src, "error"))
-        add(c, "source_reachable", "error", jsonutil_str(src, "hint"), "pgfleet cannot reach the source: %s",
-            jsonutil_str(src, "error"));
+        add(c, "source_reachable", "error", jsonutil_str(src, "hint"),
+            "pgfleet cannot reach the source: %s", jsonutil_str(src, "error"));
     else
         add(c, "source_reachable", "ok", NULL, "pgfleet reached the source (%s)",
             jsonutil_str(s, "database"));
     if (jsonutil_str(tgt, "error"))
-        add(c, "target_reachable", "error", jsonutil_str(tgt, "hint"), "pgfleet cannot reach the target: %s",
-            jsonutil_str(tgt, "error"));
+        add(c, "target_reachable", "error", jsonutil_str(tgt, "hint"),
+            "pgfleet cannot reach the target: %s", jsonutil_str(tgt, "error"));
     else
         add(c, "target_reachable", "ok", NULL, "pgfleet reached the target (%s)",
             jsonutil_str(t, "database"));
@@ -438,10 +437,11 @@ json_t *preflight_evaluate(const json_t *req, const json_t *src, const json_t *t
                 ? NULL
                 : "the target must reach the source's host and port and log in: check the "
                   "network path from the target, pg_hba.conf on the source and the password",
-            "%s", json_is_true(json_object_get(reach, "ok"))
-                      ? "the target connected and logged in to the source (a CREATE SUBSCRIPTION "
-                        "that was rolled back)"
-                      : jsonutil_str(reach, "error"));
+            "%s",
+            json_is_true(json_object_get(reach, "ok"))
+                ? "the target connected and logged in to the source (a CREATE SUBSCRIPTION "
+                  "that was rolled back)"
+                : jsonutil_str(reach, "error"));
     else if (reach)
         add(c, "target_reaches_source", "warning", NULL,
             "not verified from the target: %s. Verified: pgfleet itself reached the source",

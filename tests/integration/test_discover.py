@@ -199,7 +199,8 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
     import websockets
     from conftest import AUTH_KEY
     d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MON_PW": PW,
-                        "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1"})
+                        "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1",
+                        "PGFLEET_INVENTORY_SECONDS": "1"})
     for name, s in topo.items():
         body = {"id": name, "name": name, "host": "127.0.0.1", "port": s.port, "dbname": "postgres",
                 "user": "monitor", "credentials": {"source": "env", "env": "MON_PW"}}
@@ -216,6 +217,12 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
     assert shape(live) == shape(cli)
     assert {s["name"] for s in live["slots"]} == {s["name"] for s in cli["slots"]}
     assert live["age_seconds"] < 5 and live["collected_at"]
+    # the slower sweep visits the subscriber's database: initial-sync states per subscription
+    def synced():
+        t = d.get("/api/replication/discover", auth=True).json()
+        return [e for e in t["edges"] if e.get("subscription") == "orders_sub"][0].get("sync")
+    wait_for(synced, timeout=15, what="initial-sync states from the sweep")
+    assert synced() == {"tables": 1, "ready": 1, "not_ready": []}
     st = d.get("/api/replication/status", auth=True).json()
     assert len(st["edges"]) == 4 and st["cycles"] >= 1 and all(n["up"] for n in st["nodes"])
     m = requests.get(d.url + "/metrics", headers={"Authorization": f"Bearer {AUTH_KEY}"}, timeout=10)

@@ -384,3 +384,27 @@ def test_dashboard_runs_a_sample_migration_and_shows_it_live(srv, dbs, daemon_fa
         b.wait_text("#mig-summary", "non-transactional")
     finally:
         b.close()
+
+
+def test_daemon_resolves_prepared_transactions_at_start(srv, dbs, daemon_factory, redis):
+    ddl = ("CREATE SCHEMA IF NOT EXISTS pgfleet; CREATE TABLE IF NOT EXISTS pgfleet.migration_history "
+           "(name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
+           "duration_ms float8, applied_by text, pgfleet_version text, execution_id text)")
+    for d in dbs[:2]:
+        srv.sql(ddl, db=d)
+    srv.sql("INSERT INTO pgfleet.migration_history (name, checksum, execution_id) VALUES ('y', 'c', 'mig-cccc')", db=dbs[0])
+    srv.sql("BEGIN; CREATE TABLE done_c (id int); PREPARE TRANSACTION 'pgfleet:mig-cccc:1'", db=dbs[1])
+    srv.sql("BEGIN; CREATE TABLE never_d (id int); PREPARE TRANSACTION 'pgfleet:mig-dddd:0'", db=dbs[2])
+    from conftest import AUTH_KEY
+    redis.cli("FLUSHALL")
+    for i, db in enumerate(dbs):
+        redis.cli("HSET", "pgfleet:databases", db, json.dumps({
+            "schema_version": 1, "id": db, "name": db, "host": "127.0.0.1", "port": srv.port, "dbname": db,
+            "user": "monitor", "credentials": {"source": "env", "env": "MIG_PW"}}))
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
+    wait_for(lambda: srv.sql("SELECT count(*) FROM pg_prepared_xacts") == "0", timeout=15,
+             what="prepared transactions resolved at start-up")
+    assert has_table(srv, dbs[1], "done_c") and not has_table(srv, dbs[2], "never_d")
+    logs = d.logs()
+    assert "pgfleet:mig-cccc:1" in logs and "committed (another target" in logs
+    assert "pgfleet:mig-dddd:0" in logs and "rolled back (no target" in logs

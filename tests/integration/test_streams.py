@@ -224,3 +224,33 @@ def test_killed_between_source_and_target_recovers_by_retrying(pair, daemon_fact
     assert d2.request("DELETE", f"/api/replication/streams/{sid}", data="{}", headers=JSON).status_code == 200
     assert src.sql("SELECT count(*) FROM pg_replication_slots") == "0"
     assert src.sql("SELECT count(*) FROM pg_publication", db="shop") == "0"
+
+
+def test_drop_when_the_target_is_gone(pair, daemon):
+    src, tgt = pair
+    d = daemon
+    src.sql("SET ROLE app; CREATE TABLE notes (id int PRIMARY KEY)", db="shop")
+    tgt.sql("CREATE TABLE notes (id int PRIMARY KEY)", db="shop_copy")
+    body = {"source_database_id": "shop", "target_database_id": "copy", "tables": ["notes"],
+            "publication": "notes_pub", "subscription": "notes_sub"}
+    r = d.post("/api/replication/create", data=json.dumps(body), headers=JSON)
+    assert r.status_code == 202, r.text
+    sid = r.json()["id"]
+    wait_for(lambda: d.get(f"/api/replication/streams/{sid}", auth=True).json()["state"] == "streaming",
+             timeout=30, what="streaming")
+    tgt.stop()
+    try:
+        r = d.request("DELETE", f"/api/replication/streams/{sid}", data="{}", headers=JSON)
+        assert r.status_code == 502 and "force" in r.json()["error"]["hint"]
+        assert src.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'notes_sub'") == "1"
+        r = d.request("DELETE", f"/api/replication/streams/{sid}", data=json.dumps({"force": True}), headers=JSON)
+        assert r.status_code == 200, r.text
+        notes = " ".join(r.json()["notes"])
+        assert "subscription notes_sub was left there" in notes and "slot notes_sub dropped" in notes
+        assert src.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'notes_sub'") == "0"
+        assert src.sql("SELECT count(*) FROM pg_publication WHERE pubname = 'notes_pub'", db="shop") == "0"
+    finally:
+        tgt.start()
+    # what the target kept is dropped by hand, without its slot
+    tgt.sql("ALTER SUBSCRIPTION notes_sub DISABLE; ALTER SUBSCRIPTION notes_sub SET (slot_name = NONE); "
+            "DROP SUBSCRIPTION notes_sub", db="shop_copy")
