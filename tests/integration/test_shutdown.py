@@ -107,6 +107,37 @@ def test_clean_under_valgrind(daemon_factory, redis, workdir):
                 headers={"Content-Type": "application/json"}, timeout=60)
             assert r.status_code == 201, r.text
         assert d.get("/api/databases/test", auth=True, timeout=60).json()["count"] == 2
+        # migrations, a stream's whole life, log events, history: the newer paths too
+        pgs.sql("ALTER ROLE app SUPERUSER REPLICATION")
+        for db in ("va", "vb"):
+            pgs.sql(f"CREATE DATABASE {db} OWNER app")
+            pgs.sql("CREATE TABLE t (id int PRIMARY KEY)", db=db)
+            r = d.post("/api/databases", data=json.dumps({
+                "id": db, "name": db, "host": "127.0.0.1", "port": pgs.port, "dbname": db, "user": "app",
+                "credentials": {"source": "env", "env": "VG_PW"},
+                "logs": {"file": os.path.join(pgs.dir, "log")}}),
+                headers={"Content-Type": "application/json"}, timeout=60)
+            assert r.status_code == 201, r.text
+        pgs.sql("INSERT INTO t SELECT generate_series(1, 10)", db="va")
+        r = d.post("/api/migrations/execute", data=json.dumps({
+            "name": "vg", "sql": "CREATE TABLE vg (id int); SELECT 1;", "database_ids": ["va", "vb"]}),
+            headers={"Content-Type": "application/json"}, timeout=60)
+        ex = r.json()["execution_id"]
+        wait_for(lambda: d.get(f"/api/migrations/{ex}", auth=True, timeout=60).json()["status"] == "succeeded",
+                 timeout=60, what="the migration under valgrind")
+        body = {"source_database_id": "va", "target_database_id": "vb", "tables": ["t"]}
+        assert d.post("/api/replication/validate", data=json.dumps(body),
+                      headers={"Content-Type": "application/json"}, timeout=60).json()["ok"] is True
+        r = d.post("/api/replication/create", data=json.dumps(body),
+                   headers={"Content-Type": "application/json"}, timeout=60)
+        sid = r.json()["id"]
+        wait_for(lambda: d.get(f"/api/replication/streams/{sid}", auth=True, timeout=60).json()["state"] == "streaming",
+                 timeout=90, what="the stream under valgrind")
+        assert d.request("DELETE", f"/api/replication/streams/{sid}", data="{}",
+                         headers={"Content-Type": "application/json"}, timeout=60).status_code == 200
+        d.get("/api/replication/history", auth=True, timeout=60)
+        d.get("/api/replication/events?severity=critical", auth=True, timeout=60)
+        d.get("/api/replication/streams", auth=True, timeout=60)
     finally:
         pgs.destroy()
     moto.stop()  # and once more with AWS gone: transport errors, retries, timers
