@@ -303,13 +303,14 @@ json_t *logparse_classify(const LogRecord *r)
         first_quoted(m, object, sizeof object);
         char time[40];
         snprintf(time, sizeof time, "%s", r->time);
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "kind", rule->kind, "severity",
-                      strcmp(r->severity, "LOG") == 0 && strcmp(rule->severity, "critical") == 0
-                          ? "warning"
-                          : rule->severity,
-                      "log_severity", r->severity, "message", m, "hint", rule->hint, "pid",
-                      (json_int_t)r->pid);
+        /* what PostgreSQL itself logged below ERROR is at most a warning */
+        bool below_error = !strcmp(r->severity, "LOG") || !strcmp(r->severity, "WARNING") ||
+                           !strcmp(r->severity, "NOTICE") || !strcmp(r->severity, "INFO");
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:I}", "kind", rule->kind, "severity",
+            below_error && strcmp(rule->severity, "critical") == 0 ? "warning" : rule->severity,
+            "log_severity", r->severity, "message", m, "hint", rule->hint, "pid",
+            (json_int_t)r->pid);
         json_object_set_new(o, "time", time[0] ? json_string(time) : json_null());
         json_object_set_new(o, "object", object[0] ? json_string(object) : json_null());
         json_object_set_new(o, "database", r->database[0] ? json_string(r->database) : json_null());

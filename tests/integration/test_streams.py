@@ -74,8 +74,10 @@ def test_stream_lifecycle(pair, daemon, redis):
     assert c["target_reaches_source"]["status"] == "ok" and "rolled back" in c["target_reaches_source"]["message"]
     assert c["wal_level"]["status"] == "ok" and c["source_privileges"]["status"] == "ok"
     assert PW not in r.text
-    # no trace of the reachability check on the target
+    # no trace of the reachability check on the target: no subscription, nothing in its log
     assert tgt.sql("SELECT count(*) FROM pg_subscription") == "0"
+    tlog = open(os.path.join(tgt.dir, "log")).read()
+    assert "pgfleet_preflight" not in tlog and "does not exist on the publisher" not in tlog and PW not in tlog
 
     async def create_and_watch():
         import websockets

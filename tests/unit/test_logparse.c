@@ -124,6 +124,19 @@ static void test_other_replication_problems(void **state)
     }
 }
 
+static void test_below_error_is_at_most_a_warning(void **state)
+{
+    (void)state;
+    json_t *e = event("2026-11-26 15:06:00 UTC [9] WARNING:  publication \"p1\" does not exist on "
+                      "the publisher",
+                      LOGF_STDERR);
+    assert_non_null(e);
+    assert_string_equal(jsonutil_str(e, "kind"), "publication_missing");
+    assert_string_equal(jsonutil_str(e, "severity"), "warning");
+    assert_string_equal(jsonutil_str(e, "log_severity"), "WARNING");
+    json_decref(e);
+}
+
 static void test_noise_is_not_an_event(void **state)
 {
     (void)state;
@@ -199,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_csvlog_with_quotes_and_newlines),
         cmocka_unit_test(test_jsonlog),
         cmocka_unit_test(test_other_replication_problems),
+        cmocka_unit_test(test_below_error_is_at_most_a_warning),
         cmocka_unit_test(test_noise_is_not_an_event),
         cmocka_unit_test(test_hostile_input_is_bounded),
         cmocka_unit_test(test_random_input_is_safe),
