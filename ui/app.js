@@ -194,7 +194,7 @@ async function refreshStreams() {
     row.id = s.id ? `stream-${s.id}` : "";
     row.insertCell().textContent = s.id || "(found)";
     row.insertCell().textContent = s.managed ? `${s.source_database_id} → ${s.target_database_id}` : `${s.from} → ${s.to}`;
-    row.insertCell().textContent = s.subscription;
+    row.insertCell().textContent = s.subscription || (s.kind === "physical" ? `physical${s.slot ? ", slot " + s.slot : ""}` : "");
     mark(row.insertCell(), ["streaming", "initializing", "creating"].includes(s.state), s.state);
     row.insertCell().textContent = s.sync ? `${s.sync.ready}/${s.sync.tables} tables ready` : "";
     const lag = s.live ? s.live.lag_bytes : s.lag_bytes;

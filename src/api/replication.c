@@ -190,6 +190,7 @@ struct RdsWatch {
     ApiContext *ctx;
     uv_timer_t timer;
     json_t *instances;
+    json_t *clusters;
     char error[400];
     char described_at[32];
     bool busy, closing;
@@ -201,6 +202,7 @@ static void rds_unref(RdsWatch *w)
     if (--w->refs > 0)
         return;
     json_decref(w->instances);
+    json_decref(w->clusters);
     free(w);
 }
 
@@ -227,6 +229,17 @@ static void rds_described(void *ud, const json_t *instances, const AwsResult *r)
     rds_unref(w);
 }
 
+static void clusters_described(void *ud, const json_t *clusters, const AwsResult *r)
+{
+    RdsWatch *w = ud;
+    if (!w->closing && r->ok) {
+        json_decref(w->clusters);
+        w->clusters = json_deep_copy(clusters);
+    } else if (!w->closing)
+        log_debug("RDS DescribeDBClusters failed: %s", r->message ? r->message : "");
+    rds_unref(w);
+}
+
 static void rds_tick(uv_timer_t *t)
 {
     RdsWatch *w = t->data;
@@ -238,8 +251,9 @@ static void rds_tick(uv_timer_t *t)
     if (!any)
         return; /* no database names an RDS instance: no calls */
     w->busy = true;
-    w->refs++;
+    w->refs += 2;
     rds_describe_instances(w->ctx->aws, NULL, rds_described, w);
+    rds_describe_clusters(w->ctx->aws, NULL, clusters_described, w);
 }
 
 RdsWatch *replication_rds_new(ApiContext *ctx, long interval_ms)
@@ -274,7 +288,7 @@ json_t *replication_topology(ApiContext *ctx)
     RdsWatch *w = ctx->rds;
     if (w && w->instances) {
         json_t *map = databases_rds_map(ctx->dbs);
-        topology_merge_rds(t, w->instances, map);
+        topology_merge_rds(t, w->instances, w->clusters, map);
         json_decref(map);
         json_object_set_new(t, "rds",
                             json_pack("{s:s, s:s?}", "described_at", w->described_at, "error",

@@ -1551,6 +1551,20 @@ static void list_read(void *ud, PgfError err, const char *errmsg, size_t n,
             json_array_foreach(topo ? json_object_get(topo, "edges") : NULL, i, e)
             {
                 const char *sub = jsonutil_str(e, "subscription");
+                if (!strcmp(jsonutil_str(e, "kind"), "physical")) {
+                    /* a standby's WAL stream: found, never made by pgfleet */
+                    json_array_append_new(
+                        out,
+                        json_pack("{s:n, s:b, s:s, s:O, s:O, s:O, s:O, s:O, s:O}", "id", "managed",
+                                  0, "kind", "physical", "from", json_object_get(e, "from"), "to",
+                                  json_object_get(e, "to"), "slot", json_object_get(e, "slot"),
+                                  "state", json_object_get(e, "state"), "lag_bytes",
+                                  json_object_get(e, "lag_bytes"), "replay_lag_seconds",
+                                  json_object_get(e, "replay_lag_seconds")
+                                      ? json_object_get(e, "replay_lag_seconds")
+                                      : json_null()));
+                    continue;
+                }
                 if (!sub || json_object_get(known, sub))
                     continue;
                 json_array_append_new(

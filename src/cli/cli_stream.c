@@ -200,7 +200,10 @@ static void print_stream_line(const json_t *s)
                                                  : jsonutil_str(s, "from"),
            jsonutil_str(s, "target_database_id") ? jsonutil_str(s, "target_database_id")
                                                  : jsonutil_str(s, "to"),
-           jsonutil_str(s, "subscription"), jsonutil_str(s, "state"), lag, tables);
+           jsonutil_str(s, "subscription")
+               ? jsonutil_str(s, "subscription")
+               : (jsonutil_str(s, "slot") ? jsonutil_str(s, "slot") : "(physical)"),
+           jsonutil_str(s, "state"), lag, tables);
 }
 
 static int run_list(const Command *cmd, int argc, char **argv)

@@ -432,7 +432,70 @@ static json_t *node_of_instance(json_t *nodes, const json_t *node_rds, const cha
     return n;
 }
 
-void topology_merge_rds(json_t *topo, const json_t *instances, const json_t *node_rds)
+/* Aurora: the cluster's role on each member node, and writer -> reader edges (shared
+ * storage: no WAL stream, so no lag pgfleet could measure) */
+static void merge_aurora(json_t *topo, const json_t *by_id, const json_t *clusters,
+                         const json_t *node_rds, const json_t *wanted)
+{
+    json_t *nodes = json_object_get(topo, "nodes");
+    json_t *edges = json_object_get(topo, "edges");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(clusters, i, c)
+    {
+        const json_t *members = json_object_get(c, "members");
+        bool ours = false;
+        size_t k;
+        const json_t *m;
+        json_array_foreach(members, k, m) ours |=
+            json_object_get(wanted, jsonutil_str(m, "instance_id")) != NULL;
+        if (!ours)
+            continue;
+        json_t *writer = NULL;
+        json_array_foreach(members, k, m)
+        {
+            const char *iid = jsonutil_str(m, "instance_id");
+            const json_t *in = iid ? json_object_get(by_id, iid) : NULL;
+            json_t *n = in ? node_of_instance(nodes, node_rds, iid, in, true) : NULL;
+            if (!n)
+                continue;
+            bool w = json_is_true(json_object_get(m, "writer"));
+            json_object_set_new(
+                n, "aurora",
+                json_pack("{s:O, s:s, s:O, s:O}", "cluster_id", json_object_get(c, "id"), "role",
+                          w ? "writer" : "reader", "endpoint", json_object_get(c, "endpoint"),
+                          "reader_endpoint", json_object_get(c, "reader_endpoint")));
+            if (!json_object_get(n, "rds"))
+                json_object_set_new(n, "rds",
+                                    json_pack("{s:s, s:O, s:O, s:O}", "instance_id", iid, "class",
+                                              json_object_get(in, "class"), "status",
+                                              json_object_get(in, "status"), "cluster_id",
+                                              json_object_get(c, "id")));
+            if (w)
+                writer = n;
+        }
+        if (!writer)
+            continue;
+        json_array_foreach(members, k, m)
+        {
+            const char *iid = jsonutil_str(m, "instance_id");
+            const json_t *in = iid ? json_object_get(by_id, iid) : NULL;
+            json_t *n = in ? node_of_instance(nodes, node_rds, iid, in, false) : NULL;
+            if (!n || n == writer)
+                continue;
+            json_array_append_new(
+                edges,
+                json_pack("{s:s, s:O, s:O, s:O, s:s, s:n, s:n, s:n, s:s}", "kind", "aurora", "from",
+                          json_object_get(writer, "id"), "to", json_object_get(n, "id"),
+                          "cluster_id", json_object_get(c, "id"), "state",
+                          jsonutil_str(c, "status") ? jsonutil_str(c, "status") : "unknown", "slot",
+                          "lag_bytes", "replay_lag_seconds", "source", "rds"));
+        }
+    }
+}
+
+void topology_merge_rds(json_t *topo, const json_t *instances, const json_t *clusters,
+                        const json_t *node_rds)
 {
     json_t *nodes = json_object_get(topo, "nodes");
     json_t *edges = json_object_get(topo, "edges");
@@ -506,6 +569,7 @@ void topology_merge_rds(json_t *topo, const json_t *instances, const json_t *nod
                                                    "replay_lag_seconds", "rds_replica", 1, "source",
                                                    "rds"));
     }
+    merge_aurora(topo, by_id, clusters, node_rds, wanted);
     json_decref(wanted);
     json_decref(by_id);
 }

@@ -27,9 +27,12 @@ json_t *topology_build(const json_t *snapshots);
  * replicas are found by mapping or by endpoint (unmanaged nodes when not
  * reached); each replica link marks the physical edge pgfleet saw
  * ("rds_replica": true) or, when none was seen, is added with state
- * "rds_replica" and unknown lag.
+ * "rds_replica" and unknown lag. Aurora clusters (rds_parse_cluster objects) with a
+ * member among those instances give each member node "aurora":{cluster_id, role} and
+ * an edge of kind "aurora" from the writer to each reader (shared storage: lag null).
  */
-void topology_merge_rds(json_t *topo, const json_t *instances, const json_t *node_rds);
+void topology_merge_rds(json_t *topo, const json_t *instances, const json_t *clusters,
+                        const json_t *node_rds);
 
 /* "16/B374D848" -> bytes; false when malformed */
 bool topology_parse_lsn(const char *s, uint64_t *out);

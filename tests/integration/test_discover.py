@@ -223,6 +223,11 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
         return [e for e in t["edges"] if e.get("subscription") == "orders_sub"][0].get("sync")
     wait_for(synced, timeout=15, what="initial-sync states from the sweep")
     assert synced() == {"tables": 1, "ready": 1, "not_ready": []}
+    # every stream found is listed with the ones pgfleet made (none here)
+    streams = d.get("/api/replication/streams", auth=True).json()["streams"]
+    assert sorted((x["kind"], x.get("subscription") or x.get("slot")) for x in streams) == [
+        ("logical", "items_sub"), ("logical", "orders_sub"), ("physical", "cascade_b"), ("physical", "standby_a")]
+    assert not any(x["managed"] for x in streams)
     st = d.get("/api/replication/status", auth=True).json()
     assert len(st["edges"]) == 4 and st["cycles"] >= 1 and all(n["up"] for n in st["nodes"])
     m = requests.get(d.url + "/metrics", headers={"Authorization": f"Bearer {AUTH_KEY}"}, timeout=10)
@@ -333,10 +338,16 @@ def test_rds_instances_merge_into_the_topology(topo, daemon_factory, redis, moto
                                         SourceDBInstanceIdentifier="orders-primary")
     rds.create_db_instance_read_replica(DBInstanceIdentifier="orders-analytics",
                                         SourceDBInstanceIdentifier="orders-primary")
+    rds.create_db_cluster(DBClusterIdentifier="reports-aurora", Engine="aurora-postgresql",
+                          MasterUsername="postgres", MasterUserPassword="secret-pw-1")
+    for ident in ("reports-aurora-1", "reports-aurora-2"):
+        rds.create_db_instance(DBInstanceIdentifier=ident, DBInstanceClass="db.r6g.large",
+                               Engine="aurora-postgresql", DBClusterIdentifier="reports-aurora")
     d = daemon_factory({**BASE_ENV, "AWS_ENDPOINT_URL": moto.url, "AUTH_KEY": AUTH_KEY,
                         "PGFLEET_REDIS_URL": redis.url, "MON_PW": PW,
                         "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_RDS_DISCOVERY_SECONDS": "1"})
-    for name, inst in (("primary", "orders-primary"), ("standby", "orders-standby")):
+    for name, inst in (("primary", "orders-primary"), ("standby", "orders-standby"),
+                       ("sub", "reports-aurora-1")):
         r = d.post("/api/databases", data=json.dumps({
             "id": name, "name": name, "host": "127.0.0.1", "port": topo[name].port, "dbname": "postgres",
             "user": "monitor", "credentials": {"source": "env", "env": "MON_PW"},
@@ -359,3 +370,15 @@ def test_rds_instances_merge_into_the_topology(topo, daemon_factory, redis, moto
     e2 = [e for e in t["edges"] if e["to"] == analytics[0]["id"]][0]
     assert e2["from"] == nid(topo["primary"]) and e2["state"] == "rds_replica" and e2["lag_bytes"] is None
     assert t["rds"]["error"] is None if "error" in t["rds"] else True
+    # Aurora: the registered writer gets its cluster role; the reader hangs off it
+    def aurora():
+        t = d.get("/api/replication/discover", auth=True).json()
+        return t if any(e["kind"] == "aurora" for e in t["edges"]) else None
+    wait_for(aurora, timeout=15, what="the Aurora cluster merged")
+    t = aurora()
+    nodes = {n["id"]: n for n in t["nodes"]}
+    w = nodes[nid(topo["sub"])]
+    assert w["aurora"]["cluster_id"] == "reports-aurora" and w["aurora"]["role"] in ("writer", "reader")
+    e = [e for e in t["edges"] if e["kind"] == "aurora"][0]
+    reader = nodes[e["to"]] if e["from"] == w["id"] else nodes[e["from"]]
+    assert reader["aurora"]["cluster_id"] == "reports-aurora" and e["lag_bytes"] is None
