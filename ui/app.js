@@ -347,7 +347,62 @@ function bytes(n) {
   return u ? `${n.toFixed(1)} ${units[u]}` : `${n} B`;
 }
 
+// the graph: servers in columns by replication depth, edges coloured by state
+function renderGraph(t) {
+  const svg = $("graph");
+  const ns = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
+  const nodes = (t.nodes || []).map((n) => n.id);
+  for (const e of t.edges) for (const id of [e.from, e.to]) if (id && !nodes.includes(id)) nodes.push(id);
+  const depth = new Map(nodes.map((id) => [id, 0]));
+  for (let round = 0; round < nodes.length; round++)
+    for (const e of t.edges)
+      if (e.from && depth.get(e.to) <= depth.get(e.from)) depth.set(e.to, depth.get(e.from) + 1);
+  const cols = new Map();
+  for (const id of nodes) {
+    const d = depth.get(id);
+    if (!cols.has(d)) cols.set(d, []);
+    cols.get(d).push(id);
+  }
+  const W = 260, H = 64, pos = new Map();
+  let rows = 0;
+  for (const [d, ids] of cols) ids.forEach((id, i) => { pos.set(id, { x: 10 + d * W, y: 10 + i * H }); rows = Math.max(rows, i + 1); });
+  svg.setAttribute("height", nodes.length ? rows * H + 10 : 0);
+  const el = (name, attrs, text) => {
+    const e = document.createElementNS(ns, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    svg.append(e);
+    return e;
+  };
+  const labelled = new Map();
+  for (const e of t.edges) {
+    const a = pos.get(e.from), b = pos.get(e.to);
+    if (!a || !b) continue;
+    const ok = e.state === "streaming";
+    const line = el("line", { x1: a.x + 150, y1: a.y + 22, x2: b.x, y2: b.y + 22,
+      stroke: ok ? "#1a7f37" : "#cf222e", "stroke-width": 2, "stroke-dasharray": e.kind === "physical" ? "" : "6 4" });
+    line.append(Object.assign(document.createElementNS(ns, "title"),
+      { textContent: `${e.kind} ${e.state}, lag ${bytes(e.lag_bytes)}${e.subscription ? ", subscription " + e.subscription : ""}` }));
+    const label = `${e.kind === "logical" ? e.subscription || "logical" : e.kind}${typeof e.lag_bytes === "number" ? " " + bytes(e.lag_bytes) : ""}`;
+    const k = (labelled.get(`${e.from}>${e.to}`) || 0);
+    labelled.set(`${e.from}>${e.to}`, k + 1);
+    el("text", { x: b.x - 6, y: b.y + 22 + (k ? 12 * k : -4), "font-size": 9, fill: "#6e7781", "text-anchor": "end" }, label);
+  }
+  const byId = new Map((t.nodes || []).map((n) => [n.id, n]));
+  for (const id of nodes) {
+    const p = pos.get(id), n = byId.get(id) || {};
+    const up = n.up ?? n.reachable;
+    el("rect", { x: p.x, y: p.y, width: 150, height: 44, rx: 6, fill: n.managed === false ? "#f6f8fa" : "#fff",
+      stroke: up === false ? "#cf222e" : "#1d3557", "stroke-dasharray": n.managed === false ? "4 3" : "" });
+    el("text", { x: p.x + 8, y: p.y + 18, "font-size": 12, "font-weight": 600 }, id);
+    el("text", { x: p.x + 8, y: p.y + 34, "font-size": 10, fill: "#6e7781" },
+      n.managed === false ? "not registered" : up === false ? "unreachable" : n.role || "up");
+  }
+}
+
 function renderReplication(t) {
+  renderGraph(t);
   const eb = $("edges").tBodies[0];
   eb.replaceChildren();
   for (const e of t.edges) {

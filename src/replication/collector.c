@@ -245,8 +245,9 @@ json_t *collector_status(const Collector *c)
     size_t i;
     const json_t *n;
     json_array_foreach(json_object_get(c->topology, "nodes"), i, n) json_array_append_new(
-        nodes, json_pack("{s:O, s:O, s:O}", "id", json_object_get(n, "id"), "managed",
-                         json_object_get(n, "managed"), "up", json_object_get(n, "reachable")));
+        nodes, json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(n, "id"), "managed",
+                         json_object_get(n, "managed"), "up", json_object_get(n, "reachable"),
+                         "role", json_object_get(n, "role")));
     json_t *edges = json_array();
     json_array_foreach(json_object_get(c->topology, "edges"), i, n)
     {
@@ -260,6 +261,10 @@ json_t *collector_status(const Collector *c)
             json_object_set(e, "subscription", json_object_get(n, "subscription"));
         if (json_object_get(n, "slot"))
             json_object_set(e, "slot", json_object_get(n, "slot"));
+        if (json_object_get(n, "target_database")) {
+            json_object_set(e, "source_database", json_object_get(n, "source_database"));
+            json_object_set(e, "target_database", json_object_get(n, "target_database"));
+        }
         /* unknown now: the last value seen, marked with its age */
         char key[600];
         edge_key(n, key, sizeof key);

@@ -225,8 +225,10 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
     assert synced() == {"tables": 1, "ready": 1, "not_ready": []}
     # every stream found is listed with the ones pgfleet made (none here)
     streams = d.get("/api/replication/streams", auth=True).json()["streams"]
-    assert sorted((x["kind"], x.get("subscription") or x.get("slot")) for x in streams) == [
-        ("logical", "items_sub"), ("logical", "orders_sub"), ("physical", "cascade_b"), ("physical", "standby_a")]
+    assert sorted((x["kind"], x.get("subscription") or "") for x in streams) == [
+        ("logical", "items_sub"), ("logical", "orders_sub"), ("physical", ""), ("physical", "")]
+    assert {(x["from"], x["to"]) for x in streams if x["kind"] == "physical"} == {
+        (nid(topo["primary"]), nid(topo["standby"])), (nid(topo["standby"]), nid(topo["cascade"]))}
     assert not any(x["managed"] for x in streams)
     st = d.get("/api/replication/status", auth=True).json()
     assert len(st["edges"]) == 4 and st["cycles"] >= 1 and all(n["up"] for n in st["nodes"])
@@ -250,6 +252,19 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
                     return msg["data"]
     metrics = asyncio.run(topology_event())
     assert len(metrics["edges"]) == 4 and metrics["collected_at"]
+    # the page at / draws the same graph (headless Chromium)
+    from cdp import Browser
+    b = Browser()
+    try:
+        b.open(f"{d.url}/#key={AUTH_KEY}")
+        wait_for(lambda: b.eval("document.querySelectorAll('#graph rect').length") == 4, timeout=15,
+                 what="four servers drawn")
+        assert b.eval("document.querySelectorAll('#graph line').length") == 4
+        labels = b.eval("document.getElementById('graph').textContent")
+        assert nid(topo["cascade"]) in labels and "orders_sub" in labels and "standby" in labels
+        assert "streaming" in b.eval("document.getElementById('edges').textContent")
+    finally:
+        b.close()
     # a server going down shows within a cycle or two, its lag becomes unknown
     def cascade_lag():
         st = d.get("/api/replication/status", auth=True).json()

@@ -136,9 +136,9 @@ class RecordedRds:
                 q = {k: v[0] for k, v in urllib.parse.parse_qs(body).items()}
                 outer.calls.append(q)
                 assert self.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
-                if q["Action"] == "DescribeDBInstances":  # the daemon's RDS topology sweep
-                    out = ("<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances/>"
-                           "</DescribeDBInstancesResult></DescribeDBInstancesResponse>")
+                if q["Action"] in ("DescribeDBInstances", "DescribeDBClusters"):  # the topology sweep
+                    a, lst = q["Action"], q["Action"][8:]
+                    out = f"<{a}Response><{a}Result><{lst}/></{a}Result></{a}Response>"
                 elif q["Action"] == "DescribeDBLogFiles":
                     files = "".join(f"<DescribeDBLogFilesDetails><LastWritten>{t}</LastWritten><LogFileName>"
                                     f"{n}</LogFileName><Size>1000</Size></DescribeDBLogFilesDetails>"
@@ -184,7 +184,7 @@ def test_rds_logs_from_recorded_responses(daemon_factory, redis):
         rds.files.append(("error/postgresql.log.2026-11-26-15", 1764169200000))
         wait_for(lambda: len(events(d)) == 2, timeout=10, what="the event after rotation")
         assert events(d)[0]["kind"] == "slot_missing" and events(d)[0]["object"] == "orders_slot"
-        logs = [c for c in rds.calls if c["Action"] != "DescribeDBInstances"]
+        logs = [c for c in rds.calls if c["Action"] not in ("DescribeDBInstances", "DescribeDBClusters")]
         assert logs and all(c["DBInstanceIdentifier"] == "orders-primary" for c in logs)
         assert not any(e["kind"] == "subscription_disabled" for e in events(d))
         # logs.rds without an instance id is refused
