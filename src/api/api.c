@@ -71,12 +71,12 @@ static const Route routes[] = {
      "Pre-flight checks for a logical replication stream (body: source_database_id, "
      "target_database_id, tables or all_tables, publication, subscription, slot, options): one "
      "entry per check, ok / warning / error, with a message and a hint",
-     NULL, NULL, r_db_write},
+     "StreamRequest", "PreflightResult", r_db_write},
     {HTTP_POST, "/api/replication/create", ROLE_OPERATOR, api_streams_create, "streams",
      "Create a stream: the checks (errors refuse it; warnings need force), then the publication "
      "and slot on the source and the subscription on the target; 202, initial copy progress on "
      "topic stream:<id>. With the id of an interrupted create, finishes it",
-     NULL, NULL, r_db_write},
+     "StreamRequest", NULL, r_db_write},
     {HTTP_GET, "/api/replication/streams", ROLE_VIEWER, api_streams_list, "streams",
      "Streams pgfleet created (with live state) and the logical streams it discovered", NULL, NULL,
      r_db_read},
@@ -101,7 +101,7 @@ static const Route routes[] = {
      "atomic, continue_on_error, non_transactional, parallel, lock_timeout_ms, "
      "statement_timeout_ms); answers 202 with the execution id at once, progress on WebSocket "
      "topic migration:<id>",
-     NULL, NULL, r_db_write},
+     "MigrationRequest", NULL, r_db_write},
     {HTTP_GET, "/api/migrations", ROLE_VIEWER, api_migrations_list, "migrations",
      "Every migration execution, newest first, with per-target status", NULL, NULL, r_db_read},
     {HTTP_GET, "/api/migrations/{id}", ROLE_VIEWER, api_migrations_get, "migrations",
