@@ -90,7 +90,8 @@ struct Migrate {
     int *order; /* indexes into t, in run order */
     int next;   /* next position in order to start */
     int running;
-    int probing;
+    int probing;       /* probes not finished */
+    int probe_next;    /* next target to probe */
     json_t *plan;      /* notes shown before running */
     json_t *recovered; /* prepared transactions resolved at start */
     json_t *recovery;  /* queued recovery work: [{target, sql, param, gid, exec}] */
@@ -447,6 +448,20 @@ static void step(Tgt *t)
     free(stmt);
 }
 
+static void apply_connected(void *ud, PgConn *c, const PgError *err)
+{
+    Tgt *t = ud;
+    if (err) {
+        set_error(t, err, "could not connect to %s", t->label);
+        t->status = T_FAILED;
+        emit(t, "failed", json_pack("{s:s}", "error", t->error));
+        target_finished(t);
+        return;
+    }
+    t->conn = c;
+    step(t);
+}
+
 static void start_target(Tgt *t)
 {
     Migrate *m = t->m;
@@ -455,7 +470,10 @@ static void start_target(Tgt *t)
     t->started_ns = uv_hrtime();
     t->step = S_LOCK;
     emit(t, "started", json_pack("{s:I}", "statements_total", (json_int_t)m->script.n));
-    step(t);
+    if (t->conn)
+        step(t);
+    else
+        pgconn_connect(m->loop, &t->params, apply_connected, t);
 }
 
 static void schedule(Migrate *m)
@@ -721,11 +739,45 @@ static void recovery_answered(void *ud, PgConn *c, PGresult *const *res, int n, 
     run_recovery(m);
 }
 
+static void recovery_send(Migrate *m, Tgt *t)
+{
+    json_t *job = json_array_get(m->recovery, 0);
+    const char *p[1] = {jsonutil_str(job, "param")};
+    if (!pgconn_query(t->conn, jsonutil_str(job, "sql"), p[0] ? 1 : 0, p, recovery_answered, m)) {
+        json_array_remove(m->recovery, 0);
+        run_recovery(m);
+    }
+}
+
+static void recovery_connected(void *ud, PgConn *c, const PgError *err)
+{
+    Tgt *t = ud;
+    Migrate *m = t->m;
+    if (err) {
+        json_t *job = json_array_get(m->recovery, 0);
+        if (strcmp(jsonutil_str(job, "kind"), "lookup") != 0)
+            json_array_append_new(m->recovered,
+                                  json_pack("{s:s, s:O, s:s, s:s}", "target", t->label, "gid",
+                                            json_object_get(job, "gid"), "action", "none", "error",
+                                            err->message));
+        json_array_remove(m->recovery, 0);
+        run_recovery(m);
+        return;
+    }
+    t->conn = c;
+    recovery_send(m, t);
+}
+
 /* lookups first, then COMMIT/ROLLBACK PREPARED decided from them */
 static void run_recovery(Migrate *m)
 {
     json_t *job = json_array_get(m->recovery, 0);
     if (!job) {
+        for (int i = 0; i < m->n; i++)
+            if (m->t[i].conn) {
+                pgconn_close(m->t[i].conn);
+                m->t[i].conn = NULL;
+            }
         start_apply(m);
         return;
     }
@@ -749,10 +801,14 @@ static void run_recovery(Migrate *m)
                   commit ? "committed (another target of that run had committed)"
                          : "rolled back (no target of that run had committed)");
     }
-    if (!t->conn || !pgconn_query(t->conn, sql, np, p, recovery_answered, m)) {
-        json_array_remove(m->recovery, 0);
-        run_recovery(m);
+    json_object_set_new(job, "sql", json_string(sql));
+    if (np)
+        json_object_set_new(job, "param", json_string(p[0]));
+    if (t->conn) {
+        recovery_send(m, t);
+        return;
     }
+    pgconn_connect(m->loop, &t->params, recovery_connected, t);
 }
 
 static void plan_ready(Migrate *m)
@@ -798,6 +854,27 @@ static const char *const probe_sql[] = {
     NULL, /* discover's subscription query */
 };
 
+#define PLAN_PARALLEL 8
+
+static void connected(void *ud, PgConn *c, const PgError *err);
+
+static void probe_more(Migrate *m)
+{
+    while (m->probe_next < m->n && m->probe_next - (m->n - m->probing) < PLAN_PARALLEL) {
+        Tgt *t = &m->t[m->probe_next++];
+        t->step = S_CONNECT;
+        pgconn_connect(m->loop, &t->params, connected, t);
+    }
+}
+
+static void probe_done(Migrate *m)
+{
+    if (--m->probing == 0)
+        plan_ready(m);
+    else
+        probe_more(m);
+}
+
 static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgError *err)
 {
     (void)c;
@@ -828,8 +905,13 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
         }
     }
     t->step = S_IDLE;
-    if (--m->probing == 0)
-        plan_ready(m);
+    /* a target's session is opened again when its turn comes: a run over many databases of
+     * one server holds at most `parallel` connections there (PLAN_PARALLEL while planning) */
+    if (t->conn) {
+        pgconn_close(t->conn);
+        t->conn = NULL;
+    }
+    probe_done(m);
 }
 
 static void connected(void *ud, PgConn *c, const PgError *err)
@@ -840,8 +922,7 @@ static void connected(void *ud, PgConn *c, const PgError *err)
         set_error(t, err, "could not connect to %s", t->label);
         t->status = T_FAILED;
         t->step = S_IDLE;
-        if (--m->probing == 0)
-            plan_ready(m);
+        probe_done(m);
         return;
     }
     t->conn = c;
@@ -985,9 +1066,8 @@ Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTa
         t->params.statement_timeout_ms = m->statement_timeout_ms;
         t->prepared = json_array();
         t->subs = json_array();
-        t->step = S_CONNECT;
-        pgconn_connect(loop, &t->params, connected, t);
     }
+    probe_more(m);
     return m;
 }
 

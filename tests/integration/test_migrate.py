@@ -408,3 +408,20 @@ def test_daemon_resolves_prepared_transactions_at_start(srv, dbs, daemon_factory
     logs = d.logs()
     assert "pgfleet:mig-cccc:1" in logs and "committed (another target" in logs
     assert "pgfleet:mig-dddd:0" in logs and "rolled back (no target" in logs
+
+
+def test_many_databases_on_a_server_with_few_connections(tmp_path):
+    """30 databases on a server that allows 15 connections: the run never holds more than
+    a few (planning is bounded, each target's session opens when its turn comes)."""
+    s = PgServer(settings={"max_connections": 15, "superuser_reserved_connections": 1})
+    try:
+        s.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
+        names = [f"few_{i:02d}" for i in range(30)]
+        for n in names:
+            s.sql(f"CREATE DATABASE {n}")
+        p, r = migrate(tmp_path, "CREATE TABLE few (id int);", [target(s, n) for n in names], "--parallel", "4",
+                       name="few")
+        assert p.returncode == 0, p.stderr[-2000:]
+        assert [t["status"] for t in r["targets"]] == ["committed"] * 30
+    finally:
+        s.destroy()
