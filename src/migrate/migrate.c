@@ -69,6 +69,7 @@ typedef struct Tgt {
     json_t *prepared; /* gids of pgfleet prepared transactions here */
     bool has_history;
     json_t *subs;   /* subscriptions of this database: [{conninfo, name}] */
+    json_t *slots;  /* logical slots of this database: its subscribers' */
     char node[300]; /* host:port as given */
     uint64_t started_ns;
     double duration_ms;
@@ -155,6 +156,7 @@ static void free_migrate(Migrate *m)
     for (int i = 0; i < m->n; i++) {
         json_decref(m->t[i].prepared);
         json_decref(m->t[i].subs);
+        json_decref(m->t[i].slots);
     }
     free(m->t);
     free(m->order);
@@ -613,9 +615,46 @@ static bool script_drops(const Migrate *m)
     return false;
 }
 
+/* a publisher's logical slots that no subscriber among the targets uses: subscribers this
+ * run does not reach, whose apply fails if the publisher sends a shape they lack */
+static void outside_subscribers(Migrate *m)
+{
+    for (int i = 0; i < m->n; i++) {
+        Tgt *pub = &m->t[i];
+        json_t *outside = json_array();
+        size_t k;
+        const json_t *slot;
+        json_array_foreach(pub->slots, k, slot)
+        {
+            bool ours = false;
+            for (int j = 0; j < m->n && !ours; j++) {
+                size_t q;
+                const json_t *sub;
+                json_array_foreach(m->t[j].subs, q, sub) ours |=
+                    publisher_of(m, jsonutil_str(sub, "conninfo")) == i &&
+                    jsonutil_str(sub, "slot") &&
+                    !strcmp(jsonutil_str(sub, "slot"), json_string_value(slot));
+            }
+            if (!ours)
+                json_array_append(outside, (json_t *)(uintptr_t)slot);
+        }
+        if (json_array_size(outside)) {
+            char *names = json_dumps(outside, JSON_COMPACT);
+            plan_note(m,
+                      "warning: %s publishes to subscribers that are not targets of this run "
+                      "(logical slots %s): logical replication does not carry DDL, so give them "
+                      "the same change first, or their apply stops on the new shape",
+                      pub->label, names);
+            free(names);
+        }
+        json_decref(outside);
+    }
+}
+
 /* subscribers before their publishers (or after, for a script that drops things) */
 static void order_targets(Migrate *m)
 {
+    outside_subscribers(m);
     m->order = xcalloc((size_t)m->n, sizeof *m->order);
     for (int i = 0; i < m->n; i++)
         m->order[i] = i;
@@ -850,7 +889,9 @@ static const char *const probe_sql[] = {
     "SELECT pg_is_in_recovery(), current_setting('max_prepared_transactions')::int, "
     "to_regclass('pgfleet.migration_history') IS NOT NULL, "
     "coalesce((SELECT string_agg(gid, ' ') FROM pg_prepared_xacts WHERE gid LIKE 'pgfleet:%' "
-    "AND database = current_database()), '')",
+    "AND database = current_database()), ''), "
+    "coalesce((SELECT string_agg(slot_name, ' ') FROM pg_replication_slots WHERE slot_type = "
+    "'logical' AND database = current_database()), '')",
     NULL, /* discover's subscription query */
 };
 
@@ -888,6 +929,10 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
         t->standby = PQgetvalue(r, 0, 0)[0] == 't';
         t->max_prepared = strtol(PQgetvalue(r, 0, 1), NULL, 10);
         t->has_history = PQgetvalue(r, 0, 2)[0] == 't';
+        char *slots = xstrdup(PQgetvalue(r, 0, 4));
+        for (char *save = NULL, *g = strtok_r(slots, " ", &save); g; g = strtok_r(NULL, " ", &save))
+            json_array_append_new(t->slots, json_string(g));
+        free(slots);
         char *gids = xstrdup(PQgetvalue(r, 0, 3));
         for (char *save = NULL, *g = strtok_r(gids, " ", &save); g; g = strtok_r(NULL, " ", &save))
             json_array_append_new(t->prepared, json_string(g));
@@ -895,13 +940,15 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
         const char *db = t->params.dbname ? t->params.dbname : "postgres";
         for (int i = 0; n > 1 && i < PQntuples(res[1]); i++) {
             int fdb = PQfnumber(res[1], "database"), fci = PQfnumber(res[1], "conninfo"),
-                fname = PQfnumber(res[1], "name");
+                fname = PQfnumber(res[1], "name"), fslot = PQfnumber(res[1], "slot");
             if (strcmp(PQgetvalue(res[1], i, fdb), db) != 0)
                 continue;
             json_array_append_new(
-                t->subs, json_pack("{s:s?, s:s}", "conninfo",
-                                   PQgetisnull(res[1], i, fci) ? NULL : PQgetvalue(res[1], i, fci),
-                                   "name", PQgetvalue(res[1], i, fname)));
+                t->subs,
+                json_pack("{s:s?, s:s, s:s?}", "conninfo",
+                          PQgetisnull(res[1], i, fci) ? NULL : PQgetvalue(res[1], i, fci), "name",
+                          PQgetvalue(res[1], i, fname), "slot",
+                          PQgetisnull(res[1], i, fslot) ? NULL : PQgetvalue(res[1], i, fslot)));
         }
     }
     t->step = S_IDLE;
@@ -1066,6 +1113,7 @@ Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTa
         t->params.statement_timeout_ms = m->statement_timeout_ms;
         t->prepared = json_array();
         t->subs = json_array();
+        t->slots = json_array();
     }
     probe_more(m);
     return m;

@@ -242,9 +242,15 @@ def test_standby_refused_and_subscribers_first(srv, dbs, tmp_path):
         assert p.returncode == 0, p.stderr + p.stdout
         assert [t["target"] for t in r["targets"]] == [f"127.0.0.1:{sub.port}/reporting", f"127.0.0.1:{srv.port}/{dbs[0]}"]
         assert any("does not carry DDL" in n for n in r["plan"])
+        assert not any("not targets of this run" in n for n in r["plan"])
         srv.sql("INSERT INTO orders VALUES (1, 'replicated')", db=dbs[0])
         wait_for(lambda: sub.sql("SELECT note FROM orders", db="reporting") == "replicated", timeout=20,
                  what="the new column replicating")
+        # the publisher alone: its subscriber is outside the run, and the plan says so
+        p, r = migrate(tmp_path, "ALTER TABLE orders ADD COLUMN extra int;", [target(srv, dbs[0])],
+                       name="add_extra")
+        assert p.returncode == 0
+        assert any("not targets of this run" in n and "orders_sub" in n for n in r["plan"]), r["plan"]
         sub.sql("DROP SUBSCRIPTION orders_sub", db="reporting")
     finally:
         sub.destroy()
