@@ -219,7 +219,6 @@ static void set_state(ApiContext *ctx, json_t *rec, const char *state, const cha
 typedef struct Follow {
     ApiContext *ctx;
     json_t *rec;
-    PgTarget *target;
     PgConn *conn;
     uv_timer_t timer;
     bool busy, closing;
@@ -356,9 +355,15 @@ static void follow_tick(uv_timer_t *t)
     if (f->busy || f->closing)
         return;
     if (!f->conn) {
+        /* looked up each time: the database may have been removed meanwhile */
+        PgTarget *tgt = databases_find(f->ctx->dbs, jsonutil_str(f->rec, "target_database_id"));
+        if (!tgt) {
+            follow_stop(f);
+            return;
+        }
         f->busy = true;
         f->refs++;
-        open_db(f->ctx, f->target, follow_opened, f);
+        open_db(f->ctx, tgt, follow_opened, f);
         return;
     }
     follow_query(f);
@@ -367,13 +372,11 @@ static void follow_tick(uv_timer_t *t)
 static void follow_start(ApiContext *ctx, const json_t *rec)
 {
     follow_stop_id(jsonutil_str(rec, "id"));
-    PgTarget *t = databases_find(ctx->dbs, jsonutil_str(rec, "target_database_id"));
-    if (!t)
+    if (!databases_find(ctx->dbs, jsonutil_str(rec, "target_database_id")))
         return;
     Follow *f = xcalloc(1, sizeof *f);
     f->ctx = ctx;
     f->rec = json_deep_copy(rec);
-    f->target = t;
     f->refs = 1;
     uv_timer_init(ctx->loop, &f->timer);
     f->timer.data = f;
