@@ -103,39 +103,36 @@ static void open_db(ApiContext *ctx, PgTarget *t, OpenCb cb, void *ud)
     pgtarget_password(t, open_password, o);
 }
 
-/* a libpq conninfo value: quoted, with \ and ' escaped */
-static void conninfo_kv(StrBuf *sb, const char *k, const char *v)
+/*
+ * v between quote characters q; each character of `escaped` is preceded by esc.
+ * SQL literals and identifiers double their quote (standard_conforming_strings
+ * on); libpq conninfo values escape ' and \ with a backslash.
+ */
+static void quoted(StrBuf *sb, const char *v, char q, const char *escaped, char esc)
 {
-    strbuf_printf(sb, "%s%s='", sb->len ? " " : "", k);
+    strbuf_append(sb, &q, 1);
     for (const char *p = v; *p; p++) {
-        if (*p == '\\' || *p == '\'')
-            strbuf_puts(sb, "\\");
+        if (strchr(escaped, *p))
+            strbuf_append(sb, &esc, 1);
         strbuf_append(sb, p, 1);
     }
-    strbuf_puts(sb, "'");
+    strbuf_append(sb, &q, 1);
 }
 
-/* an SQL literal / identifier (standard_conforming_strings on) */
+static void conninfo_kv(StrBuf *sb, const char *k, const char *v)
+{
+    strbuf_printf(sb, "%s%s=", sb->len ? " " : "", k);
+    quoted(sb, v, '\'', "\\'", '\\');
+}
+
 static void sql_literal(StrBuf *sb, const char *v)
 {
-    strbuf_puts(sb, "'");
-    for (const char *p = v; *p; p++) {
-        if (*p == '\'')
-            strbuf_puts(sb, "'");
-        strbuf_append(sb, p, 1);
-    }
-    strbuf_puts(sb, "'");
+    quoted(sb, v, '\'', "'", '\'');
 }
 
 static void sql_ident(StrBuf *sb, const char *v)
 {
-    strbuf_puts(sb, "\"");
-    for (const char *p = v; *p; p++) {
-        if (*p == '"')
-            strbuf_puts(sb, "\"");
-        strbuf_append(sb, p, 1);
-    }
-    strbuf_puts(sb, "\"");
+    quoted(sb, v, '"', "\"", '"');
 }
 
 /* "schema.table" -> "schema"."table" */

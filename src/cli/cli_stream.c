@@ -131,18 +131,25 @@ static int stream_body(const char *path, int argc, char **argv, json_t **out)
     return -1;
 }
 
-static int run_validate(const Command *cmd, int argc, char **argv)
+/* validate and create: the options as a body, POSTed; -1 with the answer in c */
+static int post_stream(const char *path, const char *url, int argc, char **argv, CliCall *c)
 {
-    (void)cmd;
-    json_t *body;
-    int rc = stream_body("pgfleet stream validate", argc, argv, &body);
+    json_t *body = NULL;
+    int rc = stream_body(path, argc, argv, &body);
     if (rc >= 0)
         return rc;
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    CliCall c;
-    rc = cli_request("POST", "/api/replication/validate", s, &c);
+    rc = cli_request("POST", url, s, c);
     free(s);
+    return rc;
+}
+
+static int run_validate(const Command *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    CliCall c;
+    int rc = post_stream("pgfleet stream validate", "/api/replication/validate", argc, argv, &c);
     if (rc >= 0)
         return rc;
     if (want_json(argc, argv))
@@ -157,15 +164,8 @@ static int run_validate(const Command *cmd, int argc, char **argv)
 static int run_create(const Command *cmd, int argc, char **argv)
 {
     (void)cmd;
-    json_t *body;
-    int rc = stream_body("pgfleet stream create", argc, argv, &body);
-    if (rc >= 0)
-        return rc;
-    char *s = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
     CliCall c;
-    rc = cli_request("POST", "/api/replication/create", s, &c);
-    free(s);
+    int rc = post_stream("pgfleet stream create", "/api/replication/create", argc, argv, &c);
     if (rc >= 0)
         return rc;
     if (want_json(argc, argv))

@@ -7,6 +7,31 @@
 
 #include "common/xalloc.h"
 
+/*
+ * At the start of a block comment at s[*i]: moves *i past its end (comments
+ * nest in PostgreSQL), counting newlines into *line when line is given. False
+ * when the comment does not end.
+ */
+static bool skip_block_comment(const char *s, size_t len, size_t *i, int *line)
+{
+    int depth = 1;
+    size_t k = *i + 2;
+    while (k < len && depth) {
+        if (s[k] == '\n' && line)
+            (*line)++;
+        if (s[k] == '/' && k + 1 < len && s[k + 1] == '*') {
+            depth++;
+            k++;
+        } else if (s[k] == '*' && k + 1 < len && s[k + 1] == '/') {
+            depth--;
+            k++;
+        }
+        k++;
+    }
+    *i = k;
+    return depth == 0;
+}
+
 /* words of a statement, upper-cased, comments skipped: enough to classify it */
 static int first_words(const char *s, size_t len, char words[][24], int max)
 {
@@ -17,18 +42,7 @@ static int first_words(const char *s, size_t len, char words[][24], int max)
             while (i < len && s[i] != '\n')
                 i++;
         } else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
-            int depth = 1;
-            i += 2;
-            while (i < len && depth) {
-                if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
-                    depth++;
-                    i++;
-                } else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/') {
-                    depth--;
-                    i++;
-                }
-                i++;
-            }
+            skip_block_comment(s, len, &i, NULL);
         } else if (isalpha((unsigned char)s[i]) || s[i] == '_') {
             size_t k = 0;
             while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '_')) {
@@ -131,20 +145,7 @@ static void push(SqlScript *out, size_t *cap, const char *sql, size_t start, siz
             while (start < end && sql[start] != '\n')
                 start++;
         } else if (sql[start] == '/' && start + 1 < end && sql[start + 1] == '*') {
-            int depth = 1;
-            start += 2;
-            while (start < end && depth) {
-                if (sql[start] == '\n')
-                    line++;
-                if (sql[start] == '/' && start + 1 < end && sql[start + 1] == '*') {
-                    depth++;
-                    start++;
-                } else if (sql[start] == '*' && start + 1 < end && sql[start + 1] == '/') {
-                    depth--;
-                    start++;
-                }
-                start++;
-            }
+            skip_block_comment(sql, end, &start, &line);
         } else
             break;
     }
@@ -179,22 +180,8 @@ void sqlsplit(const char *sql, size_t len, SqlScript *out)
             while (i < len && sql[i] != '\n')
                 i++;
         } else if (c == '/' && i + 1 < len && sql[i + 1] == '*') {
-            int depth = 1;
             open_line = line;
-            i += 2;
-            while (i < len && depth) {
-                if (sql[i] == '\n')
-                    line++;
-                if (sql[i] == '/' && i + 1 < len && sql[i + 1] == '*') {
-                    depth++;
-                    i++;
-                } else if (sql[i] == '*' && i + 1 < len && sql[i + 1] == '/') {
-                    depth--;
-                    i++;
-                }
-                i++;
-            }
-            if (depth) {
+            if (!skip_block_comment(sql, len, &i, &line)) {
                 out->unterminated = true;
                 out->unterminated_line = open_line;
             }

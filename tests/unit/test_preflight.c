@@ -25,11 +25,10 @@ static json_t *tgt_ok(const char *type)
     return json_pack("{s:{s:i, s:i, s:i, s:i, s:s, s:b, s:b, s:b, s:s, s:i},"
                      " s:[{s:s, s:s, s:s, s:s}], s:{s:b, s:b}}",
                      "settings", "max_workers", 4, "used_workers", 1, "max_origins", 10,
-                     "used_origins", 1, "role", "admin", "superuser", 1,
-                     "create_subscription_role", 0, "sub_exists", 0, "database", "copy",
-                     "version_num", 150000, "tables", "schema", "public", "name", "orders",
-                     "qualified", "public.orders", "columns", cols, "reach", "verified", 1, "ok",
-                     1);
+                     "used_origins", 1, "role", "admin", "superuser", 1, "create_subscription_role",
+                     0, "sub_exists", 0, "database", "copy", "version_num", 150000, "tables",
+                     "schema", "public", "name", "orders", "qualified", "public.orders", "columns",
+                     cols, "reach", "verified", 1, "ok", 1);
 }
 
 static json_t *req(void)
