@@ -1044,6 +1044,24 @@ static bool lookup(HttpRequest *req, ApiContext *ctx, const char *id, json_t *bo
     return true;
 }
 
+/* an operation on a stream's two databases; NULL (answered, released) when one is gone */
+static Op *op_for_record(HttpRequest *req, ApiContext *ctx, const json_t *rec)
+{
+    PgTarget *src = databases_find(ctx->dbs, jsonutil_str(rec, "source_database_id"));
+    PgTarget *tgt = databases_find(ctx->dbs, jsonutil_str(rec, "target_database_id"));
+    if (!src || !tgt) {
+        http_respond_error(req, PGF_ERR_NOT_FOUND, "register the databases again with the same ids",
+                           "the stream's databases are no longer registered");
+        http_request_release(req);
+        return NULL;
+    }
+    Op *op = op_new(req, ctx);
+    http_request_release(req); /* op_new took its own hold */
+    op->src_t = src;
+    op->tgt_t = tgt;
+    return op;
+}
+
 static void resume_create(Lookup *l, json_t *rec)
 {
     HttpRequest *req = l->req;
@@ -1059,18 +1077,9 @@ static void resume_create(Lookup *l, json_t *rec)
         http_request_release(req);
         return;
     }
-    PgTarget *src = databases_find(ctx->dbs, jsonutil_str(rec, "source_database_id"));
-    PgTarget *tgt = databases_find(ctx->dbs, jsonutil_str(rec, "target_database_id"));
-    if (!src || !tgt) {
-        http_respond_error(req, PGF_ERR_NOT_FOUND, "register the databases again with the same ids",
-                           "the stream's databases are no longer registered");
-        http_request_release(req);
+    Op *op = op_for_record(req, ctx, rec);
+    if (!op)
         return;
-    }
-    Op *op = op_new(req, ctx);
-    http_request_release(req); /* op_new took its own hold */
-    op->src_t = src;
-    op->tgt_t = tgt;
     op->creating = true;
     op->resume = true;
     op->force = true; /* warnings were accepted when it was first created */
@@ -1396,18 +1405,9 @@ static void life_found(Lookup *lk, json_t *rec)
         http_request_release(req);
         return;
     }
-    PgTarget *src = databases_find(ctx->dbs, jsonutil_str(rec, "source_database_id"));
-    PgTarget *tgt = databases_find(ctx->dbs, jsonutil_str(rec, "target_database_id"));
-    if (!src || !tgt) {
-        http_respond_error(req, PGF_ERR_NOT_FOUND, "register the databases again with the same ids",
-                           "the stream's databases are no longer registered");
-        http_request_release(req);
+    Op *op = op_for_record(req, ctx, rec);
+    if (!op)
         return;
-    }
-    Op *op = op_new(req, ctx);
-    http_request_release(req);
-    op->src_t = src;
-    op->tgt_t = tgt;
     op->rec = json_deep_copy(rec);
     Life *l = xcalloc(1, sizeof *l);
     l->op = op;
