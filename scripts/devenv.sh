@@ -54,12 +54,15 @@ psql_at() { # port db sql...
 
 pg_running() { as_pg "$PGBIN/pg_ctl" -D "$DIR/$1" status >/dev/null 2>&1; }
 
-wait_port() { # port what
-  for _ in $(seq 1 100); do
+wait_port() { # port what [pid log]: up to 60 s; at once if the process died
+  for _ in $(seq 1 600); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    if [[ -n "${3:-}" ]] && ! kill -0 "$3" 2>/dev/null; then
+      die "$2 exited before listening on port $1; its log ($4) ends with: $(tail -n 5 "$4" 2>/dev/null)"
+    fi
     sleep 0.1
   done
-  die "$2 did not start listening on port $1"
+  die "$2 did not start listening on port $1 within 60 s${4:+; see $4}"
 }
 
 port_free_or_ours() { # port what
@@ -179,7 +182,7 @@ moto_up() {
   port_free_or_ours $MOTO_PORT "moto server"
   nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p $MOTO_PORT >"$DIR/log/moto.log" 2>&1 &
   echo $! >"$DIR/moto.pid"
-  wait_port $MOTO_PORT "moto server"
+  wait_port $MOTO_PORT "moto server" "$(cat "$DIR/moto.pid")" "$DIR/log/moto.log"
   AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
     AWS_REGION=$REGION AWS_DEFAULT_REGION=$REGION "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_aws.py" \
     --password "$PGPASS" --user "$PGUSER_NAME" \
