@@ -13,47 +13,26 @@ BUILD=${1:-$ROOT/build}
 BIN=$BUILD/pgfleet
 BASE=$BUILD/discover-baseline
 ROUNDS=${ROUNDS:-5} FOLLOW_SECONDS=${FOLLOW_SECONDS:-30} DBS=${DBS:-150}
-PGBIN=/usr/lib/postgresql/15/bin
 OUT="$ROOT/bench/results"; mkdir -p "$OUT"
-PW=bench-pw
-
-as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { "$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-DIRS=() PIDS=()
+. "$ROOT/bench/lib.sh"
+PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for d in "${DIRS[@]}"; do as_pg "$PGBIN/pg_ctl" -D "$d/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$d"; done
+  bench_cleanup
 }
 trap cleanup EXIT
 
 PORTS=()
 echo "bench/discover: creating 2 servers x $DBS databases (publications, some logical slots)..." >&2
 for n in 0 1; do
-  d=$(mktemp -d /var/tmp/pgfleet-bench-XXXXXX); DIRS+=("$d")
-  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$d"
-  port=$(free_port); PORTS+=("$port")
-  as_pg "$PGBIN/initdb" -D "$d/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 >/dev/null
-  cat >>"$d/data/postgresql.auto.conf" <<CONF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$d'
-wal_level = logical
+  bench_server "wal_level = logical
 max_replication_slots = 40
-max_connections = 400
-fsync = off
-CONF
-  echo "host all all 127.0.0.1/32 scram-sha-256" >>"$d/data/pg_hba.conf"
-  as_pg "$PGBIN/pg_ctl" -D "$d/data" -l "$d/log" -w start >/dev/null
-  psql_s() { as_pg "$PGBIN/psql" -X -q -h "$d" -p "$port" -U postgres "$@"; }
-  psql_s -d postgres -c "CREATE ROLE bench SUPERUSER LOGIN PASSWORD '$PW'" >/dev/null
-  args=()
-  for i in $(seq -w 1 "$DBS"); do args+=(-c "CREATE DATABASE db_$i"); done
-  psql_s -d postgres "${args[@]}" >/dev/null
+max_connections = 400"
+  PORTS+=("$BENCH_PORT")
   for i in $(seq -w 1 "$DBS"); do
     slot=()
     if (( 10#$i % 10 == 0 )); then slot=(-c "SELECT pg_create_logical_replication_slot('slot_$i', 'pgoutput')"); fi
-    psql_s -d "db_$i" -c "CREATE TABLE t (id int PRIMARY KEY, v text)" \
+    bench_psql -d "db_$i" -c "CREATE TABLE t (id int PRIMARY KEY, v text)" \
       -c "CREATE PUBLICATION pub_$i FOR TABLE t" "${slot[@]}" >/dev/null
   done
 done
@@ -61,7 +40,6 @@ done
 CONNS=()
 for p in "${PORTS[@]}"; do CONNS+=("host=127.0.0.1 port=$p user=bench password=$PW"); done
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # prints "wall_seconds max_rss_kb"
 timed() { /usr/bin/time -f "%e %M" -o /tmp/pgfleet-bench-time "$@" >/dev/null; cat /tmp/pgfleet-bench-time; }
 

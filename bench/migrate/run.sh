@@ -12,50 +12,28 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD=${1:-$ROOT/build}
 BIN=$BUILD/pgfleet
 ROUNDS=${ROUNDS:-5} DBS=${DBS:-100}
-PGBIN=/usr/lib/postgresql/15/bin
 OUT="$ROOT/bench/results"; mkdir -p "$OUT"
-PW=bench-pw
+. "$ROOT/bench/lib.sh"
+trap bench_cleanup EXIT
 
-as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { "$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-D=$(mktemp -d /var/tmp/pgfleet-bench-XXXXXX)
-cleanup() { as_pg "$PGBIN/pg_ctl" -D "$D/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$D"; }
-trap cleanup EXIT
-[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$D"
-PORT=$(free_port)
 echo "bench/migrate: creating 1 server x $DBS databases..." >&2
-as_pg "$PGBIN/initdb" -D "$D/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 >/dev/null
-cat >>"$D/data/postgresql.auto.conf" <<CONF
-port = $PORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$D'
-max_connections = 300
-max_prepared_transactions = 150
-fsync = off
-CONF
-echo "host all all 127.0.0.1/32 scram-sha-256" >>"$D/data/pg_hba.conf"
-as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/log" -w start >/dev/null
-psql_s() { as_pg "$PGBIN/psql" -X -q -h "$D" -p "$PORT" -U postgres "$@"; }
-psql_s -d postgres -c "CREATE ROLE bench SUPERUSER LOGIN PASSWORD '$PW'" >/dev/null
-args=()
-for i in $(seq -w 1 "$DBS"); do args+=(-c "CREATE DATABASE db_$i"); done
-psql_s -d postgres "${args[@]}" >/dev/null
+bench_server "max_connections = 300
+max_prepared_transactions = 150"
+PORT=$BENCH_PORT
 
 TARGETS=()
 for i in $(seq -w 1 "$DBS"); do
   TARGETS+=(--target "host=127.0.0.1 port=$PORT dbname=db_$i user=bench password=$PW")
 done
 script() { # NAME -> a script file creating table NAME
-  cat >"$D/$1.sql" <<SQL
+  cat >"$BENCH_DIR/$1.sql" <<SQL
 CREATE TABLE $1 (id int PRIMARY KEY, v text NOT NULL DEFAULT 'x');
 CREATE INDEX ${1}_v ON $1 (v);
 INSERT INTO $1 (id) SELECT generate_series(1, 1000);
 SQL
-  echo "$D/$1.sql"
+  echo "$BENCH_DIR/$1.sql"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 timed() { /usr/bin/time -f "%e %M" -o /tmp/pgfleet-bench-time "$@" >/dev/null 2>&1 || true; cat /tmp/pgfleet-bench-time; }
 
 for c in seq par4 atomic rerun psql; do : >"$OUT/migrate-$c.runs"; done

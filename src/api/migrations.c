@@ -276,8 +276,11 @@ void api_migrations_execute(HttpRequest *req, void *app)
         .parallel = (int)json_integer_value(json_object_get(body, "parallel")),
         .lock_timeout_ms = (long)json_integer_value(json_object_get(body, "lock_timeout_ms")),
         .statement_timeout_ms =
-            (long)json_integer_value(json_object_get(body, "statement_timeout_ms")),
-        .applied_by = own(r, req->auth_method ? req->auth_method : "api")};
+            (long)json_integer_value(json_object_get(body, "statement_timeout_ms"))};
+    char applied_by[200];
+    snprintf(applied_by, sizeof applied_by, "%s (api, %s)", role_name(req->role),
+             req->auth_method ? req->auth_method : "none");
+    r->o.applied_by = own(r, applied_by);
     r->n = (int)json_array_size(ids);
     char err[600];
     if (!migrate_check(&r->o, r->n, err, sizeof err)) {
@@ -286,10 +289,7 @@ void api_migrations_execute(HttpRequest *req, void *app)
         http_respond_error(req, PGF_ERR_VALIDATION, "fix the script or the options", "%s", err);
         return;
     }
-    char applied_by[200];
-    snprintf(applied_by, sizeof applied_by, "%s (api, %s)", role_name(req->role),
-             req->auth_method ? req->auth_method : "none");
-    r->o.applied_by = own(r, applied_by);
+
     r->targets = xcalloc((size_t)r->n, sizeof *r->targets);
     json_t *tlist = json_array();
     char now[32];

@@ -116,7 +116,6 @@ static const json_t *table_named(const json_t *rows, const char *q)
 static void source_checks(json_t *c, const json_t *req, const json_t *s, const json_t *tables)
 {
     const json_t *opt = json_object_get(req, "options");
-    const json_t *resume = json_object_get(req, "resume");
     bool create_slot = !json_is_false(json_object_get(opt, "create_slot"));
     const char *wal = jsonutil_str(s, "wal_level");
     const char *rds = jsonutil_str(s, "rds_logical");
@@ -251,7 +250,6 @@ static void source_checks(json_t *c, const json_t *req, const json_t *s, const j
     json_decref(no_select);
     json_decref(no_identity);
     json_decref(seqs);
-    (void)resume;
 }
 
 static void target_checks(json_t *c, const json_t *req, const json_t *t, const json_t *src_tables,

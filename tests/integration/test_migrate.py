@@ -337,6 +337,14 @@ def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_fact
     assert rec["targets"][0]["status"] == "unknown" and "migration_history" in rec["error"]
 
 
+def load_sample(b, name, marker):
+    """Picks a shipped sample in the form, as a user would, and waits for its text."""
+    b.eval(f"(() => {{ const s = document.getElementById('mig-sample'); s.value = '{name}';"
+           " s.dispatchEvent(new Event('change')); })()")
+    wait_for(lambda: marker in b.eval("document.getElementById('mig-sql').value"), timeout=10,
+             what=f"sample {name} loaded")
+
+
 def test_dashboard_runs_a_sample_migration_and_shows_it_live(srv, dbs, daemon_factory, redis):
     """In headless Chromium: load a shipped sample, pick targets, run, watch it finish."""
     from cdp import Browser
@@ -354,13 +362,7 @@ def test_dashboard_runs_a_sample_migration_and_shows_it_live(srv, dbs, daemon_fa
         b.open(f"{d.url}/#key={AUTH_KEY}")
         wait_for(lambda: b.eval("document.querySelectorAll('#mig-targets input').length") == 2,
                  timeout=15, what="target checkboxes")
-        b.eval("""(async () => {
-            const s = document.getElementById('mig-sample');
-            s.value = '001_orders_shipped_at.sql';
-            s.dispatchEvent(new Event('change'));
-        })()""")
-        wait_for(lambda: "shipped_at" in b.eval("document.getElementById('mig-sql').value"), timeout=10,
-                 what="the sample loaded")
+        load_sample(b, "001_orders_shipped_at.sql", "shipped_at")
         assert b.eval("document.getElementById('mig-name').value") == "001_orders_shipped_at"
         b.eval("document.querySelectorAll('#mig-targets input').forEach(i => i.checked = true);"
                "document.querySelector('#migform button').click()")
@@ -371,13 +373,7 @@ def test_dashboard_runs_a_sample_migration_and_shows_it_live(srv, dbs, daemon_fa
                    for db in dbs[:2])
         b.wait_text("#mig-history", "001_orders_shipped_at")
         # a failing sample shows the failure and the rollback on the page
-        b.eval("""(async () => {
-            const s = document.getElementById('mig-sample');
-            s.value = '004_broken.sql';
-            s.dispatchEvent(new Event('change'));
-        })()""")
-        wait_for(lambda: "does_not_exist" in b.eval("document.getElementById('mig-sql').value"), timeout=10,
-                 what="the broken sample")
+        load_sample(b, "004_broken.sql", "does_not_exist")
         b.eval("document.querySelector('#migform button').click()")
         b.wait_text("#mig-summary", "004_broken: failed")
         progress = b.eval("document.getElementById('mig-progress').textContent")

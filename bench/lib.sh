@@ -1,0 +1,35 @@
+# bench/lib.sh: what the benchmarks share (sourced): scratch PostgreSQL servers with a
+# superuser `bench` (password $PW) and $DBS databases db_001..., medians.
+PGBIN=/usr/lib/postgresql/15/bin
+PW=bench-pw
+BENCH_DIRS=()
+
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+free_port() { "$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+bench_cleanup() {
+  for d in "${BENCH_DIRS[@]}"; do
+    as_pg "$PGBIN/pg_ctl" -D "$d/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$d"
+  done
+}
+
+# bench_server "extra postgresql.conf lines": a started server; sets BENCH_DIR and BENCH_PORT
+bench_server() {
+  BENCH_DIR=$(mktemp -d /var/tmp/pgfleet-bench-XXXXXX); BENCH_DIRS+=("$BENCH_DIR")
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$BENCH_DIR"
+  BENCH_PORT=$(free_port)
+  as_pg "$PGBIN/initdb" -D "$BENCH_DIR/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  printf "port = %s\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nfsync = off\n%s\n" \
+    "$BENCH_PORT" "$BENCH_DIR" "$1" >>"$BENCH_DIR/data/postgresql.auto.conf"
+  echo "host all all 127.0.0.1/32 scram-sha-256" >>"$BENCH_DIR/data/pg_hba.conf"
+  as_pg "$PGBIN/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/log" -w start >/dev/null
+  bench_psql -d postgres -c "CREATE ROLE bench SUPERUSER LOGIN PASSWORD '$PW'" >/dev/null
+  local args=()
+  for i in $(seq -w 1 "$DBS"); do args+=(-c "CREATE DATABASE db_$i"); done
+  bench_psql -d postgres "${args[@]}" >/dev/null
+}
+
+# psql as postgres on the last server bench_server made
+bench_psql() { as_pg "$PGBIN/psql" -X -q -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres "$@"; }
