@@ -12,7 +12,7 @@
 
 #include <libpq-fe.h>
 
-#include "replication/discover.h"
+#include "pg/discover.h"
 
 int main(int argc, char **argv)
 {

@@ -1,6 +1,10 @@
 #include "api/api.h"
 
+#include <stdlib.h>
+
 #include <uv.h>
+
+#include "common/xalloc.h"
 
 static const char *const r_public[] = {NULL};
 static const char *const r_ready[] = {"503", NULL};
@@ -125,16 +129,50 @@ const Route *api_routes(size_t *count)
     return routes;
 }
 
-double api_uptime_seconds(const ApiContext *ctx)
+double api_uptime_seconds(const Services *s)
 {
-    return (double)(uv_hrtime() - ctx->started_ns) / 1e9;
+    return (double)(uv_hrtime() - s->started_ns) / 1e9;
+}
+
+typedef struct Pending {
+    HttpRequest *req;
+    unsigned status;
+} Pending;
+
+void *api_pending(HttpRequest *req, unsigned status)
+{
+    Pending *p = xmalloc(sizeof *p);
+    p->req = req;
+    p->status = status;
+    http_request_hold(req);
+    return p;
+}
+
+void api_respond_failure(HttpRequest *req, const Failure *f)
+{
+    json_t *extra = f->detail ? json_deep_copy(f->detail) : NULL;
+    const char *hint = f->hint[0] ? f->hint : NULL;
+    if (extra)
+        http_respond_error_extra(req, f->code, extra, hint, "%s", f->message);
+    else
+        http_respond_error(req, f->code, hint, "%s", f->message);
+}
+
+void api_done(void *ud, json_t *result, const Failure *f)
+{
+    Pending *p = ud;
+    if (f)
+        api_respond_failure(p->req, f);
+    else
+        http_respond_json(p->req, p->status, result);
+    http_request_release(p->req);
+    free(p);
 }
 
 void api_respond_validation(HttpRequest *req, const Validation *v)
 {
-    char first[512];
-    validation_first_message(v, first, sizeof first);
-    http_respond_error_extra(
-        req, PGF_ERR_VALIDATION, json_pack("{s:o}", "fields", validation_to_json(v)),
-        "fix the fields listed in error.fields", "validation failed: %s", first);
+    Failure f = {0};
+    validation_to_failure(v, &f);
+    api_respond_failure(req, &f);
+    failure_clear(&f);
 }

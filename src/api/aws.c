@@ -11,7 +11,7 @@ static void checked(void *ud, const json_t *report)
 
 void api_aws_test(HttpRequest *req, void *app)
 {
-    ApiContext *ctx = app;
+    Services *s = app;
     http_request_hold(req);
-    awscheck_run(ctx->aws, checked, req);
+    awscheck_run(s->aws, checked, req);
 }

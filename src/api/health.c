@@ -7,10 +7,10 @@
 
 void api_healthz(HttpRequest *req, void *app)
 {
-    ApiContext *ctx = app;
+    Services *s = app;
     http_respond_json(req, 200,
                       json_pack("{s:s, s:s, s:f}", "status", "ok", "version", PGFLEET_VERSION,
-                                "uptime_seconds", api_uptime_seconds(ctx)));
+                                "uptime_seconds", api_uptime_seconds(s)));
 }
 
 static void ready_cb(void *ud, PgfError err, const char *errmsg, double latency_ms)
@@ -33,17 +33,17 @@ static void ready_cb(void *ud, PgfError err, const char *errmsg, double latency_
 
 void api_readyz(HttpRequest *req, void *app)
 {
-    ApiContext *ctx = app;
+    Services *s = app;
     http_request_hold(req);
-    if (store_ping(ctx->store, ready_cb, req) != PGF_OK) {
-        const char *last = store_last_error(ctx->store);
+    if (store_ping(s->store, ready_cb, req) != PGF_OK) {
+        const char *last = store_last_error(s->store);
         http_respond_error_extra(
             req, PGF_ERR_STORE_DOWN,
             json_pack("{s:{s:{s:s, s:s, s:s}}}", "checks", "redis", "status",
-                      store_state_name(store_state(ctx->store)), "url",
-                      store_display_url(ctx->store), "error", last),
+                      store_state_name(store_state(s->store)), "url", store_display_url(s->store),
+                      "error", last),
             "check PGFLEET_REDIS_URL and that Redis runs; pgfleet reconnects by itself",
-            "not ready: redis is %s%s%s", store_state_name(store_state(ctx->store)),
+            "not ready: redis is %s%s%s", store_state_name(store_state(s->store)),
             *last ? ": " : "", last);
         http_request_release(req);
     }
@@ -51,9 +51,9 @@ void api_readyz(HttpRequest *req, void *app)
 
 void api_auth_status(HttpRequest *req, void *app)
 {
-    ApiContext *ctx = app;
+    Services *s = app;
     json_t *methods = json_array();
-    if (ctx->auth_configured)
+    if (s->auth_configured)
         json_array_append_new(methods, json_string("api_key"));
     http_respond_json(req, 200,
                       json_pack("{s:b, s:s, s:s, s:o}", "authenticated", req->role != ROLE_NONE,

@@ -14,10 +14,18 @@
 #include "model/database.h"
 #include "model/migration.h"
 #include "model/stream.h"
+#include "store/keys.h"
 
 typedef enum ModelKind { KIND_DATABASE, KIND_STREAM, KIND_MIGRATION, KIND_COUNT } ModelKind;
 
 static const char *const kind_names[] = {"database", "stream", "migration", NULL};
+
+/* a model's id member ("execution_id" for a migration) */
+static json_t *model_id(const json_t *model)
+{
+    json_t *id = json_object_get(model, "id");
+    return id ? id : json_object_get(model, "execution_id");
+}
 
 /* parses obj as kind; on success returns the model's JSON (new reference) */
 static json_t *model_normalize(ModelKind kind, const json_t *obj, Validation *v)
@@ -115,7 +123,7 @@ typedef struct ModelCase {
 
 typedef struct ModelTest {
     HttpRequest *req;
-    ApiContext *ctx;
+    Services *svc;
     ModelCase cases[KIND_COUNT];
     int pending;
     bool failed;
@@ -169,9 +177,9 @@ static void model_test_finish(ModelTest *t)
             const char *round_trip = !c->got ? "missing" : equal ? "equal" : "different";
             json_t *o =
                 json_pack("{s:s, s:O, s:s, s:b, s:I, s:s, s:b}", "kind", kind_names[i], "id",
-                          json_object_get(c->original, "id"), "key", c->key, "valid", 1,
-                          "stored_bytes", (json_int_t)(c->record ? strlen(c->record) : 0),
-                          "round_trip", round_trip, "secret_in_record", c->secret_in_record);
+                          model_id(c->original), "key", c->key, "valid", 1, "stored_bytes",
+                          (json_int_t)(c->record ? strlen(c->record) : 0), "round_trip", round_trip,
+                          "secret_in_record", c->secret_in_record);
             json_object_set(o, "record", c->original);
             if (c->error[0])
                 json_object_set_new(o, "error", json_string(c->error));
@@ -179,10 +187,10 @@ static void model_test_finish(ModelTest *t)
         }
         double ms = (double)(uv_hrtime() - t->started_ns) / 1e6;
         char url_prefix[600];
-        snprintf(url_prefix, sizeof url_prefix, "%s", store_prefix(t->ctx->store));
+        snprintf(url_prefix, sizeof url_prefix, "%s", store_prefix(t->svc->store));
         http_respond_json(req, 200,
                           json_pack("{s:b, s:{s:s, s:s}, s:f, s:o, s:o}", "ok", all, "store", "url",
-                                    store_display_url(t->ctx->store), "prefix", url_prefix,
+                                    store_display_url(t->svc->store), "prefix", url_prefix,
                                     "duration_ms", ms, "models", models, "validation_example",
                                     rejected_example()));
     }
@@ -262,7 +270,7 @@ static json_t *sample_json(ModelKind kind)
         char sum[65];
         migration_checksum(DEMO_SCRIPT, strlen(DEMO_SCRIPT), sum);
         return json_pack("{s:s, s:s, s:[{s:s, s:s, s:i, s:i}], s:s, s:s}", "name",
-                         "0001_orders_created_at_idx", "checksum", sum, "targets", "database_id",
+                         "0001_orders_created_at_idx", "checksum", sum, "targets", "target",
                          "db_orders_primary", "status", "committed", "statements_done", 1,
                          "statements_total", 1, "status", "succeeded", "applied_by", "api_key");
     }
@@ -272,9 +280,9 @@ static json_t *sample_json(ModelKind kind)
 
 void api_models_test(HttpRequest *req, void *app)
 {
-    ApiContext *ctx = app;
-    if (store_state(ctx->store) != STORE_READY) {
-        const char *last = store_last_error(ctx->store);
+    Services *s = app;
+    if (store_state(s->store) != STORE_READY) {
+        const char *last = store_last_error(s->store);
         http_respond_error(req, PGF_ERR_STORE_DOWN,
                            "check PGFLEET_REDIS_URL and that Redis runs; pgfleet reconnects by "
                            "itself",
@@ -283,7 +291,7 @@ void api_models_test(HttpRequest *req, void *app)
     }
     ModelTest *t = xcalloc(1, sizeof *t);
     t->req = req;
-    t->ctx = ctx;
+    t->svc = s;
     t->started_ns = uv_hrtime();
     http_request_hold(req);
 
@@ -301,13 +309,13 @@ void api_models_test(HttpRequest *req, void *app)
         }
         c->record = jsonutil_dumps(c->original);
         c->secret_in_record = strstr(c->record, DEMO_PASSWORD) != NULL;
-        c->key = xasprintf("modeltest:%s:%s", kind_names[i],
-                           json_string_value(json_object_get(c->original, "id")));
+        c->key = xasprintf("%s:%s:%s", KEY_MODELTEST, kind_names[i],
+                           json_string_value(model_id(c->original)));
         /* one connection keeps order: SET, then GET sees it, then DEL cleans up */
         CaseRef *r1 = ref(t, i), *r2 = ref(t, i), *r3 = ref(t, i);
-        PgfError e1 = store_set(ctx->store, c->key, c->record, strlen(c->record), 60, set_cb, r1);
-        PgfError e2 = store_get(ctx->store, c->key, get_cb, r2);
-        PgfError e3 = store_del(ctx->store, c->key, del_cb, r3);
+        PgfError e1 = store_set(s->store, c->key, c->record, strlen(c->record), 60, set_cb, r1);
+        PgfError e2 = store_get(s->store, c->key, get_cb, r2);
+        PgfError e3 = store_del(s->store, c->key, del_cb, r3);
         CaseRef *refs[3] = {r1, r2, r3};
         PgfError errs[3] = {e1, e2, e3};
         for (int k = 0; k < 3; k++) {

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include <uv.h>
 
 #include "cli/cli.h"
@@ -154,176 +156,188 @@ static int run_test(const Command *cmd, int argc, char **argv)
     return status;
 }
 
+static const struct option add_opts[] = {
+    {"id", required_argument, NULL, 'i'},
+    {"name", required_argument, NULL, 'n'},
+    {"host", required_argument, NULL, 'h'},
+    {"port", required_argument, NULL, 'p'},
+    {"dbname", required_argument, NULL, 'd'},
+    {"user", required_argument, NULL, 'U'},
+    {"sslmode", required_argument, NULL, 's'},
+    {"secret-id", required_argument, NULL, 'S'},
+    {"password-env", required_argument, NULL, 'E'},
+    {"password-stdin", no_argument, NULL, 'P'},
+    {"rds-iam", no_argument, NULL, 'R'},
+    {"tag", required_argument, NULL, 't'},
+    {"region", required_argument, NULL, 'r'},
+    {"rds-instance-id", required_argument, NULL, 'I'},
+    {"json", required_argument, NULL, 'j'},
+    {"log-file", required_argument, NULL, 'L'},
+    {"log-format", required_argument, NULL, 'F'},
+    {"rds-logs", no_argument, NULL, 'G'},
+    {NULL, 0, NULL, 0},
+};
+
+/* the options that set one string member: of the body, or of its "aws" or "logs" object */
+static const struct {
+    int opt;
+    const char *object;
+    const char *key;
+} string_options[] = {
+    {'i', NULL, "id"},      {'n', NULL, "name"},
+    {'h', NULL, "host"},    {'d', NULL, "dbname"},
+    {'U', NULL, "user"},    {'s', NULL, "sslmode"},
+    {'r', "aws", "region"}, {'I', "aws", "rds_instance_id"},
+    {'L', "logs", "file"},  {'F', "logs", "format"},
+};
+
+typedef struct AddArgs {
+    json_t *body; /* the registration, with "aws", "logs" and "tags" objects */
+    json_t *cred;
+    const char *from_json;
+} AddArgs;
+
+/* the credentials an option names; NULL when o is not one (or on a usage error) */
+static json_t *credentials_option(int o, const char *arg, int *status)
+{
+    switch (o) {
+    case 'S':
+        return json_pack("{s:s, s:s}", "source", "secretsmanager", "secret_id", arg);
+    case 'E':
+        return json_pack("{s:s, s:s}", "source", "env", "env", arg);
+    case 'R':
+        return json_pack("{s:s}", "source", "rds_iam");
+    case 'P': {
+        char pw[1100];
+        if (!fgets(pw, sizeof pw, stdin)) {
+            *status = cli_usage_error("pgfleet db add", "--password-stdin: nothing on stdin");
+            return NULL;
+        }
+        pw[strcspn(pw, "\r\n")] = '\0';
+        json_t *c = json_pack("{s:s, s:s}", "source", "password", "password", pw);
+        sodium_memzero(pw, sizeof pw);
+        return c;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* one option into a (given: the option as typed); -1 when fine, else the exit status */
+static int add_option(AddArgs *a, int o, const char *arg, const char *given)
+{
+    for (size_t i = 0; i < sizeof string_options / sizeof string_options[0]; i++) {
+        if (string_options[i].opt != o)
+            continue;
+        json_t *obj =
+            string_options[i].object ? json_object_get(a->body, string_options[i].object) : a->body;
+        json_object_set_new(obj, string_options[i].key, json_string(arg));
+        return -1;
+    }
+    int status = -1;
+    json_t *cred = credentials_option(o, arg, &status);
+    if (cred) {
+        json_decref(a->cred);
+        a->cred = cred;
+        return -1;
+    }
+    char *end;
+    switch (o) {
+    case 'P':
+        return status;
+    case 'p': {
+        long port = strtol(arg, &end, 10);
+        if (*end)
+            return cli_usage_error("pgfleet db add", "--port must be a number, not '%s'", arg);
+        json_object_set_new(a->body, "port", json_integer(port));
+        return -1;
+    }
+    case 't':
+        json_array_append_new(json_object_get(a->body, "tags"), json_string(arg));
+        return -1;
+    case 'j':
+        a->from_json = arg;
+        return -1;
+    case 'G':
+        json_object_set_new(json_object_get(a->body, "logs"), "rds", json_true());
+        return -1;
+    default:
+        return cli_usage_error("pgfleet db add",
+                               "unknown or incomplete option '%s' (see 'pgfleet help db add')",
+                               given);
+    }
+}
+
+/* the "tags", "aws" and "logs" no option filled */
+static void drop_empty(json_t *body)
+{
+    const char *keys[] = {"tags", "aws", "logs"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(body, keys[i]);
+        if ((json_is_array(v) && !json_array_size(v)) ||
+            (json_is_object(v) && !json_object_size(v)))
+            json_object_del(body, keys[i]);
+    }
+}
+
+/* --json FILE (or -): its members, then the options given over them; -1 or the exit status */
+static int merge_json_file(AddArgs *a)
+{
+    FILE *f = strcmp(a->from_json, "-") == 0 ? stdin : fopen(a->from_json, "r");
+    if (!f)
+        return cli_usage_error("pgfleet db add", "cannot read %s", a->from_json);
+    json_error_t je;
+    json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    if (f != stdin)
+        fclose(f);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return cli_usage_error("pgfleet db add", "%s: line %d: %s", a->from_json, je.line,
+                               j ? "not a JSON object" : je.text);
+    }
+    drop_empty(a->body);
+    json_object_update(j, a->body);
+    json_decref(a->body);
+    a->body = j;
+    return -1;
+}
+
+/* the request body: empty objects and lists left out (new string: it may hold a password) */
+static char *add_body(AddArgs *a)
+{
+    if (a->cred)
+        json_object_set(a->body, "credentials", a->cred);
+    drop_empty(a->body);
+    return jsonutil_dumps(a->body);
+}
+
 static int run_add(const Command *cmd, int argc, char **argv)
 {
     (void)cmd;
-    static const struct option opts[] = {
-        {"id", required_argument, NULL, 'i'},
-        {"name", required_argument, NULL, 'n'},
-        {"host", required_argument, NULL, 'h'},
-        {"port", required_argument, NULL, 'p'},
-        {"dbname", required_argument, NULL, 'd'},
-        {"user", required_argument, NULL, 'U'},
-        {"sslmode", required_argument, NULL, 's'},
-        {"secret-id", required_argument, NULL, 'S'},
-        {"password-env", required_argument, NULL, 'E'},
-        {"password-stdin", no_argument, NULL, 'P'},
-        {"rds-iam", no_argument, NULL, 'R'},
-        {"tag", required_argument, NULL, 't'},
-        {"region", required_argument, NULL, 'r'},
-        {"rds-instance-id", required_argument, NULL, 'I'},
-        {"json", required_argument, NULL, 'j'},
-        {"log-file", required_argument, NULL, 'L'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"rds-logs", no_argument, NULL, 'G'},
-        {NULL, 0, NULL, 0},
-    };
-    json_t *body = json_object();
-    json_t *cred = NULL;
-    json_t *tags = json_array();
-    json_t *aws = json_object();
-    json_t *logs = json_object();
-    char *from_json = NULL;
-    int status = -1;
-    int o;
+    AddArgs a = {.body = json_pack("{s:[], s:{}, s:{}}", "tags", "aws", "logs")};
+    int status = -1, o;
     optind = 1;
     opterr = 0;
-    while (status < 0 && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (o) {
-        case 'i':
-            json_object_set_new(body, "id", json_string(optarg));
-            break;
-        case 'n':
-            json_object_set_new(body, "name", json_string(optarg));
-            break;
-        case 'h':
-            json_object_set_new(body, "host", json_string(optarg));
-            break;
-        case 'p': {
-            char *end;
-            long port = strtol(optarg, &end, 10);
-            if (*end)
-                status =
-                    cli_usage_error("pgfleet db add", "--port must be a number, not '%s'", optarg);
-            else
-                json_object_set_new(body, "port", json_integer(port));
-            break;
-        }
-        case 'd':
-            json_object_set_new(body, "dbname", json_string(optarg));
-            break;
-        case 'U':
-            json_object_set_new(body, "user", json_string(optarg));
-            break;
-        case 's':
-            json_object_set_new(body, "sslmode", json_string(optarg));
-            break;
-        case 'S':
-            json_decref(cred);
-            cred = json_pack("{s:s, s:s}", "source", "secretsmanager", "secret_id", optarg);
-            break;
-        case 'E':
-            json_decref(cred);
-            cred = json_pack("{s:s, s:s}", "source", "env", "env", optarg);
-            break;
-        case 'R':
-            json_decref(cred);
-            cred = json_pack("{s:s}", "source", "rds_iam");
-            break;
-        case 'P': {
-            char pw[1100];
-            if (!fgets(pw, sizeof pw, stdin)) {
-                status = cli_usage_error("pgfleet db add", "--password-stdin: nothing on stdin");
-                break;
-            }
-            pw[strcspn(pw, "\r\n")] = '\0';
-            json_decref(cred);
-            cred = json_pack("{s:s, s:s}", "source", "password", "password", pw);
-            memset(pw, 0, sizeof pw);
-            break;
-        }
-        case 't':
-            json_array_append_new(tags, json_string(optarg));
-            break;
-        case 'r':
-            json_object_set_new(aws, "region", json_string(optarg));
-            break;
-        case 'I':
-            json_object_set_new(aws, "rds_instance_id", json_string(optarg));
-            break;
-        case 'j':
-            from_json = optarg;
-            break;
-        case 'L':
-            json_object_set_new(logs, "file", json_string(optarg));
-            break;
-        case 'F':
-            json_object_set_new(logs, "format", json_string(optarg));
-            break;
-        case 'G':
-            json_object_set_new(logs, "rds", json_true());
-            break;
-        default:
-            status = cli_usage_error("pgfleet db add",
-                                     "unknown or incomplete option '%s' (see 'pgfleet help db "
-                                     "add')",
-                                     argv[optind - 1]);
-        }
-    }
+    while (status < 0 && (o = getopt_long(argc, argv, "", add_opts, NULL)) != -1)
+        status = add_option(&a, o, optarg, argv[optind - 1]);
     if (status < 0 && optind < argc)
         status = cli_usage_error("pgfleet db add", "unexpected argument '%s'", argv[optind]);
-    if (status < 0 && from_json) {
-        FILE *f = strcmp(from_json, "-") == 0 ? stdin : fopen(from_json, "r");
-        json_error_t je;
-        json_t *j = f ? json_loadf(f, JSON_REJECT_DUPLICATES, &je) : NULL;
-        if (f && f != stdin)
-            fclose(f);
-        if (!f)
-            status = cli_usage_error("pgfleet db add", "cannot read %s", from_json);
-        else if (!j)
-            status =
-                cli_usage_error("pgfleet db add", "%s: line %d: %s", from_json, je.line, je.text);
-        else {
-            json_object_update(j, body);
-            json_decref(body);
-            body = j;
-        }
-    }
-    if (status >= 0) {
-        json_decref(body);
-        json_decref(cred);
-        json_decref(tags);
-        json_decref(aws);
-        json_decref(logs);
+    if (status < 0 && a.from_json)
+        status = merge_json_file(&a);
+    char *s = status < 0 ? add_body(&a) : NULL;
+    json_decref(a.body);
+    json_decref(a.cred);
+    if (status >= 0)
         return status;
-    }
-    if (cred)
-        json_object_set_new(body, "credentials", cred);
-    if (json_array_size(tags))
-        json_object_set_new(body, "tags", tags);
-    else
-        json_decref(tags);
-    if (json_object_size(aws))
-        json_object_set_new(body, "aws", aws);
-    else
-        json_decref(aws);
-    if (json_object_size(logs))
-        json_object_set_new(body, "logs", logs);
-    else
-        json_decref(logs);
-    char *s = jsonutil_dumps(body);
-    json_decref(body);
     CliCall c;
     int rc = cli_request("POST", "/api/databases", s, &c);
-    memset(s, 0, strlen(s));
-    free(s);
+    xfree_secret(s);
     if (rc >= 0)
         return rc;
     printf("registered %s (%s)\n", jsonutil_str(c.body, "id"), jsonutil_str(c.body, "name"));
     json_decref(c.body);
     return 0;
 }
-
 static const Command add_command = {
     .name = "add",
     .summary = "register a database",

@@ -14,7 +14,7 @@
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "replication/discover.h"
+#include "pg/discover.h"
 #include "replication/topology.h"
 
 typedef struct DiscoverOut {

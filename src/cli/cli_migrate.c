@@ -18,7 +18,7 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "migrate/migrate.h"
-#include "replication/discover.h"
+#include "pg/discover.h"
 
 typedef struct Out {
     json_t *report;
@@ -96,74 +96,82 @@ static void print_table(const json_t *r)
            jsonutil_str(r, "status"), jsonutil_str(r, "execution_id"), jsonutil_str(r, "checksum"));
 }
 
-static int run_migrate(const Command *cmd, int argc, char **argv)
+typedef struct Args {
+    MigrateOptions mo;
+    const char **conninfos;
+    int nconn;
+    const char *file;
+    bool as_json;
+} Args;
+
+static const struct option migrate_opts[] = {
+    {"target", required_argument, NULL, 't'},
+    {"name", required_argument, NULL, 'n'},
+    {"dry-run", no_argument, NULL, 'd'},
+    {"atomic", no_argument, NULL, 'a'},
+    {"continue-on-error", no_argument, NULL, 'c'},
+    {"non-transactional", no_argument, NULL, 'N'},
+    {"parallel", required_argument, NULL, 'p'},
+    {"lock-timeout", required_argument, NULL, 'l'},
+    {"statement-timeout", required_argument, NULL, 's'},
+    {"json", no_argument, NULL, 'j'},
+    {NULL, 0, NULL, 0},
+};
+
+/* --parallel, --lock-timeout, --statement-timeout: -1 when fine, else the exit status */
+static int number_option(Args *a, int o, const char *value)
 {
-    (void)cmd;
-    static const struct option opts[] = {
-        {"target", required_argument, NULL, 't'},
-        {"name", required_argument, NULL, 'n'},
-        {"dry-run", no_argument, NULL, 'd'},
-        {"atomic", no_argument, NULL, 'a'},
-        {"continue-on-error", no_argument, NULL, 'c'},
-        {"non-transactional", no_argument, NULL, 'N'},
-        {"parallel", required_argument, NULL, 'p'},
-        {"lock-timeout", required_argument, NULL, 'l'},
-        {"statement-timeout", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},
-        {NULL, 0, NULL, 0},
-    };
-    MigrateOptions mo = {0};
-    const char **conninfos = xcalloc((size_t)argc + 1, sizeof *conninfos);
-    int nconn = 0;
-    const char *file = NULL;
-    bool as_json = false;
+    char *end = NULL;
+    long v = strtol(value, &end, 10);
+    if (*end || v < 1 || v > 86400000)
+        return cli_usage_error("pgfleet migrate", "--%s: '%s' is not a positive number",
+                               o == 'p'   ? "parallel"
+                               : o == 'l' ? "lock-timeout"
+                                          : "statement-timeout",
+                               value);
+    if (o == 'p')
+        a->mo.parallel = (int)v;
+    else if (o == 'l')
+        a->mo.lock_timeout_ms = v;
+    else
+        a->mo.statement_timeout_ms = v;
+    return -1;
+}
+
+/* the command line into a; -1 when it is complete, else the exit status */
+static int parse_args(Args *a, int argc, char **argv)
+{
     int status = -1, o;
     optind = 1;
     opterr = 0;
-    while (status < 0 && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end = NULL;
+    while (status < 0 && (o = getopt_long(argc, argv, "", migrate_opts, NULL)) != -1) {
         switch (o) {
         case 't':
-            conninfos[nconn++] = optarg;
+            a->conninfos[a->nconn++] = optarg;
             break;
         case 'n':
-            mo.name = optarg;
+            a->mo.name = optarg;
             break;
         case 'd':
-            mo.dry_run = true;
+            a->mo.dry_run = true;
             break;
         case 'a':
-            mo.atomic = true;
+            a->mo.atomic = true;
             break;
         case 'c':
-            mo.continue_on_error = true;
+            a->mo.continue_on_error = true;
             break;
         case 'N':
-            mo.non_transactional = true;
+            a->mo.non_transactional = true;
             break;
         case 'j':
-            as_json = true;
+            a->as_json = true;
             break;
         case 'p':
         case 'l':
-        case 's': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 86400000) {
-                status = cli_usage_error("pgfleet migrate", "--%s: '%s' is not a positive number",
-                                         o == 'p'   ? "parallel"
-                                         : o == 'l' ? "lock-timeout"
-                                                    : "statement-timeout",
-                                         optarg);
-                break;
-            }
-            if (o == 'p')
-                mo.parallel = (int)v;
-            else if (o == 'l')
-                mo.lock_timeout_ms = v;
-            else
-                mo.statement_timeout_ms = v;
+        case 's':
+            status = number_option(a, o, optarg);
             break;
-        }
         default:
             status = cli_usage_error("pgfleet migrate",
                                      "unknown or incomplete option '%s' (see 'pgfleet help "
@@ -174,93 +182,131 @@ static int run_migrate(const Command *cmd, int argc, char **argv)
     /* after --target A, more conninfos may follow; the one other argument is the script */
     for (int i = optind; status < 0 && i < argc; i++) {
         if (looks_like_conninfo(argv[i]))
-            conninfos[nconn++] = argv[i];
-        else if (!file)
-            file = argv[i];
+            a->conninfos[a->nconn++] = argv[i];
+        else if (!a->file)
+            a->file = argv[i];
         else
-            status = cli_usage_error("pgfleet migrate", "more than one script: '%s' and '%s'", file,
-                                     argv[i]);
+            status = cli_usage_error("pgfleet migrate", "more than one script: '%s' and '%s'",
+                                     a->file, argv[i]);
     }
-    if (status < 0 && !file)
+    if (status < 0 && !a->file)
         status = cli_usage_error("pgfleet migrate", "give the script: pgfleet migrate --target "
                                                     "CONNINFO... FILE.sql");
-    if (status < 0 && nconn == 0)
+    if (status < 0 && a->nconn == 0)
         status = cli_usage_error("pgfleet migrate",
                                  "give at least one --target (a libpq URI or key=value string)");
-    MigrateTarget *targets = xcalloc((size_t)nconn + 1, sizeof *targets);
-    void **owners = xcalloc((size_t)nconn + 1, sizeof *owners);
-    char **labels = xcalloc((size_t)nconn + 1, sizeof *labels);
-    int n = 0;
-    for (int i = 0; status < 0 && i < nconn; i++) {
+    return status;
+}
+
+typedef struct Targets {
+    MigrateTarget *t;
+    void **owners;
+    char **labels;
+    int n;
+} Targets;
+
+/* each conninfo parsed into a target labelled host:port/dbname; -1 or the exit status */
+static int parse_targets(const Args *a, Targets *ts)
+{
+    ts->t = xcalloc((size_t)a->nconn + 1, sizeof *ts->t);
+    ts->owners = xcalloc((size_t)a->nconn + 1, sizeof *ts->owners);
+    ts->labels = xcalloc((size_t)a->nconn + 1, sizeof *ts->labels);
+    for (int i = 0; i < a->nconn; i++) {
         char err[512];
-        if (!discover_parse_conninfo(conninfos[i], &targets[n].params, &owners[n], err,
-                                     sizeof err)) {
-            status = cli_usage_error("pgfleet migrate", "%s", err);
-            break;
-        }
-        labels[n] = xasprintf("%s:%d/%s", targets[n].params.host, targets[n].params.port,
-                              targets[n].params.dbname);
-        targets[n].label = labels[n];
-        n++;
+        MigrateTarget *t = &ts->t[ts->n];
+        if (!discover_parse_conninfo(a->conninfos[i], &t->params, &ts->owners[ts->n], err,
+                                     sizeof err))
+            return cli_usage_error("pgfleet migrate", "%s", err);
+        ts->labels[ts->n] = xasprintf("%s:%d/%s", t->params.host, t->params.port, t->params.dbname);
+        t->label = ts->labels[ts->n];
+        ts->n++;
     }
-    char *sql = NULL;
-    char *name = NULL;
+    return -1;
+}
+
+static void targets_free(Targets *ts)
+{
+    for (int i = 0; i < ts->n; i++) {
+        discover_free_conninfo(ts->owners[i]);
+        free(ts->labels[i]);
+    }
+    free(ts->owners);
+    free(ts->labels);
+    free(ts->t);
+}
+
+/* runs the migration on its own loop and prints the report; the exit status */
+static int run(Args *a, const Targets *ts)
+{
+    const char *user = getenv("USER");
+    char who[200];
+    snprintf(who, sizeof who, "%s (pgfleet migrate)", user ? user : "unknown");
+    a->mo.applied_by = who;
+    log_setup(LOG_ERROR, LOG_FORMAT_TEXT);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    Out out = {.quiet = false};
+    char err[600];
+    int status;
+    Migrate *m =
+        migrate_start(&loop, &a->mo, ts->t, ts->n, on_event, on_done, &out, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "pgfleet migrate: %s\n", err);
+        status = pgf_error_exit(PGF_ERR_VALIDATION);
+    } else {
+        fprintf(stderr, "migration %s: %zu bytes, %d target(s)%s%s\n", a->mo.name, a->mo.sql_len,
+                ts->n, a->mo.dry_run ? ", dry run" : "", a->mo.atomic ? ", atomic" : "");
+        uv_run(&loop, UV_RUN_DEFAULT);
+        if (a->as_json) {
+            char *s = json_dumps(out.report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            printf("%s\n", s);
+            free(s);
+        } else
+            print_table(out.report);
+        const char *st = jsonutil_str(out.report, "status");
+        status = st && !strcmp(st, "succeeded") ? 0 : pgf_error_exit(PGF_ERR_MIGRATION);
+        json_decref(out.report);
+    }
+    uv_loop_close(&loop);
+    return status;
+}
+
+/* the script's name: --name, else the file name without .sql (new string) */
+static char *script_name(const char *file)
+{
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    char *name = xstrdup(base);
+    char *dot = strrchr(name, '.');
+    if (dot && !strcmp(dot, ".sql"))
+        *dot = '\0';
+    return name;
+}
+
+static int run_migrate(const Command *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    Args a = {.conninfos = xcalloc((size_t)argc + 1, sizeof(char *))};
+    Targets ts = {0};
+    char *sql = NULL, *name = NULL;
+    int status = parse_args(&a, argc, argv);
+    if (status < 0)
+        status = parse_targets(&a, &ts);
     if (status < 0) {
         char err[600];
-        sql = read_file(file, &mo.sql_len, err, sizeof err);
+        sql = read_file(a.file, &a.mo.sql_len, err, sizeof err);
         if (!sql) {
             fprintf(stderr, "pgfleet migrate: %s\n", err);
             status = pgf_error_exit(PGF_ERR_USAGE);
         }
     }
     if (status < 0) {
-        if (!mo.name) {
-            const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-            name = xstrdup(base);
-            char *dot = strrchr(name, '.');
-            if (dot && !strcmp(dot, ".sql"))
-                *dot = '\0';
-            mo.name = name;
-        }
-        mo.sql = sql;
-        const char *user = getenv("USER");
-        char who[200];
-        snprintf(who, sizeof who, "%s (pgfleet migrate)", user ? user : "unknown");
-        mo.applied_by = who;
-        log_setup(LOG_ERROR, LOG_FORMAT_TEXT);
-        uv_loop_t loop;
-        uv_loop_init(&loop);
-        Out out = {.quiet = false};
-        char err[600];
-        Migrate *m =
-            migrate_start(&loop, &mo, targets, n, on_event, on_done, &out, err, sizeof err);
-        if (!m) {
-            fprintf(stderr, "pgfleet migrate: %s\n", err);
-            status = pgf_error_exit(PGF_ERR_VALIDATION);
-        } else {
-            fprintf(stderr, "migration %s: %zu bytes, %d target(s)%s%s\n", mo.name, mo.sql_len, n,
-                    mo.dry_run ? ", dry run" : "", mo.atomic ? ", atomic" : "");
-            uv_run(&loop, UV_RUN_DEFAULT);
-            if (as_json) {
-                char *s = json_dumps(out.report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                printf("%s\n", s);
-                free(s);
-            } else
-                print_table(out.report);
-            const char *st = jsonutil_str(out.report, "status");
-            status = st && !strcmp(st, "succeeded") ? 0 : pgf_error_exit(PGF_ERR_MIGRATION);
-            json_decref(out.report);
-        }
-        uv_loop_close(&loop);
+        if (!a.mo.name)
+            a.mo.name = name = script_name(a.file);
+        a.mo.sql = sql;
+        status = run(&a, &ts);
     }
-    for (int i = 0; i < n; i++) {
-        discover_free_conninfo(owners[i]);
-        free(labels[i]);
-    }
-    free(owners);
-    free(labels);
-    free(targets);
-    free(conninfos);
+    targets_free(&ts);
+    free(a.conninfos);
     free(sql);
     free(name);
     return status < 0 ? 0 : status;

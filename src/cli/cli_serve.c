@@ -5,7 +5,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "daemon.h"
+#include "app/app.h"
 
 static int run_serve(const Command *cmd, int argc, char **argv)
 {
@@ -23,7 +23,7 @@ static int run_serve(const Command *cmd, int argc, char **argv)
         return pgf_error_exit(PGF_ERR_CONFIG);
     }
     log_setup(cfg.log_level, cfg.log_format);
-    int rc = daemon_run(&cfg);
+    int rc = app_run(&cfg);
     config_free(&cfg);
     return rc;
 }

@@ -198,6 +198,14 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                                .max = 86400,
                                .description = "how often databases with subscriptions or logical "
                                               "slots are visited for initial-sync states"},
+    [CFG_TEST_EXIT_AFTER] = {.name = "test_exit_after",
+                             .env = "PGFLEET_TEST_EXIT_AFTER",
+                             .type = CFGT_STRING,
+                             .default_value = NULL,
+                             .description = "tests only: the daemon kills itself (SIGKILL) right "
+                                            "after the SQL of this stream step (publication, slot, "
+                                            "subscription, disable, detach_slot, "
+                                            "drop_subscription, drop_slot, drop_publication)"},
 };
 
 const ConfigDef *config_def(ConfigKey key)

@@ -43,6 +43,7 @@ typedef enum ConfigKey {
     CFG_RDS_LOG_POLL_SECONDS,
     CFG_RDS_DISCOVERY_SECONDS,
     CFG_INVENTORY_SECONDS,
+    CFG_TEST_EXIT_AFTER,
     CFG_COUNT
 } ConfigKey;
 

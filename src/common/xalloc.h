@@ -15,6 +15,9 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* wipes a secret string (sodium_memzero) and frees it; NULL is fine */
+void xfree_secret(char *s);
+
 /* printf into a new string */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -105,11 +105,8 @@ static Role authenticate(HttpServer *srv, struct lws *wsi, const char **method, 
             *method = "api_key";
         }
     }
-    free(authz);
-    if (xkey) {
-        memset(xkey, 0, strlen(xkey));
-        free(xkey);
-    }
+    xfree_secret(authz);
+    xfree_secret(xkey);
     return role;
 }
 

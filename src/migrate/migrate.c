@@ -11,10 +11,11 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
+#include "migrate/order.h"
 #include "migrate/sqlsplit.h"
 #include "model/migration.h"
 #include "pgfleet_version.h"
-#include "replication/discover.h"
+#include "pg/discover.h"
 
 /* the session advisory lock every pgfleet migration takes on a database ('pgfm', 1) */
 #define LOCK_SQL "SELECT pg_try_advisory_lock(1885824621, 1)"
@@ -41,19 +42,6 @@ typedef enum Step {
     S_DONE,
 } Step;
 
-typedef enum TStatus {
-    T_PENDING,
-    T_RUNNING,
-    T_COMMITTED,
-    T_PREPARED,
-    T_FAILED,
-    T_ROLLED_BACK,
-    T_SKIPPED,
-} TStatus;
-
-static const char *const tstatus_names[] = {"pending", "running",     "committed", "prepared",
-                                            "failed",  "rolled_back", "skipped"};
-
 typedef struct Tgt {
     struct Migrate *m;
     int idx;
@@ -61,7 +49,7 @@ typedef struct Tgt {
     PgConnParams params;
     PgConn *conn;
     Step step;
-    TStatus status;
+    TargetStatus status;
     size_t stmt; /* next statement */
     size_t done; /* statements that ran */
     bool standby;
@@ -128,22 +116,23 @@ static json_t *report(Migrate *m)
         json_array_append_new(
             targets,
             json_pack("{s:s, s:s, s:I, s:I, s:f, s:s?, s:s?}", "target", t->label, "status",
-                      tstatus_names[t->status], "statements_done", (json_int_t)t->done,
+                      target_status_names[t->status], "statements_done", (json_int_t)t->done,
                       "statements_total", (json_int_t)m->script.n, "duration_ms", t->duration_ms,
                       "error", t->error[0] ? t->error : NULL, "note", t->note[0] ? t->note : NULL));
-        if (t->status == T_FAILED)
+        if (t->status == TGT_FAILED)
             failed++;
-        else if (t->status == T_COMMITTED || t->status == T_ROLLED_BACK)
+        else if (t->status == TGT_COMMITTED || t->status == TGT_ROLLED_BACK)
             ok++;
         else
             skipped++;
     }
-    const char *status = m->cancelled   ? "cancelled"
-                         : failed && ok ? "partial"
-                         : failed       ? "failed"
-                                        : "succeeded";
+    MigrationStatus st = m->cancelled   ? MIG_CANCELLED
+                         : failed && ok ? MIG_PARTIAL
+                         : failed       ? MIG_FAILED
+                                        : MIG_SUCCEEDED;
     if (failed && ok && m->atomic)
-        status = "failed";
+        st = MIG_FAILED;
+    const char *status = migration_status_names[st];
     return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:O, s:O, s:o}", "execution_id",
                      m->id, "name", m->name, "checksum", m->checksum, "status", status, "dry_run",
                      m->dry_run, "atomic", m->atomic, "continue_on_error", m->continue_on_error,
@@ -154,6 +143,8 @@ static json_t *report(Migrate *m)
 static void free_migrate(Migrate *m)
 {
     for (int i = 0; i < m->n; i++) {
+        free((char *)(uintptr_t)m->t[i].label);
+        pgconn_params_clear(&m->t[i].params);
         json_decref(m->t[i].prepared);
         json_decref(m->t[i].subs);
         json_decref(m->t[i].slots);
@@ -182,7 +173,8 @@ static void finish(Migrate *m)
             m->t[i].conn = NULL;
         }
     json_t *r = report(m);
-    m->done(m->ud, r);
+    if (m->done)
+        m->done(m->ud, r);
     json_decref(r);
     free_migrate(m);
 }
@@ -214,7 +206,7 @@ static void target_finished(Tgt *t)
     t->duration_ms = (double)(uv_hrtime() - t->started_ns) / 1e6;
     t->step = S_DONE;
     m->running--;
-    if (t->status == T_FAILED && !m->continue_on_error)
+    if (t->status == TGT_FAILED && !m->continue_on_error)
         m->stopping = true;
     if (!m->atomic && t->conn) {
         pgconn_close(t->conn);
@@ -234,7 +226,7 @@ static void answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgE
     const PGresult *r = n > 0 ? res[0] : NULL;
     if (err) {
         if (t->step == S_ABORT) {
-            t->status = T_FAILED;
+            t->status = TGT_FAILED;
             target_finished(t);
             return;
         }
@@ -254,7 +246,7 @@ static void answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgE
     switch (t->step) {
     case S_LOCK:
         if (!(PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't')) {
-            t->status = T_FAILED;
+            t->status = TGT_FAILED;
             snprintf(t->error, sizeof t->error,
                      "already running: another pgfleet migration holds this database's migration "
                      "lock; wait for it to finish (or find it in pg_locks, locktype advisory)");
@@ -280,13 +272,13 @@ static void answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgE
         if (PQntuples(r) == 1) {
             const char *have = PQgetvalue(r, 0, 0);
             if (strcmp(have, m->checksum) == 0) {
-                t->status = T_SKIPPED;
+                t->status = TGT_SKIPPED;
                 snprintf(t->note, sizeof t->note,
                          "already applied (same name and checksum, at %s): nothing to do",
                          PQgetvalue(r, 0, 1));
                 emit(t, "skipped", json_pack("{s:s}", "note", t->note));
             } else {
-                t->status = T_FAILED;
+                t->status = TGT_FAILED;
                 snprintf(t->error, sizeof t->error,
                          "drift: '%s' was applied here with checksum %.12s..., this script's is "
                          "%.12s...; a changed migration must get a new name",
@@ -316,7 +308,7 @@ static void answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgE
     case S_RECORD:
         t->step = S_END;
         if (m->non_tx) {
-            t->status = T_COMMITTED;
+            t->status = TGT_COMMITTED;
             emit(t, "committed", NULL);
             target_finished(t);
             return;
@@ -324,23 +316,23 @@ static void answered(void *ud, PgConn *c, PGresult *const *res, int n, const PgE
         break;
     case S_END:
         if (m->dry_run) {
-            t->status = T_ROLLED_BACK;
+            t->status = TGT_ROLLED_BACK;
             snprintf(t->note, sizeof t->note,
                      "dry run: all %zu statements ran, then the transaction was rolled back",
                      m->script.n);
             emit(t, "rolled_back", json_pack("{s:s}", "note", t->note));
         } else if (m->atomic) {
-            t->status = T_PREPARED;
+            t->status = TGT_PREPARED;
             emit(t, "prepared", NULL);
         } else {
-            t->status = T_COMMITTED;
+            t->status = TGT_COMMITTED;
             emit(t, "committed", NULL);
         }
         target_finished(t);
         return;
     case S_ABORT:
-        if (t->status == T_RUNNING)
-            t->status = T_FAILED;
+        if (t->status == TGT_RUNNING)
+            t->status = TGT_FAILED;
         target_finished(t);
         return;
     default:
@@ -358,7 +350,7 @@ static void fail(Tgt *t, const PgError *e, const char *fmt, ...)
     vsnprintf(lead, sizeof lead, fmt, ap);
     va_end(ap);
     set_error(t, e, "%s", lead);
-    t->status = T_FAILED;
+    t->status = TGT_FAILED;
     if (m->non_tx) {
         snprintf(t->note, sizeof t->note,
                  "non-transactional: statements 1..%zu were applied and stay; statement %zu and "
@@ -444,7 +436,7 @@ static void step(Tgt *t)
     }
     if (!pgconn_query(t->conn, sql, np, p, answered, t)) {
         snprintf(t->error, sizeof t->error, "the connection to %s was lost", t->label);
-        t->status = T_FAILED;
+        t->status = TGT_FAILED;
         target_finished(t);
     }
     free(stmt);
@@ -455,7 +447,7 @@ static void apply_connected(void *ud, PgConn *c, const PgError *err)
     Tgt *t = ud;
     if (err) {
         set_error(t, err, "could not connect to %s", t->label);
-        t->status = T_FAILED;
+        t->status = TGT_FAILED;
         emit(t, "failed", json_pack("{s:s}", "error", t->error));
         target_finished(t);
         return;
@@ -468,7 +460,7 @@ static void start_target(Tgt *t)
 {
     Migrate *m = t->m;
     m->running++;
-    t->status = T_RUNNING;
+    t->status = TGT_RUNNING;
     t->started_ns = uv_hrtime();
     t->step = S_LOCK;
     emit(t, "started", json_pack("{s:I}", "statements_total", (json_int_t)m->script.n));
@@ -488,9 +480,9 @@ static void schedule(Migrate *m)
     /* nothing runs: what was not started is skipped */
     for (int k = m->next; k < m->n; k++) {
         Tgt *t = &m->t[m->order[k]];
-        if (t->status != T_PENDING)
+        if (t->status != TGT_PENDING)
             continue;
-        t->status = T_SKIPPED;
+        t->status = TGT_SKIPPED;
         snprintf(t->note, sizeof t->note, "%s",
                  m->cancelled ? "not run: the execution was cancelled"
                               : "not run: stopped at the first failure (use continue-on-error to "
@@ -518,9 +510,9 @@ static void atomic_answered(void *ud, PgConn *c, PGresult *const *res, int n, co
     bool all = !m->stopping && !m->cancelled;
     if (err) {
         set_error(t, err, "%s", all ? "COMMIT PREPARED failed" : "ROLLBACK PREPARED failed");
-        t->status = T_FAILED;
+        t->status = TGT_FAILED;
     } else {
-        t->status = all ? T_COMMITTED : T_SKIPPED;
+        t->status = all ? TGT_COMMITTED : TGT_SKIPPED;
         if (!all)
             snprintf(t->note, sizeof t->note,
                      "atomic: prepared, then rolled back because another target failed");
@@ -535,7 +527,7 @@ static void atomic_next(Migrate *m)
     bool all = !m->stopping && !m->cancelled;
     while (m->commit_i < m->n) {
         Tgt *t = &m->t[m->order[m->commit_i]];
-        if (t->status == T_PREPARED && t->conn) {
+        if (t->status == TGT_PREPARED && t->conn) {
             char sql[160];
             snprintf(sql, sizeof sql, "%s PREPARED 'pgfleet:%s:%d'", all ? "COMMIT" : "ROLLBACK",
                      m->id, t->idx);
@@ -545,7 +537,7 @@ static void atomic_next(Migrate *m)
                      "lost the connection before %s PREPARED; the next pgfleet migrate on this "
                      "target resolves it",
                      all ? "COMMIT" : "ROLLBACK");
-            t->status = T_FAILED;
+            t->status = TGT_FAILED;
         }
         m->commit_i++;
     }
@@ -555,7 +547,7 @@ static void atomic_next(Migrate *m)
 static void atomic_finish(Migrate *m)
 {
     for (int i = 0; i < m->n; i++)
-        if (m->t[i].status == T_FAILED)
+        if (m->t[i].status == TGT_FAILED)
             m->stopping = true;
     m->commit_i = 0;
     atomic_next(m);
@@ -574,50 +566,36 @@ static void plan_note(Migrate *m, const char *fmt, ...)
     json_array_append_new(m->plan, json_string(buf));
 }
 
-static void canon(const char *host, int port, const char *db, char *buf, size_t len)
+/* the targets as the ordering sees them (strings borrowed from m) */
+static OrderNode *order_nodes(const Migrate *m)
 {
-    if (!host || !strcmp(host, "localhost") || !strcmp(host, "::1"))
-        host = "127.0.0.1";
-    snprintf(buf, len, "%s:%d/%s", host, port, db ? db : "postgres");
-}
-
-/* the target a subscription's conninfo points at, or -1 */
-static int publisher_of(Migrate *m, const char *conninfo)
-{
-    PgConnParams p;
-    void *owner = NULL;
-    char err[200];
-    if (!conninfo || !discover_parse_conninfo(conninfo, &p, &owner, err, sizeof err))
-        return -1;
-    char want[400], have[400];
-    canon(p.host, p.port, p.dbname, want, sizeof want);
-    discover_free_conninfo(owner);
-    for (int i = 0; i < m->n; i++) {
-        canon(m->t[i].params.host, m->t[i].params.port, m->t[i].params.dbname, have, sizeof have);
-        if (!strcmp(want, have))
-            return i;
-    }
-    return -1;
+    OrderNode *nodes = xcalloc((size_t)m->n, sizeof *nodes);
+    for (int i = 0; i < m->n; i++)
+        nodes[i] = (OrderNode){.label = m->t[i].label,
+                               .host = m->t[i].params.host,
+                               .port = m->t[i].params.port,
+                               .dbname = m->t[i].params.dbname,
+                               .subs = m->t[i].subs};
+    return nodes;
 }
 
 static bool script_drops(const Migrate *m)
 {
+    char **heads = xcalloc(m->script.n + 1, sizeof *heads);
     for (size_t i = 0; i < m->script.n; i++) {
-        const SqlStmt *s = &m->script.stmts[i];
-        char head[64];
-        snprintf(head, sizeof head, "%.*s", (int)(s->len < 63 ? s->len : 63), m->sql + s->offset);
-        for (char *c = head; *c; c++)
-            *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
-        if (!strncmp(head, "DROP", 4) || (strstr(head, "ALTER TABLE") && strstr(head, " DROP ")) ||
-            strstr(head, " RENAME "))
-            return true;
+        const SqlStmt *st = &m->script.stmts[i];
+        heads[i] = xstrndup(m->sql + st->offset, st->len < 63 ? st->len : 63);
     }
-    return false;
+    bool drops = order_script_drops((const char *const *)heads, (int)m->script.n);
+    for (size_t i = 0; i < m->script.n; i++)
+        free(heads[i]);
+    free(heads);
+    return drops;
 }
 
 /* a publisher's logical slots that no subscriber among the targets uses: subscribers this
  * run does not reach, whose apply fails if the publisher sends a shape they lack */
-static void outside_subscribers(Migrate *m)
+static void outside_subscribers(Migrate *m, const OrderNode *nodes)
 {
     for (int i = 0; i < m->n; i++) {
         Tgt *pub = &m->t[i];
@@ -631,7 +609,7 @@ static void outside_subscribers(Migrate *m)
                 size_t q;
                 const json_t *sub;
                 json_array_foreach(m->t[j].subs, q, sub) ours |=
-                    publisher_of(m, jsonutil_str(sub, "conninfo")) == i &&
+                    order_publisher_of(nodes, m->n, jsonutil_str(sub, "conninfo")) == i &&
                     jsonutil_str(sub, "slot") &&
                     !strcmp(jsonutil_str(sub, "slot"), json_string_value(slot));
             }
@@ -652,52 +630,13 @@ static void outside_subscribers(Migrate *m)
 }
 
 /* subscribers before their publishers (or after, for a script that drops things) */
-static void order_targets(Migrate *m)
+static void order_run(Migrate *m)
 {
-    outside_subscribers(m);
+    OrderNode *nodes = order_nodes(m);
+    outside_subscribers(m, nodes);
     m->order = xcalloc((size_t)m->n, sizeof *m->order);
-    for (int i = 0; i < m->n; i++)
-        m->order[i] = i;
-    bool drops = script_drops(m);
-    for (int round = 0; round < m->n * m->n; round++) {
-        bool moved = false;
-        for (int i = 0; i < m->n && !moved; i++) {
-            Tgt *sub = &m->t[i];
-            size_t k;
-            const json_t *row;
-            json_array_foreach(sub->subs, k, row)
-            {
-                int pub = publisher_of(m, jsonutil_str(row, "conninfo"));
-                if (pub < 0 || pub == i)
-                    continue;
-                int first = drops ? pub : i, second = drops ? i : pub;
-                int pf = -1, ps = -1;
-                for (int j = 0; j < m->n; j++) {
-                    if (m->order[j] == first)
-                        pf = j;
-                    if (m->order[j] == second)
-                        ps = j;
-                }
-                if (pf > ps) { /* move first to just before second */
-                    int v = m->order[pf];
-                    memmove(&m->order[ps + 1], &m->order[ps], (size_t)(pf - ps) * sizeof(int));
-                    m->order[ps] = v;
-                    moved = true;
-                }
-                if (round == 0)
-                    plan_note(m, "%s subscribes to %s (subscription %s): %s runs %s", sub->label,
-                              m->t[pub].label, jsonutil_str(row, "name"), sub->label,
-                              drops ? "after its publisher (the script drops or renames things)"
-                                    : "first: logical replication does not carry DDL, so the "
-                                      "subscriber must have the new shape before the publisher "
-                                      "sends it");
-                if (moved)
-                    break;
-            }
-        }
-        if (!moved)
-            break;
-    }
+    order_targets(nodes, m->n, script_drops(m), m->order, m->plan);
+    free(nodes);
 }
 
 static void run_recovery(Migrate *m);
@@ -706,8 +645,8 @@ static void start_apply(Migrate *m)
 {
     if (m->recover_only) {
         for (int i = 0; i < m->n; i++)
-            if (m->t[i].status == T_PENDING)
-                m->t[i].status = T_SKIPPED;
+            if (m->t[i].status == TGT_PENDING)
+                m->t[i].status = TGT_SKIPPED;
         m->order = xcalloc((size_t)m->n, sizeof *m->order);
         for (int i = 0; i < m->n; i++)
             m->order[i] = i;
@@ -718,16 +657,16 @@ static void start_apply(Migrate *m)
     /* refusals that apply to the whole run, before anything changes */
     for (int i = 0; i < m->n; i++) {
         Tgt *t = &m->t[i];
-        if (t->status == T_FAILED)
+        if (t->status == TGT_FAILED)
             continue;
         if (t->standby) {
-            t->status = T_FAILED;
+            t->status = TGT_FAILED;
             snprintf(t->error, sizeof t->error,
                      "%s is a standby (read-only, in recovery): migrate its primary; the change "
                      "reaches the standby through replication",
                      t->label);
         } else if (m->atomic && t->max_prepared <= 0) {
-            t->status = T_FAILED;
+            t->status = TGT_FAILED;
             snprintf(t->error, sizeof t->error,
                      "atomic mode needs two-phase commit: max_prepared_transactions is 0 on %s "
                      "(set it, e.g. 10, and restart PostgreSQL)",
@@ -735,16 +674,16 @@ static void start_apply(Migrate *m)
         }
     }
     for (int i = 0; i < m->n; i++) {
-        if (m->t[i].status == T_FAILED) {
+        if (m->t[i].status == TGT_FAILED) {
             plan_note(m, "refused before running: %s", m->t[i].error);
             m->stopping = true;
         }
     }
-    order_targets(m);
+    order_run(m);
     if (m->stopping) {
         for (int i = 0; i < m->n; i++)
-            if (m->t[i].status == T_PENDING) {
-                m->t[i].status = T_SKIPPED;
+            if (m->t[i].status == TGT_PENDING) {
+                m->t[i].status = TGT_SKIPPED;
                 snprintf(m->t[i].note, sizeof m->t[i].note,
                          "not run: the run was refused before it started");
             }
@@ -923,7 +862,7 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
     Migrate *m = t->m;
     if (err) {
         set_error(t, err, "could not inspect %s", t->label);
-        t->status = T_FAILED;
+        t->status = TGT_FAILED;
     } else {
         const PGresult *r = res[0];
         t->standby = PQgetvalue(r, 0, 0)[0] == 't';
@@ -967,14 +906,14 @@ static void connected(void *ud, PgConn *c, const PgError *err)
     Migrate *m = t->m;
     if (err) {
         set_error(t, err, "could not connect to %s", t->label);
-        t->status = T_FAILED;
+        t->status = TGT_FAILED;
         t->step = S_IDLE;
         probe_done(m);
         return;
     }
     t->conn = c;
     t->step = S_PROBE;
-    const char *q[2] = {probe_sql[0], discover_queries[4]};
+    const char *q[2] = {probe_sql[0], discover_subscriptions_sql};
     if (!pgconn_pipeline(c, q, 2, probed, t)) {
         PgError e = {.kind = PGE_CLOSED};
         snprintf(e.message, sizeof e.message, "the connection closed");
@@ -1076,10 +1015,9 @@ Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTa
     if (o->execution_id)
         snprintf(m->id, sizeof m->id, "%s", o->execution_id);
     else {
-        unsigned char rnd[8];
-        randombytes_buf(rnd, sizeof rnd);
-        snprintf(m->id, sizeof m->id, "mig-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
-                 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+        char *id = model_new_id("mig");
+        snprintf(m->id, sizeof m->id, "%s", id);
+        free(id);
     }
     m->name = xstrdup(o->name);
     m->sql = xstrndup(o->sql, o->sql_len);
@@ -1107,9 +1045,10 @@ Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTa
         Tgt *t = &m->t[i];
         t->m = m;
         t->idx = i;
-        t->label = targets[i].label;
-        t->params = targets[i].params;
-        t->params.application_name = "pgfleet migrate";
+        t->label = xstrdup(targets[i].label);
+        PgConnParams p = targets[i].params;
+        p.application_name = "pgfleet migrate";
+        pgconn_params_copy(&t->params, &p);
         t->params.statement_timeout_ms = m->statement_timeout_ms;
         t->prepared = json_array();
         t->subs = json_array();
@@ -1125,8 +1064,15 @@ void migrate_cancel(Migrate *m)
         return;
     m->cancelled = true;
     for (int i = 0; i < m->n; i++)
-        if (m->t[i].status == T_RUNNING && m->t[i].conn)
+        if (m->t[i].status == TGT_RUNNING && m->t[i].conn)
             pgconn_cancel(m->t[i].conn);
+}
+
+void migrate_detach(Migrate *m)
+{
+    m->on_event = NULL;
+    m->done = NULL;
+    migrate_cancel(m);
 }
 
 const char *migrate_id(const Migrate *m)

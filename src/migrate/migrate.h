@@ -67,12 +67,16 @@ bool migrate_check(const MigrateOptions *o, int n, char *err, size_t errlen);
 /*
  * Checks the script; NULL with err filled (and nothing started) when it is
  * refused. Otherwise runs on the loop; done is called once (events before).
+ * The targets (labels and parameters) are copied.
  */
 Migrate *migrate_start(uv_loop_t *loop, const MigrateOptions *o, const MigrateTarget *targets,
                        int n, MigrateEventCb on_event, MigrateDoneCb done, void *ud, char *err,
                        size_t errlen);
 /* stops after the running statements: targets not finished are rolled back */
 void migrate_cancel(Migrate *m);
+/* at shutdown: cancelled, and neither events nor done are called again; it frees itself
+ * once its sessions have ended (the loop must run on) */
+void migrate_detach(Migrate *m);
 const char *migrate_id(const Migrate *m);
 
 #endif

@@ -62,7 +62,7 @@ bool database_from_json(DatabaseConfig *db, const json_t *obj, Validation *v)
     memset(db, 0, sizeof *db);
     db->port = 5432;
     db->sslmode = SSL_PREFER;
-    if (!v_model_header(v, obj, DATABASE_SCHEMA_VERSION, database_fields, "db", &db->id))
+    if (!v_model_header(v, obj, DATABASE_SCHEMA_VERSION, database_fields, "id", "db", &db->id))
         return false;
     v_string(v, obj, NULL, "name", true, STR_ANY, 1, 100, &db->name);
     v_string(v, obj, NULL, "host", true, STR_HOST, 1, 253, &db->host);

@@ -91,6 +91,11 @@ bool validate_string_rule(const char *s, StrRule rule)
     case STR_ANY:
     case STR_PG_NAME:
         return no_control(s);
+    case STR_TEXT:
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+            if ((*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r') || *p == 0x7f)
+                return false;
+        return true;
     case STR_IDENT:
         if (!is_alnum(s[0]))
             return false;
@@ -136,6 +141,8 @@ static const char *rule_text(StrRule rule)
     case STR_ANY:
     case STR_PG_NAME:
         return "must not contain control characters";
+    case STR_TEXT:
+        return "must not contain control characters other than newlines and tabs";
     case STR_IDENT:
         return "must start with a letter or digit and contain only letters, digits, '_', '-', "
                "'.'";
@@ -391,7 +398,7 @@ bool v_schema_version(Validation *v, const json_t *obj, int current)
 }
 
 bool v_model_header(Validation *v, const json_t *obj, int current, const char *const *fields,
-                    const char *id_prefix, char **id)
+                    const char *id_key, const char *id_prefix, char **id)
 {
     if (!json_is_object(obj)) {
         validation_add(v, NULL, "(body)", "type", "must be a JSON object");
@@ -399,9 +406,17 @@ bool v_model_header(Validation *v, const json_t *obj, int current, const char *c
     }
     v_schema_version(v, obj, current);
     v_no_unknown(v, obj, NULL, fields);
-    if (!json_object_get(obj, "id"))
+    if (!json_object_get(obj, id_key))
         *id = model_new_id(id_prefix);
     else
-        v_string(v, obj, NULL, "id", true, STR_IDENT, 1, 64, id);
+        v_string(v, obj, NULL, id_key, true, STR_IDENT, 1, 64, id);
     return true;
+}
+
+void validation_to_failure(const Validation *v, Failure *f)
+{
+    char first[512];
+    validation_first_message(v, first, sizeof first);
+    failure_set(f, PGF_ERR_VALIDATION, json_pack("{s:o}", "fields", validation_to_json(v)),
+                "fix the fields listed in error.fields", "validation failed: %s", first);
 }

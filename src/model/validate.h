@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "common/failure.h"
+
 #define VALIDATION_MAX 32
 
 typedef struct ValidationError {
@@ -32,6 +34,7 @@ typedef struct Validation {
 /* how a string field is checked */
 typedef enum StrRule {
     STR_ANY,       /* printable, no control characters */
+    STR_TEXT,      /* free text (messages): also newlines and tabs    */
     STR_IDENT,     /* [A-Za-z0-9][A-Za-z0-9_.-]*   (ids)            */
     STR_HOST,      /* host name, IPv4 or IPv6 literal                */
     STR_PG_NAME,   /* PostgreSQL name: no NUL/control chars, <= 63 B */
@@ -78,21 +81,23 @@ bool validate_string_rule(const char *s, StrRule rule);
 
 /* {"field":..,"rule":..,"message":..} for each error */
 json_t *validation_to_json(const Validation *v);
+/* a 422 failure carrying every error as detail "fields" */
+void validation_to_failure(const Validation *v, Failure *f);
 /* "field: message" of the first error, or "" */
 const char *validation_first_message(const Validation *v, char *buf, size_t len);
 
 void string_array_free(char **items, size_t count);
 char **string_array_dup(char *const *items, size_t count);
 
-/* a new random id such as "db_9f1c2e4a7b3d5e6f" */
+/* the one id generator: a new random id such as "db_9f1c2e4a7b3d5e6f" (64 random bits) */
 char *model_new_id(const char *kind_prefix);
 /*
  * The part every model shares: obj must be an object; schema_version at most
- * current; no members outside fields; "id" validated, or generated with
- * id_prefix when absent. Returns false when obj is not an object.
+ * current; no members outside fields; the id member (id_key) validated, or
+ * generated with id_prefix when absent. Returns false when obj is not an object.
  */
 bool v_model_header(Validation *v, const json_t *obj, int current, const char *const *fields,
-                    const char *id_prefix, char **id);
+                    const char *id_key, const char *id_prefix, char **id);
 /* schema_version in a stored record: absent or 1..current; rule "schema_version" */
 bool v_schema_version(Validation *v, const json_t *obj, int current);
 #endif

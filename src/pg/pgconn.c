@@ -166,11 +166,8 @@ static PgConnParams params_of(const PgConn *c)
 
 static void scrub(char **s)
 {
-    if (*s) {
-        sodium_memzero(*s, strlen(*s));
-        free(*s);
-        *s = NULL;
-    }
+    xfree_secret(*s);
+    *s = NULL;
 }
 
 static void maybe_free(PgConn *c)
@@ -326,9 +323,11 @@ static void connect_timeout_cb(uv_timer_t *t)
 
 static void start_libpq(PgConn *c, const char *hostaddr)
 {
-    char port[8], timeout_opt[64], ct[24];
+    char port[8], timeout_opt[128], ct[24];
     snprintf(port, sizeof port, "%d", c->port);
-    snprintf(timeout_opt, sizeof timeout_opt, "-c statement_timeout=%ld", c->statement_timeout_ms);
+    /* standard_conforming_strings: a backslash in a literal is only a backslash */
+    snprintf(timeout_opt, sizeof timeout_opt,
+             "-c statement_timeout=%ld -c standard_conforming_strings=on", c->statement_timeout_ms);
     snprintf(ct, sizeof ct, "%ld", (c->connect_timeout_ms + 999) / 1000);
     const char *keys[16], *vals[16];
     int n = 0;
@@ -778,4 +777,44 @@ json_t *pg_rows_json(const PGresult *r)
         json_array_append_new(rows, row);
     }
     return rows;
+}
+
+/* ---- owned copies of parameters ---- */
+
+static const char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+void pgconn_params_copy(PgConnParams *dst, const PgConnParams *src)
+{
+    *dst = *src;
+    dst->host = dup_or_null(src->host);
+    dst->dbname = dup_or_null(src->dbname);
+    dst->user = dup_or_null(src->user);
+    dst->password = dup_or_null(src->password);
+    dst->sslmode = dup_or_null(src->sslmode);
+    dst->sslrootcert = dup_or_null(src->sslrootcert);
+    dst->application_name = dup_or_null(src->application_name);
+}
+
+void pgconn_params_set_password(PgConnParams *p, const char *password)
+{
+    char *old = (char *)(uintptr_t)p->password;
+    scrub(&old);
+    p->password = dup_or_null(password);
+}
+
+void pgconn_params_clear(PgConnParams *p)
+{
+    char *s[] = {(char *)(uintptr_t)p->host,
+                 (char *)(uintptr_t)p->dbname,
+                 (char *)(uintptr_t)p->user,
+                 (char *)(uintptr_t)p->password,
+                 (char *)(uintptr_t)p->sslmode,
+                 (char *)(uintptr_t)p->sslrootcert,
+                 (char *)(uintptr_t)p->application_name};
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+        scrub(&s[i]);
+    memset(p, 0, sizeof *p);
 }

@@ -86,6 +86,15 @@ PGconn *pgconn_raw(PgConn *c);
 /* "host:port" as reached */
 const char *pgconn_target(const PgConn *c);
 
+/*
+ * Owned copies: pgconn_params_copy duplicates every string of src into dst;
+ * pgconn_params_clear wipes the password and frees them. set_password
+ * replaces an owned copy's password.
+ */
+void pgconn_params_copy(PgConnParams *dst, const PgConnParams *src);
+void pgconn_params_set_password(PgConnParams *p, const char *password);
+void pgconn_params_clear(PgConnParams *p);
+
 const char *pg_err_kind_name(PgErrKind k);
 /* a result's rows as JSON objects (bool, integers, floats and text[] typed; the rest text) */
 struct json_t;

@@ -293,15 +293,8 @@ PgTarget *pgtarget_new(const DatabaseConfig *db, const PgTargetDeps *deps)
     }
     json_decref(j);
     t->refs = 1;
-    PgConnParams cp = {.host = t->db.host,
-                       .port = (int)t->db.port,
-                       .dbname = t->db.dbname,
-                       .user = t->db.user,
-                       .sslmode = sslmode_names[t->db.sslmode],
-                       .sslrootcert = deps->ca_file,
-                       .application_name = "pgfleet",
-                       .connect_timeout_ms = deps->connect_timeout_ms,
-                       .statement_timeout_ms = deps->statement_timeout_ms};
+    PgConnParams cp;
+    pgtarget_params(t, "pgfleet", &cp);
     PgPoolOptions po = {.max_size = deps->pool_size, .idle_timeout_ms = 60000};
     t->pool = pgpool_new(deps->loop, &cp, password_fn, t, &po);
     backoff_init(&t->backoff, 250,
@@ -359,4 +352,63 @@ json_t *pgtarget_health_json(const PgTarget *t)
 void pgtarget_password(PgTarget *t, PgPasswordCb cb, void *ud)
 {
     password_fn(t, false, cb, ud);
+}
+
+void pgtarget_params(const PgTarget *t, const char *application_name, PgConnParams *out)
+{
+    *out = (PgConnParams){.host = t->db.host,
+                          .port = (int)t->db.port,
+                          .dbname = t->db.dbname,
+                          .user = t->db.user,
+                          .sslmode = sslmode_names[t->db.sslmode],
+                          .sslrootcert = t->deps.ca_file,
+                          .application_name = application_name,
+                          .connect_timeout_ms = t->deps.connect_timeout_ms,
+                          .statement_timeout_ms = t->deps.statement_timeout_ms};
+}
+
+/* ---- dedicated sessions ---- */
+
+typedef struct Open {
+    uv_loop_t *loop;
+    PgConnParams p; /* owned */
+    PgConnectCb cb;
+    void *ud;
+} Open;
+
+static void open_done(Open *o)
+{
+    pgconn_params_clear(&o->p);
+    free(o);
+}
+
+static void opened(void *ud, PgConn *c, const PgError *err)
+{
+    Open *o = ud;
+    o->cb(o->ud, err ? NULL : c, err);
+    open_done(o);
+}
+
+static void open_password(void *ud, const char *password, const PgError *err)
+{
+    Open *o = ud;
+    if (err) {
+        o->cb(o->ud, NULL, err);
+        open_done(o);
+        return;
+    }
+    pgconn_params_set_password(&o->p, password);
+    pgconn_connect(o->loop, &o->p, opened, o);
+}
+
+void pgtarget_open(PgTarget *t, const char *application_name, PgConnectCb cb, void *ud)
+{
+    Open *o = xcalloc(1, sizeof *o);
+    o->loop = t->deps.loop;
+    o->cb = cb;
+    o->ud = ud;
+    PgConnParams p;
+    pgtarget_params(t, application_name, &p);
+    pgconn_params_copy(&o->p, &p);
+    pgtarget_password(t, open_password, o);
 }

@@ -54,6 +54,23 @@ const DatabaseConfig *pgtarget_config(const PgTarget *t);
 PgPool *pgtarget_pool(PgTarget *t);
 /* the password from the database's credential source (cb runs once, maybe at once) */
 void pgtarget_password(PgTarget *t, PgPasswordCb cb, void *ud);
+
+/*
+ * The one builder of libpq parameters for a registered database: host, port,
+ * dbname, user, sslmode from its configuration, the CA file and timeouts
+ * from the deps, without a password. The strings are borrowed from t (copy
+ * them with pgconn_params_copy to keep them past t's life).
+ */
+void pgtarget_params(const PgTarget *t, const char *application_name, PgConnParams *out);
+
+/*
+ * A dedicated session (not from the pool) to the database as its configured
+ * user, with the password from its credential source: for work that holds
+ * a session (DDL sequences, following a copy). cb runs once, from the loop;
+ * on success the connection is the caller's to close. t may be freed while
+ * this runs.
+ */
+void pgtarget_open(PgTarget *t, const char *application_name, PgConnectCb cb, void *ud);
 PgHealth pgtarget_health(const PgTarget *t);
 const char *pg_health_name(PgHealth h);
 /* {"state","checked_at","latency_ms","error":{...}|null,"server":{...}|null} (new reference) */

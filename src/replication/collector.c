@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
-#include "replication/discover.h"
+#include "pg/discover.h"
 #include "replication/topology.h"
 
 #define MAX_SERVERS 4096

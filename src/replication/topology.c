@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "common/jsonutil.h"
 #include "common/xalloc.h"
@@ -98,7 +99,7 @@ static bool conninfo_target(const char *conninfo, char *host, size_t hostlen, lo
         else if (strcmp(o->keyword, "dbname") == 0 && db)
             snprintf(db, dblen, "%s", o->val);
         if (o->val && strcmp(o->keyword, "password") == 0)
-            memset(o->val, 0, strlen(o->val));
+            sodium_memzero(o->val, strlen(o->val));
     }
     PQconninfoFree(opts);
     return true;
@@ -363,7 +364,7 @@ static void slots(const json_t *snapshots, json_t *out)
             json_t *retained = json_object_get(r, "retained_wal_bytes");
             json_array_append_new(
                 out,
-                json_pack("{s:s, s:s, s:s, s:O, s:b, s:O, s:O, s:O, s:O}", "node",
+                json_pack("{s:s, s:s, s:s, s:O?, s:b, s:O?, s:O?, s:O?, s:O?}", "node",
                           jsonutil_str(s, "id"), "name", jsonutil_str(r, "slot_name"), "type",
                           jsonutil_str(r, "slot_type"), "database", json_object_get(r, "database"),
                           "active", json_is_true(json_object_get(r, "active")),

@@ -583,6 +583,19 @@ PgfError store_hgetall(Store *st, const char *key, StoreHashCb cb, void *ud)
     return submit_key(st, op, "HGETALL %b", key);
 }
 
+PgfError store_hget(Store *st, const char *key, const char *field, StoreValueCb cb, void *ud)
+{
+    StoreOp *op = op_begin(st, OP_VALUE, ud);
+    if (!op)
+        return PGF_ERR_STORE_DOWN;
+    op->cb.value = cb;
+    size_t klen;
+    char *k = full_key(st, key, &klen);
+    PgfError rc = submit(st, op, "HGET %b %b", k, klen, field, strlen(field));
+    free(k);
+    return rc;
+}
+
 PgfError store_list_push(Store *st, const char *key, const char *value, size_t len, long max_len,
                          long ttl_seconds, StoreDoneCb cb, void *ud)
 {

@@ -12,13 +12,8 @@
  * While not READY every operation fails at once with PGF_ERR_STORE_DOWN (the
  * API answers 503) and a reconnect is scheduled with decorrelated jitter.
  *
- * Keys: everything lives under one prefix (default "pgfleet:"). Records are
- * JSON objects carrying "schema_version". Layout so far:
- *   <prefix>modeltest:<kind>:<id>   round-trip records of GET /api/models/test (TTL 60 s)
- *   <prefix>databases               hash: database id -> DatabaseConfig JSON (no secrets)
- *   <prefix>replication:latest      the collector's last status (TTL: a few intervals)
- *   <prefix>replication:history     list, newest first: compact metric samples (an hour)
- *   <prefix>replication:events      list, newest first: classified log events (bounded)
+ * Keys: everything lives under one prefix (default "pgfleet:"); the layout
+ * is documented in store/keys.h.
  *
  * Callback contract: a callback is called exactly once per accepted operation,
  * from the loop, never from inside the call that started it. It may start new
@@ -99,6 +94,9 @@ PgfError store_hset(Store *st, const char *key, const char *field, const char *v
 PgfError store_hdel(Store *st, const char *key, const char *field, StoreDoneCb cb, void *ud)
     __attribute__((warn_unused_result));
 PgfError store_hgetall(Store *st, const char *key, StoreHashCb cb, void *ud)
+    __attribute__((warn_unused_result));
+/* one field: cb gets value NULL when it does not exist */
+PgfError store_hget(Store *st, const char *key, const char *field, StoreValueCb cb, void *ud)
     __attribute__((warn_unused_result));
 
 /* lists, newest first */

@@ -113,7 +113,8 @@ static const json_t *table_named(const json_t *rows, const char *q)
     return NULL;
 }
 
-static void source_checks(json_t *c, const json_t *req, const json_t *s, const json_t *tables)
+/* wal_level, free slots and WAL senders, the right to replicate */
+static void source_server_checks(json_t *c, const json_t *req, const json_t *s)
 {
     const json_t *opt = json_object_get(req, "options");
     bool create_slot = !json_is_false(json_object_get(opt, "create_slot"));
@@ -166,27 +167,33 @@ static void source_checks(json_t *c, const json_t *req, const json_t *s, const j
             "%s has neither REPLICATION nor rds_replication on the source: the subscription "
             "connects as this role and could not stream",
             role);
+}
 
-    bool all = json_is_true(json_object_get(req, "all_tables"));
-    const json_t *wanted = json_object_get(req, "tables");
-    json_t *missing = json_array(), *not_owned = json_array(), *no_select = json_array(),
-           *no_identity = json_array(), *seqs = json_array();
+/* the source's tables sorted by what is wrong with them */
+typedef struct TableFindings {
+    json_t *missing, *not_owned, *no_select, *no_identity, *seqs;
+} TableFindings;
+
+static void find_table_problems(TableFindings *f, const json_t *req, const json_t *tables)
+{
+    *f = (TableFindings){json_array(), json_array(), json_array(), json_array(), json_array()};
     size_t i;
     const json_t *x;
-    json_array_foreach(wanted, i, x) if (!table_named(tables, json_string_value(x)))
-        json_array_append_new(missing, json_string(json_string_value(x)));
+    json_array_foreach(json_object_get(req, "tables"), i,
+                       x) if (!table_named(tables, json_string_value(x)))
+        json_array_append_new(f->missing, json_string(json_string_value(x)));
     json_array_foreach(tables, i, x)
     {
         const char *q = jsonutil_str(x, "qualified");
         if (!b(x, "owned"))
-            json_array_append_new(not_owned, json_string(q));
+            json_array_append_new(f->not_owned, json_string(q));
         if (!b(x, "can_select"))
-            json_array_append_new(no_select, json_string(q));
+            json_array_append_new(f->no_select, json_string(q));
         const char *ri = jsonutil_str(x, "replident");
         bool ok = (ri && (!strcmp(ri, "f") || !strcmp(ri, "i"))) ||
                   (ri && !strcmp(ri, "d") && b(x, "has_pk"));
         if (!ok)
-            json_array_append_new(no_identity, json_string(q));
+            json_array_append_new(f->no_identity, json_string(q));
         json_t *sq =
             jsonutil_str(x, "sequences") ? json_loads(jsonutil_str(x, "sequences"), 0, NULL) : NULL;
         size_t k;
@@ -194,11 +201,22 @@ static void source_checks(json_t *c, const json_t *req, const json_t *s, const j
         json_array_foreach(sq, k, y)
         {
             char *name = xasprintf("%s.%s", jsonutil_str(x, "schema"), json_string_value(y));
-            json_array_append_new(seqs, json_string(name));
+            json_array_append_new(f->seqs, json_string(name));
             free(name);
         }
         json_decref(sq);
     }
+}
+
+/* tables present, owned or readable, with a replica identity; their sequences */
+static void source_table_checks(json_t *c, const json_t *req, const json_t *s, const json_t *tables)
+{
+    bool all = json_is_true(json_object_get(req, "all_tables"));
+    const char *role = jsonutil_str(s, "role");
+    TableFindings f;
+    find_table_problems(&f, req, tables);
+    json_t *missing = f.missing, *not_owned = f.not_owned, *no_select = f.no_select,
+           *no_identity = f.no_identity, *seqs = f.seqs;
     StrBuf sb = STRBUF_INIT;
     if (json_array_size(missing)) {
         join(&sb, missing);
@@ -252,10 +270,15 @@ static void source_checks(json_t *c, const json_t *req, const json_t *s, const j
     json_decref(seqs);
 }
 
-static void target_checks(json_t *c, const json_t *req, const json_t *t, const json_t *src_tables,
-                          const json_t *tgt_tables)
+static void source_checks(json_t *c, const json_t *req, const json_t *s, const json_t *tables)
 {
-    bool binary = json_is_true(json_object_get(json_object_get(req, "options"), "binary"));
+    source_server_checks(c, req, s);
+    source_table_checks(c, req, s, tables);
+}
+
+/* free workers and origins, the right to create subscriptions */
+static void target_server_checks(json_t *c, const json_t *t)
+{
     long long free_workers = n(t, "max_workers") - n(t, "used_workers");
     if (free_workers > 0)
         add(c, "target_workers", "ok", NULL, "%lld of %lld logical replication workers free",
@@ -287,7 +310,45 @@ static void target_checks(json_t *c, const json_t *req, const json_t *t, const j
                 : "use a superuser for the target (PostgreSQL 15 lets only superusers create "
                   "subscriptions; 16 adds pg_create_subscription)",
             "%s may not create subscriptions on the target", jsonutil_str(t, "role"));
+}
 
+/* the source table q's columns against its copy tt on the target: missing ones, other types */
+static void compare_columns(const char *q, const json_t *st, const json_t *tt, json_t *cols,
+                            json_t *types)
+{
+    json_t *sc =
+        json_loads(jsonutil_str(st, "columns") ? jsonutil_str(st, "columns") : "[]", 0, NULL);
+    json_t *tc =
+        json_loads(jsonutil_str(tt, "columns") ? jsonutil_str(tt, "columns") : "[]", 0, NULL);
+    size_t k, m;
+    const json_t *a, *bcol;
+    json_array_foreach(sc, k, a)
+    {
+        const json_t *found = NULL;
+        json_array_foreach(tc, m, bcol) if (!strcmp(jsonutil_str(a, "name"),
+                                                    jsonutil_str(bcol, "name"))) found = bcol;
+        char *what;
+        if (!found) {
+            what = xasprintf("%s.%s", q, jsonutil_str(a, "name"));
+            json_array_append_new(cols, json_string(what));
+        } else if (strcmp(jsonutil_str(a, "type"), jsonutil_str(found, "type")) != 0) {
+            what =
+                xasprintf("%s.%s (%s on the source, %s on the target)", q, jsonutil_str(a, "name"),
+                          jsonutil_str(a, "type"), jsonutil_str(found, "type"));
+            json_array_append_new(types, json_string(what));
+        } else
+            continue;
+        free(what);
+    }
+    json_decref(sc);
+    json_decref(tc);
+}
+
+/* every source table on the target, with the source's columns and types */
+static void target_table_checks(json_t *c, const json_t *req, const json_t *src_tables,
+                                const json_t *tgt_tables)
+{
+    bool binary = json_is_true(json_object_get(json_object_get(req, "options"), "binary"));
     json_t *missing = json_array(), *cols = json_array(), *types = json_array();
     size_t i;
     const json_t *st;
@@ -295,36 +356,10 @@ static void target_checks(json_t *c, const json_t *req, const json_t *t, const j
     {
         const char *q = jsonutil_str(st, "qualified");
         const json_t *tt = table_named(tgt_tables, q);
-        if (!tt) {
+        if (tt)
+            compare_columns(q, st, tt, cols, types);
+        else
             json_array_append_new(missing, json_string(q));
-            continue;
-        }
-        json_t *sc =
-            json_loads(jsonutil_str(st, "columns") ? jsonutil_str(st, "columns") : "[]", 0, NULL);
-        json_t *tc =
-            json_loads(jsonutil_str(tt, "columns") ? jsonutil_str(tt, "columns") : "[]", 0, NULL);
-        size_t k, m;
-        const json_t *a, *bcol;
-        json_array_foreach(sc, k, a)
-        {
-            const json_t *found = NULL;
-            json_array_foreach(tc, m, bcol) if (!strcmp(jsonutil_str(a, "name"),
-                                                        jsonutil_str(bcol, "name"))) found = bcol;
-            char *what;
-            if (!found) {
-                what = xasprintf("%s.%s", q, jsonutil_str(a, "name"));
-                json_array_append_new(cols, json_string(what));
-            } else if (strcmp(jsonutil_str(a, "type"), jsonutil_str(found, "type")) != 0) {
-                what = xasprintf("%s.%s (%s on the source, %s on the target)", q,
-                                 jsonutil_str(a, "name"), jsonutil_str(a, "type"),
-                                 jsonutil_str(found, "type"));
-                json_array_append_new(types, json_string(what));
-            } else
-                continue;
-            free(what);
-        }
-        json_decref(sc);
-        json_decref(tc);
     }
     StrBuf sb = STRBUF_INIT;
     if (json_array_size(missing) || json_array_size(cols)) {
@@ -354,6 +389,13 @@ static void target_checks(json_t *c, const json_t *req, const json_t *t, const j
     json_decref(missing);
     json_decref(cols);
     json_decref(types);
+}
+
+static void target_checks(json_t *c, const json_t *req, const json_t *t, const json_t *src_tables,
+                          const json_t *tgt_tables)
+{
+    target_server_checks(c, t);
+    target_table_checks(c, req, src_tables, tgt_tables);
 }
 
 static void name_checks(json_t *c, const json_t *req, const json_t *s, const json_t *t)

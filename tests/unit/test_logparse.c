@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "common/jsonutil.h"
-#include "replication/logparse.h"
+#include "logs/logparse.h"
 #include "test_util.h"
 
 static json_t *event(const char *line, LogFormatKind fmt)

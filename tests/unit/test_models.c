@@ -170,8 +170,9 @@ static void test_migration_round_trip_and_rules(void **state)
     assert_int_equal(strlen(sum), 64);
     char doc[512];
     snprintf(doc, sizeof doc,
-             "{\"name\":\"0001\",\"checksum\":\"%s\",\"targets\":[{\"database_id\":\"a\"},"
-             "{\"database_id\":\"b\",\"status\":\"failed\",\"error\":\"boom\"}]}",
+             "{\"name\":\"0001\",\"checksum\":\"%s\",\"targets\":[{\"target\":\"a\"},"
+             "{\"target\":\"b\",\"status\":\"failed\",\"error\":\"boom\"}],"
+             "\"status\":\"interrupted\"}",
              sum);
     json_t *in = parse(doc);
     Validation v;
@@ -180,6 +181,8 @@ static void test_migration_round_trip_and_rules(void **state)
     assert_true(migration_from_json(&m, in, &v));
     assert_int_equal(m.ntargets, 2);
     assert_int_equal(m.targets[1].status, TGT_FAILED);
+    assert_int_equal(m.status, MIG_INTERRUPTED);
+    assert_true(strncmp(m.id, "mig_", 4) == 0);
     json_t *out = migration_to_json(&m);
     MigrationExecution m2;
     assert_true(migration_from_json(&m2, out, &v));
@@ -191,13 +194,13 @@ static void test_migration_round_trip_and_rules(void **state)
     migration_free(&m);
     migration_free(&m2);
 
-    in = parse("{\"name\":\"x\",\"checksum\":\"abc\",\"targets\":[{\"database_id\":\"a\"},"
-               "{\"database_id\":\"a\"},{\"status\":\"done\"}]}");
+    in = parse("{\"name\":\"x\",\"checksum\":\"abc\",\"targets\":[{\"target\":\"a\"},"
+               "{\"target\":\"a\"},{\"status\":\"done\"}]}");
     validation_init(&v);
     assert_false(migration_from_json(&m, in, &v));
     assert_true(has_error(&v, "checksum", "min_length"));
-    assert_true(has_error(&v, "targets[1].database_id", "distinct"));
-    assert_true(has_error(&v, "targets[2].database_id", "required"));
+    assert_true(has_error(&v, "targets[1].target", "distinct"));
+    assert_true(has_error(&v, "targets[2].target", "required"));
     assert_true(has_error(&v, "targets[2].status", "enum"));
     json_decref(in);
     migration_free(&m);

@@ -19,7 +19,7 @@
 #include <uv.h>
 
 #include "aws/aws.h"
-#include "replication/logparse.h"
+#include "logs/logparse.h"
 
 typedef struct LogSource LogSource;
 
@@ -41,7 +41,8 @@ typedef struct LogSourceOptions {
 
 LogSource *logsource_new(const LogSourceOptions *o);
 void logsource_free(LogSource *s);
-/* what the source is doing: {"kind","path"|"instance","format","events","error"|null} */
+/* what the source is doing: {"kind","path"|"instance","format","events","error"|null}, and
+ * for a file "offset" (bytes read) and "pending_bytes" (an unfinished record) */
 json_t *logsource_status(const LogSource *s);
 
 /*

@@ -1,4 +1,4 @@
-#include "replication/logsource.h"
+#include "logs/logsource.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -388,8 +388,14 @@ void logsource_free(LogSource *s)
 json_t *logsource_status(const LogSource *s)
 {
     static const char *const fmt_names[] = {"auto", "stderr", "csv", "json"};
-    return json_pack("{s:s, s:s, s:s, s:I, s:s?}", "kind", s->path ? "file" : "rds",
-                     s->path ? "path" : "instance", s->path ? s->path : s->rds_instance, "format",
-                     fmt_names[s->format], "events", (json_int_t)s->events, "error",
-                     s->error[0] ? s->error : NULL);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s?}", "kind", s->path ? "file" : "rds",
+                          s->path ? "path" : "instance", s->path ? s->path : s->rds_instance,
+                          "format", fmt_names[s->format], "events", (json_int_t)s->events, "error",
+                          s->error[0] ? s->error : NULL);
+    if (s->path) {
+        /* how far the file was read, and what waits for the end of its record */
+        json_object_set_new(o, "offset", json_integer((json_int_t)s->offset));
+        json_object_set_new(o, "pending_bytes", json_integer((json_int_t)s->pending.len));
+    }
+    return o;
 }

@@ -1,4 +1,4 @@
-#include "replication/discover.h"
+#include "pg/discover.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "replication/logparse.h"
+#include "logs/logparse.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -23,6 +23,8 @@ typedef void (*DiscoverCb)(void *ud, const json_t *snapshots);
 /* the pipelined catalog queries, in order (exported for the benchmark baseline) */
 extern const char *const discover_queries[];
 extern const int discover_nqueries;
+/* the subscriptions of every database, with their conninfo when the role may read it */
+#define discover_subscriptions_sql (discover_queries[4])
 
 /* parses a libpq URI or key=value string into params (strings point into *owner) */
 bool discover_parse_conninfo(const char *conninfo, PgConnParams *p, void **owner, char *err,

@@ -1,0 +1,437 @@
+#include "app/app.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "api/api.h"
+#include "auth/authkey.h"
+#include "aws/aws.h"
+#include "aws/elasticache.h"
+#include "aws/secrets.h"
+#include "common/jsonutil.h"
+#include "common/log.h"
+#include "common/strbuf.h"
+#include "common/xalloc.h"
+#include "http/server.h"
+#include "http/wshub.h"
+#include "migrate/runs.h"
+#include "pgfleet_version.h"
+#include "registry/registry.h"
+#include "replication/eventlog.h"
+#include "replication/replication.h"
+#include "store/store.h"
+#include "streams/streams.h"
+
+typedef struct App {
+    uv_loop_t loop;
+    const Config *cfg;
+    AuthKey *authkey;
+    AwsClient *aws;
+    Store *store;
+    WsHub *hub;
+    SecretsCache *secrets;
+    EventLog *events;
+    Registry *registry;
+    Replication *replication;
+    Streams *streams;
+    Runs *runs;
+    HttpServer *http;
+    Services services; /* what the API handlers see */
+    uv_signal_t sigterm, sigint;
+    uv_timer_t heartbeat, drain;
+    bool handles_open;
+    uint64_t heartbeat_seq;
+    uint64_t drain_deadline_ms;
+    bool stopping, stopped;
+} App;
+
+/* ---- wiring ---- */
+
+static void hub_publish(void *ud, const char *topic, json_t *data)
+{
+    wshub_publish(ud, topic, data);
+}
+
+static Publisher to_hub(App *a)
+{
+    return (Publisher){.publish = hub_publish, .ud = a->hub};
+}
+
+static void on_store_state(void *ud, StoreState state)
+{
+    App *a = ud;
+    if (state == STORE_READY) {
+        if (a->registry)
+            registry_store_ready(a->registry);
+        if (a->runs)
+            runs_store_ready(a->runs);
+    }
+    if (a->hub)
+        wshub_publish(
+            a->hub, "health",
+            json_pack("{s:s, s:s}", "component", "redis", "state", store_state_name(state)));
+}
+
+static void on_registry_loaded(void *ud)
+{
+    App *a = ud;
+    if (a->streams)
+        streams_recover(a->streams);
+    if (a->runs)
+        runs_recover_prepared(a->runs);
+}
+
+static void on_log_event(void *ud, json_t *event)
+{
+    eventlog_add(ud, event);
+}
+
+/* ---- the one teardown path: the reverse of the start ---- */
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void app_stop(App *a)
+{
+    if (a->stopped)
+        return;
+    a->stopped = true;
+    if (a->handles_open) {
+        uv_close((uv_handle_t *)&a->sigterm, close_cb);
+        uv_close((uv_handle_t *)&a->sigint, close_cb);
+        uv_close((uv_handle_t *)&a->heartbeat, close_cb);
+        uv_close((uv_handle_t *)&a->drain, close_cb);
+    }
+    /* connections first: their requests detach, so service callbacks answer no one */
+    if (a->http)
+        http_server_close(a->http);
+    runs_free(a->runs);
+    a->runs = NULL;
+    streams_free(a->streams);
+    a->streams = NULL;
+    replication_free(a->replication);
+    a->replication = NULL;
+    /* targets (pools, probes, log sources), then what they borrow */
+    registry_free(a->registry);
+    a->registry = NULL;
+    eventlog_free(a->events);
+    a->events = NULL;
+    secrets_free(a->secrets);
+    a->secrets = NULL;
+    store_free(a->store);
+    a->store = NULL;
+    aws_client_free(a->aws);
+    a->aws = NULL;
+}
+
+static void walk_close_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, close_cb);
+}
+
+/* after the loop: what must outlive it, then the loop itself */
+static void app_free(App *a)
+{
+    http_server_free(a->http);
+    wshub_free(a->hub);
+    authkey_free(a->authkey);
+    if (uv_loop_close(&a->loop) != 0) {
+        /* should not happen: every handle is closed by app_stop */
+        uv_walk(&a->loop, walk_close_cb, NULL);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&a->loop);
+    }
+}
+
+/* ---- signals ---- */
+
+static void publish_heartbeat(App *a)
+{
+    a->heartbeat_seq++;
+    wshub_publish(a->hub, "heartbeat",
+                  json_pack("{s:I, s:f, s:s, s:I, s:I}", "seq", (json_int_t)a->heartbeat_seq,
+                            "uptime_seconds", api_uptime_seconds(&a->services), "store",
+                            store_state_name(store_state(a->store)), "websocket_clients",
+                            (json_int_t)wshub_client_count(a->hub), "requests_served",
+                            (json_int_t)http_server_total_requests(a->http)));
+}
+
+static void heartbeat_cb(uv_timer_t *t)
+{
+    publish_heartbeat(t->data);
+}
+
+static void finish_shutdown(App *a)
+{
+    size_t left = http_server_inflight(a->http);
+    if (left && !a->stopped)
+        log_warn("%zu requests still running after the grace period; closing them", left);
+    app_stop(a);
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+    App *a = t->data;
+    if (http_server_inflight(a->http) == 0 || uv_now(&a->loop) >= a->drain_deadline_ms)
+        finish_shutdown(a);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+    App *a = s->data;
+    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (a->stopping) {
+        log_warn("second %s: stopping now", name);
+        finish_shutdown(a);
+        return;
+    }
+    a->stopping = true;
+    log_info("%s received: no new connections; waiting up to %ld ms for %zu in-flight requests",
+             name, a->cfg->shutdown_grace_ms, http_server_inflight(a->http));
+    http_server_stop_accepting(a->http);
+    uv_timer_stop(&a->heartbeat);
+    a->drain_deadline_ms = uv_now(&a->loop) + (uint64_t)a->cfg->shutdown_grace_ms;
+    uv_timer_start(&a->drain, drain_cb, 0, 10);
+}
+
+static void start_signals(App *a)
+{
+    uv_signal_init(&a->loop, &a->sigterm);
+    uv_signal_init(&a->loop, &a->sigint);
+    a->sigterm.data = a->sigint.data = a;
+    uv_signal_start(&a->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&a->sigint, signal_cb, SIGINT);
+    uv_timer_init(&a->loop, &a->heartbeat);
+    uv_timer_init(&a->loop, &a->drain);
+    a->heartbeat.data = a->drain.data = a;
+    a->handles_open = true;
+    uint64_t hb_ms = (uint64_t)a->cfg->heartbeat_seconds * 1000;
+    uv_timer_start(&a->heartbeat, heartbeat_cb, hb_ms, hb_ms);
+}
+
+/* ---- ElastiCache: the store's endpoint from the replication group ---- */
+
+typedef struct GroupLookup {
+    bool done;
+    char *url;
+    char error[600];
+} GroupLookup;
+
+static void group_described(void *ud, const json_t *groups, const AwsResult *r)
+{
+    GroupLookup *g = ud;
+    g->done = true;
+    if (!r->ok) {
+        snprintf(g->error, sizeof g->error, "%s: %s%s%s", r->code ? r->code : "error",
+                 r->message ? r->message : "", r->hint ? "\nHINT: " : "", r->hint ? r->hint : "");
+        return;
+    }
+    const json_t *group = json_array_get(groups, 0);
+    g->url = group ? elasticache_redis_url(group) : NULL;
+    if (!g->url)
+        snprintf(g->error, sizeof g->error, "the replication group has no endpoint yet (status %s)",
+                 group ? jsonutil_str(group, "status") : "unknown");
+}
+
+/* the group's endpoint with the user, password and database of base (new string) */
+static char *group_url(const char *endpoint, const char *base)
+{
+    const char *auth = strstr(base, "://");
+    auth = auth ? auth + 3 : base;
+    const char *at = strchr(auth, '@');
+    const char *slash = strchr(auth, '/');
+    const char *sep = strstr(endpoint, "://") + 3;
+    const char *tail = strrchr(endpoint, '/');
+    StrBuf u = STRBUF_INIT;
+    strbuf_append(&u, endpoint, (size_t)(sep - endpoint));
+    if (at && (!slash || at < slash))
+        strbuf_append(&u, auth, (size_t)(at - auth + 1));
+    strbuf_append(&u, sep, (size_t)(tail - sep));
+    strbuf_puts(&u, slash ? slash : "/0");
+    return strbuf_detach(&u);
+}
+
+/*
+ * PGFLEET_ELASTICACHE_REPLICATION_GROUP: the store connects to the group's
+ * endpoint. Returns the URL to use (new string) or NULL with the error printed.
+ */
+static char *elasticache_store_url(App *a, const char *group_id)
+{
+    GroupLookup g = {0};
+    elasticache_describe_groups(a->aws, group_id, group_described, &g);
+    while (!g.done)
+        uv_run(&a->loop, UV_RUN_ONCE);
+    if (!g.url) {
+        fprintf(stderr, "pgfleet: could not find ElastiCache replication group '%s': %s\n",
+                group_id, g.error);
+        return NULL;
+    }
+    char *url = group_url(g.url, config_get(a->cfg, CFG_REDIS_URL));
+    free(g.url);
+    char masked[600];
+    config_mask_url(url, masked, sizeof masked);
+    log_info("state store: ElastiCache replication group %s at %s", group_id, masked);
+    return url;
+}
+
+/* ---- start, in order ---- */
+
+static PgfError start_store(App *a)
+{
+    const Config *cfg = a->cfg;
+    char *url = NULL;
+    const char *group = config_get(cfg, CFG_ELASTICACHE_GROUP);
+    if (group && !(url = elasticache_store_url(a, group)))
+        return PGF_ERR_AWS;
+    char err[512] = "";
+    StoreOptions so = {.url = url ? url : config_get(cfg, CFG_REDIS_URL),
+                       .prefix = config_get(cfg, CFG_REDIS_PREFIX),
+                       .timeout_ms = cfg->redis_timeout_ms,
+                       .ca_file = config_get(cfg, CFG_REDIS_CA_FILE),
+                       .on_state = on_store_state,
+                       .ud = a};
+    a->store = store_new(&a->loop, &so, err, sizeof err);
+    free(url);
+    if (!a->store) {
+        fprintf(stderr, "pgfleet: PGFLEET_REDIS_URL: %s\n", err);
+        return PGF_ERR_CONFIG;
+    }
+    return PGF_OK;
+}
+
+static void start_services(App *a)
+{
+    const Config *cfg = a->cfg;
+    a->hub = wshub_new(a->authkey);
+    a->secrets = secrets_new(a->aws, cfg->secrets_ttl_seconds);
+    a->events = eventlog_new(a->store, to_hub(a));
+    RegistryDeps rd = {.loop = &a->loop,
+                       .cfg = cfg,
+                       .store = a->store,
+                       .aws = a->aws,
+                       .secrets = a->secrets,
+                       .events = to_hub(a),
+                       .on_log_event = on_log_event,
+                       .log_ud = a->events,
+                       .on_loaded = on_registry_loaded,
+                       .loaded_ud = a};
+    a->registry = registry_new(&rd);
+    ReplicationDeps pd = {.loop = &a->loop,
+                          .cfg = cfg,
+                          .store = a->store,
+                          .aws = a->aws,
+                          .registry = a->registry,
+                          .events = a->events,
+                          .pub = to_hub(a)};
+    a->replication = replication_new(&pd);
+    StreamsDeps sd = {
+        .loop = &a->loop, .cfg = cfg, .store = a->store, .registry = a->registry, .pub = to_hub(a)};
+    a->streams = streams_new(&sd);
+    RunsDeps ud = {
+        .loop = &a->loop, .cfg = cfg, .store = a->store, .registry = a->registry, .pub = to_hub(a)};
+    a->runs = runs_new(&ud);
+    a->services = (Services){.cfg = cfg,
+                             .store = a->store,
+                             .aws = a->aws,
+                             .registry = a->registry,
+                             .replication = a->replication,
+                             .streams = a->streams,
+                             .runs = a->runs,
+                             .started_ns = uv_hrtime(),
+                             .auth_configured = a->authkey != NULL};
+    if (store_state(a->store) == STORE_READY)
+        on_store_state(a, STORE_READY);
+}
+
+static PgfError start_http(App *a)
+{
+    size_t nroutes;
+    const Route *routes = api_routes(&nroutes);
+    HttpServerOptions ho = {.loop = &a->loop,
+                            .host = a->cfg->listen_host,
+                            .port = a->cfg->listen_port,
+                            .max_body_bytes = a->cfg->max_body_bytes,
+                            .routes = routes,
+                            .nroutes = nroutes,
+                            .app = &a->services,
+                            .authkey = a->authkey,
+                            .hub = a->hub};
+    char err[512] = "";
+    a->http = http_server_new(&ho, err, sizeof err);
+    if (!a->http) {
+        fprintf(stderr, "pgfleet: %s\n", err);
+        return PGF_ERR_LISTEN;
+    }
+    return PGF_OK;
+}
+
+/* refuses a listener without authentication beyond loopback */
+static bool safe_to_listen(const App *a)
+{
+    const char *host = a->cfg->listen_host;
+    if (a->authkey || config_host_is_loopback(host))
+        return true;
+    fprintf(stderr,
+            "pgfleet: refusing to listen on %s without authentication: anyone who can reach "
+            "it would be admin\nHINT: set AUTH_KEY, or listen on a loopback address "
+            "(PGFLEET_LISTEN=127.0.0.1:%d)\n",
+            config_get(a->cfg, CFG_LISTEN), a->cfg->listen_port);
+    return false;
+}
+
+static void announce(const App *a)
+{
+    const char *host = a->cfg->listen_host;
+    if (!a->authkey)
+        log_warn("no authentication configured (AUTH_KEY unset): every caller on %s is admin; "
+                 "serving on loopback only",
+                 host);
+    bool v6 = strchr(host, ':') != NULL;
+    log_event(LOG_INFO, NULL,
+              json_pack("{s:s, s:s, s:s, s:i}", "version", PGFLEET_VERSION, "redis",
+                        store_display_url(a->store), "auth", a->authkey ? "api_key" : "none", "pid",
+                        (int)getpid()),
+              "pgfleet listening on http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
+              a->cfg->listen_port);
+}
+
+int app_run(const Config *cfg)
+{
+    App *a = xcalloc(1, sizeof *a);
+    a->cfg = cfg;
+    signal(SIGPIPE, SIG_IGN);
+    a->authkey = authkey_new(config_get(cfg, CFG_AUTH_KEY));
+    if (!safe_to_listen(a)) {
+        authkey_free(a->authkey);
+        free(a);
+        return pgf_error_exit(PGF_ERR_UNSAFE);
+    }
+    uv_loop_init(&a->loop);
+    a->aws = aws_client_new(&a->loop, NULL, NULL);
+    PgfError rc = start_store(a);
+    if (rc == PGF_OK) {
+        start_services(a);
+        rc = start_http(a);
+    }
+    if (rc == PGF_OK) {
+        start_signals(a);
+        announce(a);
+    } else {
+        app_stop(a);
+    }
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    if (rc == PGF_OK)
+        log_info("pgfleet stopped");
+    app_free(a);
+    free(a);
+    return rc == PGF_OK ? 0 : pgf_error_exit(rc);
+}

@@ -1,0 +1,661 @@
+#include "registry/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jsonutil.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "model/database.h"
+#include "store/keys.h"
+
+typedef struct Entry {
+    PgTarget *t;
+    LogSource *file_logs; /* logs.file */
+    LogSource *rds_logs;  /* logs.rds */
+} Entry;
+
+struct Registry {
+    RegistryDeps deps;
+    Entry **v; /* registration order */
+    size_t n, cap;
+    bool loaded, loading, closing;
+    int refs; /* the owner, and each operation waiting on Redis or AWS */
+};
+
+static void unref(Registry *r)
+{
+    if (--r->refs > 0)
+        return;
+    free(r->v);
+    free(r);
+}
+
+/* ---- the live set ---- */
+
+static Entry *find(const Registry *r, const char *id, size_t *at)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(pgtarget_config(r->v[i]->t)->id, id) == 0) {
+            if (at)
+                *at = i;
+            return r->v[i];
+        }
+    return NULL;
+}
+
+static void on_health(void *ud, PgTarget *t, PgHealth old_state, PgHealth new_state)
+{
+    Registry *r = ud;
+    const DatabaseConfig *db = pgtarget_config(t);
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "component", "database",
+                             "database_id", db->id, "name", db->name, "from",
+                             pg_health_name(old_state), "state", pg_health_name(new_state), "port",
+                             (json_int_t)db->port, "health", pgtarget_health_json(t));
+    publish(&r->deps.events, "health", json_incref(data));
+    char topic[128];
+    snprintf(topic, sizeof topic, "database:%s", db->id);
+    publish(&r->deps.events, topic, data);
+}
+
+static PgTarget *start_target(Registry *r, const DatabaseConfig *db)
+{
+    const Config *cfg = r->deps.cfg;
+    PgTargetDeps deps = {.loop = r->deps.loop,
+                         .aws = r->deps.aws,
+                         .secrets = r->deps.secrets,
+                         .ca_file = config_get(cfg, CFG_PG_CA_FILE),
+                         .health_interval_ms = cfg->health_interval_seconds * 1000,
+                         .degraded_ms = cfg->health_degraded_ms,
+                         .connect_timeout_ms = cfg->pg_connect_timeout_ms,
+                         .statement_timeout_ms = cfg->pg_statement_timeout_ms,
+                         .pool_size = (int)cfg->pg_pool_size,
+                         .on_health = on_health,
+                         .ud = r};
+    return pgtarget_new(db, &deps);
+}
+
+/* the database's log sources, replaced whenever its configuration is */
+static void start_logs(Registry *r, Entry *e, const DatabaseConfig *db)
+{
+    logsource_free(e->file_logs);
+    logsource_free(e->rds_logs);
+    e->file_logs = e->rds_logs = NULL;
+    if (!r->deps.on_log_event)
+        return;
+    char node[300];
+    snprintf(node, sizeof node, "%s:%lld", db->host, db->port);
+    LogSourceOptions o = {.loop = r->deps.loop,
+                          .node = node,
+                          .database_id = db->id,
+                          .format = (LogFormatKind)db->log_format,
+                          .cb = r->deps.on_log_event,
+                          .ud = r->deps.log_ud};
+    if (db->log_file) {
+        o.path = db->log_file;
+        o.poll_ms = r->deps.cfg->log_poll_ms;
+        e->file_logs = logsource_new(&o);
+    }
+    if (db->log_rds) {
+        o.path = NULL;
+        o.aws = r->deps.aws;
+        o.rds_instance_id = db->aws_rds_instance_id;
+        o.format = LOGF_STDERR;
+        o.poll_ms = r->deps.cfg->rds_log_poll_ms;
+        e->rds_logs = logsource_new(&o);
+    }
+}
+
+static void stop_entry(Entry *e)
+{
+    logsource_free(e->file_logs);
+    logsource_free(e->rds_logs);
+    pgtarget_free(e->t);
+    free(e);
+}
+
+static void put(Registry *r, const DatabaseConfig *db)
+{
+    Entry *e = find(r, db->id, NULL);
+    if (e) {
+        pgtarget_free(e->t);
+    } else {
+        e = xcalloc(1, sizeof *e);
+        if (r->n == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 16;
+            r->v = xrealloc(r->v, r->cap * sizeof *r->v);
+        }
+        r->v[r->n++] = e;
+    }
+    e->t = start_target(r, db);
+    start_logs(r, e, db);
+}
+
+static void drop(Registry *r, const char *id)
+{
+    size_t at;
+    Entry *e = find(r, id, &at);
+    if (!e)
+        return;
+    memmove(&r->v[at], &r->v[at + 1], (r->n - at - 1) * sizeof *r->v);
+    r->n--;
+    stop_entry(e);
+}
+
+Registry *registry_new(const RegistryDeps *deps)
+{
+    Registry *r = xcalloc(1, sizeof *r);
+    r->deps = *deps;
+    r->refs = 1;
+    return r;
+}
+
+void registry_free(Registry *r)
+{
+    if (!r)
+        return;
+    r->closing = true;
+    for (size_t i = 0; i < r->n; i++)
+        stop_entry(r->v[i]);
+    r->n = 0;
+    unref(r);
+}
+
+/* ---- loading ---- */
+
+static void loaded(void *ud, PgfError err, const char *errmsg, size_t n, const char *const *fields,
+                   const char *const *values, const size_t *lens)
+{
+    Registry *r = ud;
+    r->loading = false;
+    if (r->closing) {
+        unref(r);
+        return;
+    }
+    if (err != PGF_OK) {
+        log_warn("could not load the database registry from redis: %s", errmsg ? errmsg : "");
+        unref(r);
+        return;
+    }
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        char perr[128];
+        json_t *j = jsonutil_parse(values[i], lens[i], perr, sizeof perr);
+        Validation v;
+        validation_init(&v);
+        DatabaseConfig db;
+        if (j && database_from_json(&db, j, &v)) {
+            put(r, &db);
+            ok++;
+        } else {
+            char first[256];
+            log_warn("skipping stored database %s: %s", fields[i],
+                     j ? validation_first_message(&v, first, sizeof first) : perr);
+        }
+        database_free(&db);
+        json_decref(j);
+    }
+    r->loaded = true;
+    log_info("database registry loaded: %zu databases", ok);
+    if (r->deps.on_loaded)
+        r->deps.on_loaded(r->deps.loaded_ud);
+    unref(r);
+}
+
+void registry_store_ready(Registry *r)
+{
+    if (r->loaded || r->loading || r->closing)
+        return;
+    if (store_hgetall(r->deps.store, KEY_DATABASES, loaded, r) == PGF_OK) {
+        r->loading = true;
+        r->refs++;
+    }
+}
+
+bool registry_ready(Registry *r, Failure *f)
+{
+    if (r->loaded)
+        return true;
+    registry_store_ready(r);
+    failure_set(f, PGF_ERR_STORE_DOWN, NULL,
+                "check PGFLEET_REDIS_URL and that Redis runs; pgfleet reconnects by itself",
+                "the database registry is not loaded: redis is %s",
+                store_state_name(store_state(r->deps.store)));
+    return false;
+}
+
+/* ---- reading ---- */
+
+size_t registry_count(const Registry *r)
+{
+    return r ? r->n : 0;
+}
+
+PgTarget *registry_find(const Registry *r, const char *id)
+{
+    Entry *e = r && id ? find(r, id, NULL) : NULL;
+    return e ? e->t : NULL;
+}
+
+size_t registry_targets(const Registry *r, PgTarget **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; r && i < r->n && n < max; i++)
+        out[n++] = r->v[i]->t;
+    return n;
+}
+
+static const char *canonical_host(const char *h)
+{
+    return strcmp(h, "localhost") == 0 ? "127.0.0.1" : h;
+}
+
+size_t registry_servers(const Registry *r, PgTarget **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; r && i < r->n && n < max; i++) {
+        const DatabaseConfig *db = pgtarget_config(r->v[i]->t);
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++) {
+            const DatabaseConfig *o = pgtarget_config(out[k]);
+            seen = o->port == db->port &&
+                   strcmp(canonical_host(o->host), canonical_host(db->host)) == 0;
+        }
+        if (!seen)
+            out[n++] = r->v[i]->t;
+    }
+    return n;
+}
+
+json_t *registry_rds_map(const Registry *r)
+{
+    json_t *m = json_object();
+    for (size_t i = 0; r && i < r->n; i++) {
+        const DatabaseConfig *db = pgtarget_config(r->v[i]->t);
+        if (!db->aws_rds_instance_id)
+            continue;
+        char node[300];
+        snprintf(node, sizeof node, "%s:%lld", db->host, db->port);
+        json_object_set_new(m, node, json_string(db->aws_rds_instance_id));
+    }
+    return m;
+}
+
+static json_t *entry_json(const Entry *e)
+{
+    json_t *o = database_to_json(pgtarget_config(e->t));
+    json_object_set_new(o, "health", pgtarget_health_json(e->t));
+    if (e->file_logs || e->rds_logs) {
+        json_t *logs = json_array();
+        if (e->file_logs)
+            json_array_append_new(logs, logsource_status(e->file_logs));
+        if (e->rds_logs)
+            json_array_append_new(logs, logsource_status(e->rds_logs));
+        json_object_set_new(o, "log_sources", logs);
+    }
+    return o;
+}
+
+json_t *registry_list_json(const Registry *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->n; i++)
+        json_array_append_new(arr, entry_json(r->v[i]));
+    return json_pack("{s:o, s:I}", "databases", arr, "count", (json_int_t)r->n);
+}
+
+json_t *registry_get_json(const Registry *r, const char *id)
+{
+    Entry *e = id ? find(r, id, NULL) : NULL;
+    return e ? entry_json(e) : NULL;
+}
+
+/* ---- writing ---- */
+
+typedef struct Write {
+    Registry *r;
+    DatabaseConfig db;
+    bool created;
+    char *password; /* to put in Secrets Manager, then wiped */
+    DoneCb cb;
+    void *ud;
+} Write;
+
+static void write_end(Write *w, json_t *result, Failure *f)
+{
+    if (f)
+        failure_report(f, w->cb, w->ud);
+    else
+        w->cb(w->ud, result, NULL);
+    Registry *r = w->r;
+    database_free(&w->db);
+    xfree_secret(w->password);
+    free(w);
+    unref(r);
+}
+
+static void saved(void *ud, PgfError err, const char *errmsg)
+{
+    Write *w = ud;
+    Failure f = {0};
+    if (err != PGF_OK) {
+        failure_set(&f, err, NULL, "check Redis; nothing was registered",
+                    "could not save database %s: %s", w->db.id, errmsg ? errmsg : "");
+        write_end(w, NULL, &f);
+        return;
+    }
+    if (w->r->closing) {
+        failure_set(&f, PGF_ERR_SHUTTING_DOWN, NULL, NULL, "pgfleet is shutting down");
+        write_end(w, NULL, &f);
+        return;
+    }
+    put(w->r, &w->db);
+    log_info("database %s %s (%s:%lld/%s)", w->db.id, w->created ? "registered" : "updated",
+             w->db.host, w->db.port, w->db.dbname);
+    write_end(w, entry_json(find(w->r, w->db.id, NULL)), NULL);
+}
+
+static void save(Write *w)
+{
+    json_t *j = database_to_json(&w->db);
+    char *s = jsonutil_dumps(j);
+    json_decref(j);
+    PgfError rc = store_hset(w->r->deps.store, KEY_DATABASES, w->db.id, s, strlen(s), saved, w);
+    free(s);
+    if (rc != PGF_OK)
+        saved(w, rc, "redis is unavailable");
+}
+
+static void secret_written(void *ud, const json_t *result, const AwsResult *res)
+{
+    Write *w = ud;
+    (void)result;
+    if (!res->ok && res->code && strcmp(res->code, "ResourceExistsException") == 0) {
+        /* a managed secret from before: give it the new value */
+        secrets_put(w->r->deps.aws, w->db.credentials.secret_id, w->password, secret_written, w);
+        return;
+    }
+    if (!res->ok) {
+        Failure f = {0};
+        failure_set(&f, PGF_ERR_AWS,
+                    json_pack("{s:s, s:s}", "aws_code", res->code ? res->code : "", "aws_message",
+                              res->message ? res->message : ""),
+                    "pgfleet keeps passwords in Secrets Manager, never in Redis: fix AWS access "
+                    "('pgfleet aws check'), or register with credentials source secretsmanager, "
+                    "env or rds_iam",
+                    "could not store the password of %s in Secrets Manager: %s", w->db.id,
+                    res->message ? res->message : "");
+        write_end(w, NULL, &f);
+        return;
+    }
+    if (w->r->deps.secrets)
+        secrets_invalidate(w->r->deps.secrets, w->db.credentials.secret_id);
+    save(w);
+}
+
+static void store_password(Write *w)
+{
+    if (!w->r->deps.aws) {
+        secret_written(w, NULL, &(AwsResult){.code = "config", .message = "AWS is not configured"});
+        return;
+    }
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "username", w->db.user, "password",
+                          w->password, "engine", "postgres", "host", w->db.host, "port",
+                          (json_int_t)w->db.port, "dbname", w->db.dbname);
+    char *value = jsonutil_dumps(v);
+    json_decref(v);
+    secrets_create(w->r->deps.aws, w->db.credentials.secret_id, value, secret_written, w);
+    xfree_secret(value);
+}
+
+/* an update: the id is the path's, the registration time stays; false when refused */
+static bool merge_update(json_t *body, const char *id, const DatabaseConfig *old, Validation *v)
+{
+    const char *bid = jsonutil_str(body, "id");
+    if (bid && strcmp(bid, id) != 0) {
+        validation_add(v, NULL, "id", "distinct", "must match the id in the path (%s)", id);
+        return false;
+    }
+    json_object_set_new(body, "id", json_string(id));
+    json_object_set_new(body, "created_at", json_string(old->created_at));
+    json_object_del(body, "updated_at");
+    return true;
+}
+
+/* a user sets the password, never the fields pgfleet manages; false when refused */
+static bool check_credentials_body(json_t *body, const DatabaseConfig *old, Validation *v)
+{
+    json_t *cred = json_object_get(body, "credentials");
+    const char *source = jsonutil_str(cred, "source");
+    if (json_is_object(cred) && source && strcmp(source, "password") == 0 &&
+        (json_object_get(cred, "password_set") || json_object_get(cred, "secret_id"))) {
+        validation_add(v, "credentials",
+                       json_object_get(cred, "password_set") ? "password_set" : "secret_id",
+                       "unknown_field", "is set by pgfleet; send \"password\"");
+        return false;
+    }
+    if (old && json_is_object(cred) && !json_object_get(cred, "password") &&
+        old->credentials.source == CRED_PASSWORD)
+        json_object_set_new(cred, "password_set", json_true()); /* keeps the stored one */
+    return true;
+}
+
+/* validation of a write; false with f filled when refused */
+static bool prepare_write(Registry *r, Write *w, json_t *body, const char *id, Failure *f)
+{
+    Validation v;
+    validation_init(&v);
+    Entry *old = id ? find(r, id, NULL) : NULL;
+    if (id && !old) {
+        failure_set(f, PGF_ERR_NOT_FOUND, NULL, "POST /api/databases registers a new one",
+                    "no database with id '%s'", id);
+        return false;
+    }
+    const DatabaseConfig *prev = old ? pgtarget_config(old->t) : NULL;
+    if ((prev && !merge_update(body, id, prev, &v)) || !check_credentials_body(body, prev, &v) ||
+        !database_from_json(&w->db, body, &v) || !validation_ok(&v)) {
+        validation_to_failure(&v, f);
+        return false;
+    }
+    if (strcmp(w->db.id, "test") == 0) {
+        validation_add(&v, NULL, "id", "reserved", "'test' is reserved (GET /api/databases/test)");
+        validation_to_failure(&v, f);
+        return false;
+    }
+    if (!id && find(r, w->db.id, NULL)) {
+        failure_set(f, PGF_ERR_CONFLICT, NULL, "PUT /api/databases/{id} changes it",
+                    "database '%s' is already registered", w->db.id);
+        return false;
+    }
+    const CredentialRef *cr = &w->db.credentials;
+    if (cr->source == CRED_PASSWORD && !cr->password &&
+        (!prev || prev->credentials.source != CRED_PASSWORD)) {
+        validation_add(&v, "credentials", "password", "required", "is required");
+        validation_to_failure(&v, f);
+        return false;
+    }
+    return true;
+}
+
+void registry_write(Registry *r, json_t *body, const char *id, DoneCb cb, void *ud)
+{
+    Write *w = xcalloc(1, sizeof *w);
+    w->r = r;
+    w->created = id == NULL;
+    w->cb = cb;
+    w->ud = ud;
+    r->refs++;
+    Failure f = {0};
+    bool ok = registry_ready(r, &f) && prepare_write(r, w, body, id, &f);
+    json_decref(body);
+    if (!ok) {
+        write_end(w, NULL, &f);
+        return;
+    }
+    char now[32];
+    jsonutil_now_rfc3339(now, sizeof now);
+    free(w->db.updated_at);
+    w->db.updated_at = xstrdup(now);
+    CredentialRef *cr = &w->db.credentials;
+    if (cr->source == CRED_PASSWORD) {
+        free(cr->secret_id);
+        cr->secret_id = xasprintf("pgfleet/db/%s", w->db.id);
+        cr->password_set = true;
+        if (cr->password) {
+            w->password = cr->password;
+            cr->password = NULL;
+            store_password(w);
+            return;
+        }
+    }
+    save(w);
+}
+
+/* ---- removing ---- */
+
+typedef struct Del {
+    Registry *r;
+    char *id;
+    char *managed_secret;
+    DoneCb cb;
+    void *ud;
+} Del;
+
+static void del_free(Del *d)
+{
+    Registry *r = d->r;
+    free(d->managed_secret);
+    free(d->id);
+    free(d);
+    unref(r);
+}
+
+static void secret_deleted(void *ud, const json_t *result, const AwsResult *res)
+{
+    (void)result;
+    Del *d = ud;
+    if (!res->ok)
+        log_warn("database %s removed, but its password secret %s could not be deleted: %s", d->id,
+                 d->managed_secret, res->message ? res->message : "");
+    del_free(d);
+}
+
+static void deleted(void *ud, PgfError err, const char *errmsg)
+{
+    Del *d = ud;
+    if (err != PGF_OK && err != PGF_ERR_NOT_FOUND) {
+        Failure f = {0};
+        failure_set(&f, err, NULL, NULL, "could not remove database %s: %s", d->id,
+                    errmsg ? errmsg : "");
+        failure_report(&f, d->cb, d->ud);
+        del_free(d);
+        return;
+    }
+    if (!d->r->closing)
+        drop(d->r, d->id);
+    log_info("database %s removed", d->id);
+    d->cb(d->ud, json_pack("{s:s}", "deleted", d->id), NULL);
+    if (d->managed_secret && d->r->deps.aws && !d->r->closing) {
+        secrets_delete(d->r->deps.aws, d->managed_secret, secret_deleted, d);
+        return;
+    }
+    del_free(d);
+}
+
+void registry_remove(Registry *r, const char *id, DoneCb cb, void *ud)
+{
+    Failure f = {0};
+    if (!registry_ready(r, &f)) {
+        failure_report(&f, cb, ud);
+        return;
+    }
+    Entry *e = find(r, id, NULL);
+    if (!e) {
+        failure_set(&f, PGF_ERR_NOT_FOUND, NULL, NULL, "no database with id '%s'", id);
+        failure_report(&f, cb, ud);
+        return;
+    }
+    const DatabaseConfig *db = pgtarget_config(e->t);
+    Del *d = xcalloc(1, sizeof *d);
+    d->r = r;
+    d->id = xstrdup(id);
+    d->cb = cb;
+    d->ud = ud;
+    r->refs++;
+    if (db->credentials.source == CRED_PASSWORD && db->credentials.secret_id)
+        d->managed_secret = xstrdup(db->credentials.secret_id);
+    if (store_hdel(r->deps.store, KEY_DATABASES, id, deleted, d) != PGF_OK)
+        deleted(d, PGF_ERR_STORE_DOWN, "redis is unavailable");
+}
+
+/* ---- testing ---- */
+
+typedef struct Test {
+    DoneCb cb;
+    void *ud;
+    json_t *results; /* test all */
+    size_t pending;
+    bool all_ok;
+} Test;
+
+static void tested_one(void *ud, const json_t *report)
+{
+    Test *t = ud;
+    t->cb(t->ud, json_deep_copy(report), NULL);
+    free(t);
+}
+
+void registry_test(Registry *r, const char *id, DoneCb cb, void *ud)
+{
+    Failure f = {0};
+    if (!registry_ready(r, &f)) {
+        failure_report(&f, cb, ud);
+        return;
+    }
+    PgTarget *target = registry_find(r, id);
+    if (!target) {
+        failure_set(&f, PGF_ERR_NOT_FOUND, NULL, NULL, "no database with id '%s'", id);
+        failure_report(&f, cb, ud);
+        return;
+    }
+    Test *t = xcalloc(1, sizeof *t);
+    t->cb = cb;
+    t->ud = ud;
+    pgtarget_test(target, tested_one, t);
+}
+
+static void tested_all(void *ud, const json_t *report)
+{
+    Test *t = ud;
+    json_array_append(t->results, jsonutil_unconst(report));
+    t->all_ok = t->all_ok && json_is_true(json_object_get(report, "ok"));
+    if (--t->pending > 0)
+        return;
+    t->cb(t->ud,
+          json_pack("{s:b, s:I, s:o}", "ok", t->all_ok, "count",
+                    (json_int_t)json_array_size(t->results), "results", t->results),
+          NULL);
+    free(t);
+}
+
+void registry_test_all(Registry *r, DoneCb cb, void *ud)
+{
+    Failure f = {0};
+    if (!registry_ready(r, &f)) {
+        failure_report(&f, cb, ud);
+        return;
+    }
+    if (r->n == 0) {
+        cb(ud, json_pack("{s:b, s:i, s:[]}", "ok", 1, "count", 0, "results"), NULL);
+        return;
+    }
+    Test *t = xcalloc(1, sizeof *t);
+    t->cb = cb;
+    t->ud = ud;
+    t->results = json_array();
+    t->pending = r->n;
+    t->all_ok = true;
+    for (size_t i = 0; i < r->n; i++)
+        pgtarget_test(r->v[i]->t, tested_all, t);
+}
