@@ -17,6 +17,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 PGFLEET_BIN = os.environ.get("PGFLEET_BIN", str(ROOT / "build" / "pgfleet"))
 AUTH_KEY = "test-key-0123456789"
+JSON = {"Content-Type": "application/json"}
 
 
 def free_port():
@@ -227,6 +228,48 @@ class LineTool:
             err = self.proc.stderr.read()
             assert rc == 0, err
             assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+
+@pytest.fixture(scope="module")
+def pg_servers():
+    """PostgreSQL servers for a whole module: pg_servers(settings=..., hba=...) starts one,
+    pg_servers.standby_of(upstream, slot, user, password) makes a standby; every one is
+    destroyed at the module's end, also when a test or the set-up failed."""
+    from pghelp import PgServers
+    servers = PgServers()
+    try:
+        yield servers
+    finally:
+        servers.destroy()
+
+
+@pytest.fixture
+def pg_server():
+    """The same, for one test."""
+    from pghelp import PgServers
+    servers = PgServers()
+    try:
+        yield servers
+    finally:
+        servers.destroy()
+
+
+def register_db(d, ident, server=None, dbname="postgres", user="postgres", port=None, env=None,
+                password=None, credentials=None, expect=201, **extra):
+    """Registers a database with the daemon d (POST /api/databases) as a user would:
+    credentials from an environment variable (env), a password, or given whole; extra
+    members (logs, aws, tags ...) as they are. Asserts the status when expect is set."""
+    if credentials is None:
+        credentials = ({"source": "env", "env": env} if env else
+                       {"source": "password", "password": password} if password else
+                       {"source": "env", "env": "PGFLEET_TEST_NO_PASSWORD"})
+    body = {"id": ident, "name": ident, "host": "127.0.0.1",
+            "port": port or (server.port if server else free_port()), "dbname": dbname,
+            "user": user, "credentials": credentials, **extra}
+    r = d.post("/api/databases", data=json.dumps(body), headers=JSON, timeout=60)
+    if expect:
+        assert r.status_code == expect, r.text
+    return r
 
 
 @pytest.fixture(scope="module")

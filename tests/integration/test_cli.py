@@ -3,7 +3,7 @@ documented exit statuses."""
 import json
 import subprocess
 
-from conftest import PGFLEET_BIN
+from conftest import PGFLEET_BIN, ROOT
 
 
 def pgfleet(*args, env=None):
@@ -83,3 +83,12 @@ def test_port_in_use_is_a_clear_error(redis):
     p = pgfleet("serve", env={"PGFLEET_LISTEN": f"127.0.0.1:{redis.port}"})
     assert p.returncode == 15
     assert "could not listen on 127.0.0.1" in p.stderr and "in use" in p.stderr
+
+
+def test_readme_lists_every_setting():
+    """The README's configuration table names every variable `pgfleet config` knows."""
+    p = pgfleet("config", "--json")
+    assert p.returncode == 0, p.stderr
+    readme = (ROOT / "README.md").read_text()
+    missing = [r["env"] for r in json.loads(p.stdout) if f"`{r['env']}`" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"

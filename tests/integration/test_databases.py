@@ -10,19 +10,17 @@ import time
 import pytest
 
 from awshelp import BASE_ENV, Moto
-from conftest import AUTH_KEY, PGFLEET_BIN, wait_for
-from pghelp import PgServer
+from conftest import AUTH_KEY, JSON, PGFLEET_BIN, register_db, wait_for
 
 
 @pytest.fixture(scope="module")
-def pg():
-    s = PgServer()
+def pg(pg_servers):
+    s = pg_servers()
     s.sql("CREATE ROLE app LOGIN PASSWORD 'app-pw-1'")
     s.sql("CREATE DATABASE orders OWNER app")
     s.sql("CREATE ROLE \"we'ird user\" LOGIN PASSWORD 'p w \"q\" ''x'''")
     s.sql("CREATE DATABASE \"my db; DROP TABLE x\" OWNER \"we'ird user\"")
-    yield s
-    s.destroy()
+    return s
 
 
 @pytest.fixture
@@ -46,7 +44,8 @@ def db(pg, **kw):
 
 
 def post(d, body):
-    return d.post("/api/databases", data=json.dumps(body), headers={"Content-Type": "application/json"})
+    """The registration request under test, as sent (register_db builds the usual one)."""
+    return d.post("/api/databases", data=json.dumps(body), headers=JSON)
 
 
 def test_env_credentials_connect_and_report_server_facts(fleet, pg):
@@ -147,46 +146,37 @@ def test_connection_errors_are_classified(fleet, pg, patch, kind, hint_part):
     assert hint_part in t["error"]["hint"]
 
 
-def test_no_pg_hba_entry_is_reported(fleet):
-    s = PgServer(hba="# nothing for 127.0.0.1 once the default line is gone\n")
-    try:
-        s.sql("SELECT 1")
-        import re
-        path = os.path.join(s.data, "pg_hba.conf")
-        text = open(path).read()
-        text = re.sub(r"^host\s+all\s+all\s+127\.0\.0\.1/32\s+scram-sha-256\s*$", "", text, flags=re.M)
-        open(path, "w").write(text)
-        s.sql("SELECT pg_reload_conf()")
-        d = fleet({"APP_PW": "x"})
-        post(d, {"id": "hba", "name": "hba", "host": "127.0.0.1", "port": s.port, "dbname": "postgres",
-                 "user": "postgres", "credentials": {"source": "env", "env": "APP_PW"}})
-        t = d.post("/api/databases/hba/test").json()
-        assert t["error"]["kind"] == "hba", t
-        assert "no pg_hba.conf entry" in t["error"]["message"]
-        assert "add a pg_hba.conf line" in t["error"]["hint"]
-    finally:
-        s.destroy()
+def test_no_pg_hba_entry_is_reported(fleet, pg_server):
+    s = pg_server(hba="# nothing for 127.0.0.1 once the default line is gone\n")
+    import re
+    path = os.path.join(s.data, "pg_hba.conf")
+    text = open(path).read()
+    text = re.sub(r"^host\s+all\s+all\s+127\.0\.0\.1/32\s+scram-sha-256\s*$", "", text, flags=re.M)
+    open(path, "w").write(text)
+    s.sql("SELECT pg_reload_conf()")
+    d = fleet({"APP_PW": "x"})
+    register_db(d, "hba", s, env="APP_PW")
+    t = d.post("/api/databases/hba/test").json()
+    assert t["error"]["kind"] == "hba", t
+    assert "no pg_hba.conf entry" in t["error"]["message"]
+    assert "add a pg_hba.conf line" in t["error"]["hint"]
 
 
-def test_server_stopped_then_started_goes_unreachable_then_ok(fleet):
-    s = PgServer()
-    try:
-        s.sql("CREATE ROLE app LOGIN PASSWORD 'app-pw-1'")
-        d = fleet({"APP_PW": "app-pw-1"})
-        post(d, {"id": "flappy", "name": "flappy", "host": "127.0.0.1", "port": s.port,
-                 "dbname": "postgres", "user": "app", "credentials": {"source": "env", "env": "APP_PW"}})
-        state = lambda: d.get("/api/databases/flappy", auth=True).json()["health"]["state"]
-        wait_for(lambda: state() == "ok", timeout=10, what="ok")
-        s.stop()
-        t0 = time.monotonic()
-        wait_for(lambda: state() == "unreachable", timeout=10, what="unreachable")
-        assert time.monotonic() - t0 < 3.5  # within about one health interval (1 s)
-        s.start()
-        wait_for(lambda: state() == "ok", timeout=10, what="ok again")
-        logs = d.logs()
-        assert "database flappy" in logs and "is unreachable" in logs
-    finally:
-        s.destroy()
+def test_server_stopped_then_started_goes_unreachable_then_ok(fleet, pg_server):
+    s = pg_server()
+    s.sql("CREATE ROLE app LOGIN PASSWORD 'app-pw-1'")
+    d = fleet({"APP_PW": "app-pw-1"})
+    register_db(d, "flappy", s, user="app", env="APP_PW")
+    state = lambda: d.get("/api/databases/flappy", auth=True).json()["health"]["state"]
+    wait_for(lambda: state() == "ok", timeout=10, what="ok")
+    s.stop()
+    t0 = time.monotonic()
+    wait_for(lambda: state() == "unreachable", timeout=10, what="unreachable")
+    assert time.monotonic() - t0 < 3.5  # within about one health interval (1 s)
+    s.start()
+    wait_for(lambda: state() == "ok", timeout=10, what="ok again")
+    logs = d.logs()
+    assert "database flappy" in logs and "is unreachable" in logs
 
 
 def test_health_changes_are_pushed_on_the_websocket(fleet, pg):

@@ -7,43 +7,23 @@ import subprocess
 
 import pytest
 
-from conftest import PGFLEET_BIN, wait_for
-from pghelp import PGBIN, PgServer, as_pg
+from conftest import PGFLEET_BIN, register_db, wait_for
+from pghelp import PGBIN, as_pg
 
 PW = "monitor-pw"
 
 
-def standby_of(upstream, slot):
-    """pg_basebackup -R from upstream into a new server on a free port."""
-    s = PgServer.__new__(PgServer)
-    import tempfile
-    from conftest import free_port
-    s.dir = tempfile.mkdtemp(prefix="pgfleet-pg-", dir="/var/tmp" if os.geteuid() == 0 else None)
-    if os.geteuid() == 0:
-        shutil.chown(s.dir, "postgres", "postgres")
-    s.data = os.path.join(s.dir, "data")
-    s.port = free_port()
-    r = as_pg(["env", f"PGPASSWORD={PW}", f"{PGBIN}/pg_basebackup", "-h", "127.0.0.1", "-p",
-               str(upstream.port), "-U", "monitor", "-D", s.data, "-R", "-X", "stream", "-c", "fast",
-               "-C", "-S", slot])
-    assert r.returncode == 0, r.stderr
-    with open(os.path.join(s.data, "postgresql.auto.conf"), "a") as f:
-        f.write(f"port = {s.port}\nunix_socket_directories = '{s.dir}'\ncluster_name = '{slot}'\n")
-    s.start()
-    return s
-
-
 @pytest.fixture(scope="module")
-def topo():
-    primary = PgServer(settings={"max_wal_senders": 10, "max_replication_slots": 10},
+def topo(pg_servers):
+    primary = pg_servers(settings={"max_wal_senders": 10, "max_replication_slots": 10},
                        hba="host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n")
     primary.sql(f"CREATE ROLE monitor SUPERUSER LOGIN REPLICATION PASSWORD '{PW}'")
     primary.sql("CREATE DATABASE shop")
     primary.sql("CREATE TABLE orders (id int PRIMARY KEY, v text); CREATE TABLE items (id int PRIMARY KEY)", db="shop")
     primary.sql("CREATE PUBLICATION orders_pub FOR TABLE orders; CREATE PUBLICATION items_pub FOR TABLE items", db="shop")
-    standby = standby_of(primary, "standby_a")
-    cascade = standby_of(standby, "cascade_b")
-    sub = PgServer(settings={"max_replication_slots": 10})
+    standby = pg_servers.standby_of(primary, "standby_a", "monitor", PW)
+    cascade = pg_servers.standby_of(standby, "cascade_b", "monitor", PW)
+    sub = pg_servers(settings={"max_replication_slots": 10})
     sub.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
     sub.sql("CREATE DATABASE reporting")
     sub.sql("CREATE TABLE orders (id int PRIMARY KEY, v text); CREATE TABLE items (id int PRIMARY KEY)", db="reporting")
@@ -59,10 +39,7 @@ def topo():
              what="logical copy")
     wait_for(lambda: cascade.sql("SELECT count(*) FROM orders", db="shop") == "5000", timeout=30,
              what="cascade replay")
-    servers = {"primary": primary, "standby": standby, "cascade": cascade, "sub": sub}
-    yield servers
-    for s in (cascade, standby, sub, primary):
-        s.destroy()
+    return {"primary": primary, "standby": standby, "cascade": cascade, "sub": sub}
 
 
 def conninfo(s):
@@ -202,12 +179,9 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
                         "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1",
                         "PGFLEET_INVENTORY_SECONDS": "1"})
     for name, s in topo.items():
-        body = {"id": name, "name": name, "host": "127.0.0.1", "port": s.port, "dbname": "postgres",
-                "user": "monitor", "credentials": {"source": "env", "env": "MON_PW"}}
-        if name == "cascade":  # its server log (pg_ctl -l) is followed for replication errors
-            body["logs"] = {"file": os.path.join(s.dir, "log")}
-        r = d.post("/api/databases", data=json.dumps(body), headers={"Content-Type": "application/json"})
-        assert r.status_code == 201, r.text
+        # the cascade's server log (pg_ctl -l) is followed for replication errors
+        extra = {"logs": {"file": os.path.join(s.dir, "log")}} if name == "cascade" else {}
+        register_db(d, name, s, user="monitor", env="MON_PW", **extra)
     wait_for(lambda: len(d.get("/api/replication/discover", auth=True).json().get("edges", [])) == 4,
              timeout=15, what="collected topology")
     live = d.get("/api/replication/discover", auth=True).json()
@@ -306,35 +280,31 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
     assert redis.cli("TTL", "pgfleet:replication:latest").strip() not in ("-1", "-2")
 
 
-def test_300_databases_on_two_servers_one_connection_each():
-    servers = [PgServer(settings={"max_replication_slots": 20}) for _ in range(2)]
-    try:
-        for n, s in enumerate(servers):
-            s.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
-            args = [f"{PGBIN}/psql", "-X", "-q", "-h", s.dir, "-p", str(s.port), "-U", "postgres", "-d", "postgres"]
-            for i in range(150):
-                args += ["-c", f"CREATE DATABASE db_{n}_{i:03d}"]
-            r = as_pg(args, timeout=600)
-            assert r.returncode == 0, r.stderr
-            for i in range(0, 150, 30):  # some with a logical slot
-                s.sql(f"SELECT pg_create_logical_replication_slot('slot_{i:03d}', 'pgoutput')", db=f"db_{n}_{i:03d}")
-        s.sql("SELECT 1")
-        before = [int(s.sql("SELECT count(*) FROM pg_stat_database WHERE datname LIKE 'db_%' AND numbackends > 0")) for s in servers]
-        p, t = discover(*servers)
-        assert p.returncode == 0, p.stderr
-        for s in servers:
-            node = [x for x in t["nodes"] if x["id"] == nid(s)][0]
-            assert len([d for d in node["databases"] if d.startswith("db_")]) == 150
-        assert len(t["slots"]) == 10 and all(sl["type"] == "logical" for sl in t["slots"])
-        # discovery connects to one database per server, never to each of the 300
-        assert before == [0, 0]
-        conns = [int(s.sql("SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database WHERE datname LIKE 'db_%'"))
-                 for s in servers]
-        # (slot creation touched 5 databases per server; discovery added none)
-        assert all(c < 50 for c in conns), conns
-    finally:
-        for s in servers:
-            s.destroy()
+def test_300_databases_on_two_servers_one_connection_each(pg_server):
+    servers = [pg_server(settings={"max_replication_slots": 20}) for _ in range(2)]
+    for n, s in enumerate(servers):
+        s.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
+        args = [f"{PGBIN}/psql", "-X", "-q", "-h", s.dir, "-p", str(s.port), "-U", "postgres", "-d", "postgres"]
+        for i in range(150):
+            args += ["-c", f"CREATE DATABASE db_{n}_{i:03d}"]
+        r = as_pg(args, timeout=600)
+        assert r.returncode == 0, r.stderr
+        for i in range(0, 150, 30):  # some with a logical slot
+            s.sql(f"SELECT pg_create_logical_replication_slot('slot_{i:03d}', 'pgoutput')", db=f"db_{n}_{i:03d}")
+    s.sql("SELECT 1")
+    before = [int(s.sql("SELECT count(*) FROM pg_stat_database WHERE datname LIKE 'db_%' AND numbackends > 0")) for s in servers]
+    p, t = discover(*servers)
+    assert p.returncode == 0, p.stderr
+    for s in servers:
+        node = [x for x in t["nodes"] if x["id"] == nid(s)][0]
+        assert len([d for d in node["databases"] if d.startswith("db_")]) == 150
+    assert len(t["slots"]) == 10 and all(sl["type"] == "logical" for sl in t["slots"])
+    # discovery connects to one database per server, never to each of the 300
+    assert before == [0, 0]
+    conns = [int(s.sql("SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database WHERE datname LIKE 'db_%'"))
+             for s in servers]
+    # (slot creation touched 5 databases per server; discovery added none)
+    assert all(c < 50 for c in conns), conns
 
 
 def test_rds_instances_merge_into_the_topology(topo, daemon_factory, redis, moto):
@@ -363,11 +333,7 @@ def test_rds_instances_merge_into_the_topology(topo, daemon_factory, redis, moto
                         "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_RDS_DISCOVERY_SECONDS": "1"})
     for name, inst in (("primary", "orders-primary"), ("standby", "orders-standby"),
                        ("sub", "reports-aurora-1")):
-        r = d.post("/api/databases", data=json.dumps({
-            "id": name, "name": name, "host": "127.0.0.1", "port": topo[name].port, "dbname": "postgres",
-            "user": "monitor", "credentials": {"source": "env", "env": "MON_PW"},
-            "aws": {"rds_instance_id": inst}}), headers={"Content-Type": "application/json"})
-        assert r.status_code == 201, r.text
+        register_db(d, name, topo[name], user="monitor", env="MON_PW", aws={"rds_instance_id": inst})
 
     def merged():
         t = d.get("/api/replication/discover", auth=True).json()

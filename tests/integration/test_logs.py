@@ -1,10 +1,8 @@
 """Log sources in the daemon: a PostgreSQL log file followed across rotation and
 truncation (stderr and csvlog), and RDS logs through DescribeDBLogFiles +
 DownloadDBLogFilePortion answered from recorded responses."""
-import json
 import os
 import threading
-import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
@@ -12,10 +10,9 @@ from xml.sax.saxutils import escape
 import pytest
 
 from awshelp import BASE_ENV
-from conftest import AUTH_KEY, free_port, wait_for
+from conftest import AUTH_KEY, JSON, register_db, wait_for
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "rds")
-JSON = {"Content-Type": "application/json"}
 
 # lines as PostgreSQL 15 writes them with Debian's log_line_prefix '%m [%p] %q%u@%d '
 SLOT_GONE = ('2026-11-26 15:10:01.120 UTC [4242] FATAL:  could not start WAL streaming: ERROR:  '
@@ -26,10 +23,12 @@ NOISE = "2026-11-26 15:10:03.000 UTC [77] LOG:  checkpoint starting: time\n"
 
 
 def register(d, ident, logs, port=None, **extra):
-    body = {"id": ident, "name": ident, "host": "127.0.0.1", "port": port or free_port(),
-            "dbname": "postgres", "user": "monitor", "credentials": {"source": "env", "env": "NOPE"},
-            "logs": logs, **extra}
-    return d.post("/api/databases", data=json.dumps(body), headers=JSON)
+    return register_db(d, ident, port=port, user="monitor", env="NOPE", expect=None, logs=logs, **extra)
+
+
+def source(d, ident):
+    """The status of the database's log file source (offset read, bytes waiting, error)."""
+    return d.get(f"/api/databases/{ident}", auth=True).json()["log_sources"][0]
 
 
 def events(d, **q):
@@ -48,11 +47,14 @@ def test_log_file_followed_across_rotation_and_truncation(daemon_factory, redis,
     assert register(d, "app", {"file": log}).status_code == 201
     port = d.get("/api/databases/app", auth=True).json()["port"]
     node = f"127.0.0.1:{port}"
-    time.sleep(0.5)
+    # it starts at the end of what is there (not replayed)
+    wait_for(lambda: source(d, "app")["offset"] == len(SLOT_GONE), timeout=5, what="the file opened")
     with open(log, "a") as f:
         f.write(NOISE)
         f.write(WAL_GONE[:60])  # half a line: nothing until the rest arrives
-    time.sleep(0.4)
+    wait_for(lambda: source(d, "app")["offset"] == os.path.getsize(log), timeout=5,
+             what="the appended bytes read")
+    assert source(d, "app")["pending_bytes"] == 60 and source(d, "app")["events"] == 0
     assert events(d) == []
     with open(log, "a") as f:
         f.write(WAL_GONE[60:])
@@ -93,8 +95,8 @@ def test_csvlog_records_spanning_lines_and_a_missing_file(daemon_factory, redis,
     d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
                         "PGFLEET_LOG_POLL_MS": "100"})
     assert register(d, "rep", {"file": log}).status_code == 201  # not there yet
-    time.sleep(0.5)
-    assert "cannot open" in d.logs()
+    wait_for(lambda: "cannot open" in d.logs(), timeout=5, what="the missing file reported")
+    assert "cannot open" in (source(d, "rep")["error"] or "")
     rec = ('2026-11-26 15:20:00.000 UTC,"postgres","reporting",1234,"127.0.0.1:5000",6561ab.4d2,1,'
            '"idle",2026-11-26 15:00:00 UTC,3/7,0,ERROR,23505,"duplicate key value violates unique '
            'constraint ""orders_pkey""","Key (id)=(1) already exists.\nsecond line",,,,'

@@ -5,24 +5,20 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
-from conftest import PGFLEET_BIN, wait_for
-from pghelp import PgServer
-from test_discover import standby_of
+from conftest import PGFLEET_BIN, register_db, wait_for
 
 PW = "migrate-pw"
 
 
 @pytest.fixture(scope="module")
-def srv():
-    s = PgServer(settings={"max_prepared_transactions": 10, "max_wal_senders": 5},
-                 hba="host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n")
+def srv(pg_servers):
+    s = pg_servers(settings={"max_prepared_transactions": 10, "max_wal_senders": 5},
+                   hba="host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n")
     s.sql(f"CREATE ROLE monitor SUPERUSER LOGIN REPLICATION PASSWORD '{PW}'")
-    yield s
-    s.destroy()
+    return s
 
 
 @pytest.fixture
@@ -220,51 +216,37 @@ def test_script_checks_and_non_transactional(srv, dbs, tmp_path):
     assert p.returncode == 2 and "give the script" in p.stderr
 
 
-def test_standby_refused_and_subscribers_first(srv, dbs, tmp_path):
-    standby = standby_of_monitor(srv)
-    sub = PgServer()
-    try:
-        sub.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
-        sub.sql("CREATE DATABASE reporting")
-        srv.sql("CREATE TABLE orders (id int PRIMARY KEY)", db=dbs[0])
-        sub.sql("CREATE TABLE orders (id int PRIMARY KEY)", db="reporting")
-        srv.sql("CREATE PUBLICATION orders_pub FOR TABLE orders", db=dbs[0])
-        sub.sql(f"CREATE SUBSCRIPTION orders_sub CONNECTION '{target(srv, dbs[0])}' PUBLICATION orders_pub", db="reporting")
-        # a standby among the targets: the run is refused before anything changes
-        p, r = migrate(tmp_path, "ALTER TABLE orders ADD COLUMN note text;",
-                       [target(srv, dbs[0]), f"host=127.0.0.1 port={standby.port} dbname={dbs[0]} user=monitor password={PW}"])
-        assert p.returncode == 21 and any("standby" in (t["error"] or "") for t in r["targets"])
-        assert srv.sql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders'", db=dbs[0]) == "1"
-        # publisher listed first, subscriber runs first, and the plan says why
-        p, r = migrate(tmp_path, "ALTER TABLE orders ADD COLUMN note text;",
-                       [target(srv, dbs[0]), f"host=127.0.0.1 port={sub.port} dbname=reporting user=monitor password={PW}"],
-                       name="add_note")
-        assert p.returncode == 0, p.stderr + p.stdout
-        assert [t["target"] for t in r["targets"]] == [f"127.0.0.1:{sub.port}/reporting", f"127.0.0.1:{srv.port}/{dbs[0]}"]
-        assert any("does not carry DDL" in n for n in r["plan"])
-        assert not any("not targets of this run" in n for n in r["plan"])
-        srv.sql("INSERT INTO orders VALUES (1, 'replicated')", db=dbs[0])
-        wait_for(lambda: sub.sql("SELECT note FROM orders", db="reporting") == "replicated", timeout=20,
-                 what="the new column replicating")
-        # the publisher alone: its subscriber is outside the run, and the plan says so
-        p, r = migrate(tmp_path, "ALTER TABLE orders ADD COLUMN extra int;", [target(srv, dbs[0])],
-                       name="add_extra")
-        assert p.returncode == 0
-        assert any("not targets of this run" in n and "orders_sub" in n for n in r["plan"]), r["plan"]
-        sub.sql("DROP SUBSCRIPTION orders_sub", db="reporting")
-    finally:
-        sub.destroy()
-        standby.destroy()
-
-
-def standby_of_monitor(srv):
-    import test_discover
-    old = test_discover.PW
-    test_discover.PW = PW
-    try:
-        return standby_of(srv, "mig_standby")
-    finally:
-        test_discover.PW = old
+def test_standby_refused_and_subscribers_first(srv, dbs, tmp_path, pg_server):
+    standby = pg_server.standby_of(srv, "mig_standby", "monitor", PW)
+    sub = pg_server()
+    sub.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
+    sub.sql("CREATE DATABASE reporting")
+    srv.sql("CREATE TABLE orders (id int PRIMARY KEY)", db=dbs[0])
+    sub.sql("CREATE TABLE orders (id int PRIMARY KEY)", db="reporting")
+    srv.sql("CREATE PUBLICATION orders_pub FOR TABLE orders", db=dbs[0])
+    sub.sql(f"CREATE SUBSCRIPTION orders_sub CONNECTION '{target(srv, dbs[0])}' PUBLICATION orders_pub", db="reporting")
+    # a standby among the targets: the run is refused before anything changes
+    p, r = migrate(tmp_path, "ALTER TABLE orders ADD COLUMN note text;",
+                   [target(srv, dbs[0]), f"host=127.0.0.1 port={standby.port} dbname={dbs[0]} user=monitor password={PW}"])
+    assert p.returncode == 21 and any("standby" in (t["error"] or "") for t in r["targets"])
+    assert srv.sql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders'", db=dbs[0]) == "1"
+    # publisher listed first, subscriber runs first, and the plan says why
+    p, r = migrate(tmp_path, "ALTER TABLE orders ADD COLUMN note text;",
+                   [target(srv, dbs[0]), f"host=127.0.0.1 port={sub.port} dbname=reporting user=monitor password={PW}"],
+                   name="add_note")
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert [t["target"] for t in r["targets"]] == [f"127.0.0.1:{sub.port}/reporting", f"127.0.0.1:{srv.port}/{dbs[0]}"]
+    assert any("does not carry DDL" in n for n in r["plan"])
+    assert not any("not targets of this run" in n for n in r["plan"])
+    srv.sql("INSERT INTO orders VALUES (1, 'replicated')", db=dbs[0])
+    wait_for(lambda: sub.sql("SELECT note FROM orders", db="reporting") == "replicated", timeout=20,
+             what="the new column replicating")
+    # the publisher alone: its subscriber is outside the run, and the plan says so
+    p, r = migrate(tmp_path, "ALTER TABLE orders ADD COLUMN extra int;", [target(srv, dbs[0])],
+                   name="add_extra")
+    assert p.returncode == 0
+    assert any("not targets of this run" in n and "orders_sub" in n for n in r["plan"]), r["plan"]
+    sub.sql("DROP SUBSCRIPTION orders_sub", db="reporting")
 
 
 def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_factory, redis):
@@ -273,10 +255,7 @@ def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_fact
     from conftest import AUTH_KEY
     d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
     for db in dbs:
-        r = d.post("/api/databases", data=json.dumps({
-            "id": db, "name": db, "host": "127.0.0.1", "port": srv.port, "dbname": db, "user": "monitor",
-            "credentials": {"source": "env", "env": "MIG_PW"}}), headers={"Content-Type": "application/json"})
-        assert r.status_code == 201, r.text
+        register_db(d, db, srv, db, "monitor", env="MIG_PW")
     body = {"name": "add_orders", "sql": ADD, "database_ids": dbs}
 
     async def run():
@@ -327,7 +306,8 @@ def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_fact
     assert "cancel" in rec["targets"][0]["error"] and not has_table(srv, dbs[0], "slow_a")
     # a record left running by a server that died is marked interrupted at start
     redis.cli("HSET", "pgfleet:migrations", "mig-dead", json.dumps({
-        "execution_id": "mig-dead", "name": "x", "status": "running", "started_at": "2026-11-26T00:00:00Z",
+        "schema_version": 1, "execution_id": "mig-dead", "name": "x", "checksum": "c" * 64,
+        "status": "running", "started_at": "2026-11-26T00:00:00Z",
         "targets": [{"target": dbs[0], "status": "running", "statements_done": 1}]}))
     d.stop()
     d2 = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
@@ -353,10 +333,7 @@ def test_dashboard_runs_a_sample_migration_and_shows_it_live(srv, dbs, daemon_fa
         srv.sql("CREATE TABLE orders (id int PRIMARY KEY, status text, created_at timestamptz)", db=db)
     d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
     for db in dbs[:2]:
-        assert d.post("/api/databases", data=json.dumps({
-            "id": db, "name": db, "host": "127.0.0.1", "port": srv.port, "dbname": db, "user": "monitor",
-            "credentials": {"source": "env", "env": "MIG_PW"}}),
-            headers={"Content-Type": "application/json"}).status_code == 201
+        register_db(d, db, srv, db, "monitor", env="MIG_PW")
     b = Browser()
     try:
         b.open(f"{d.url}/#key={AUTH_KEY}")
@@ -412,18 +389,15 @@ def test_daemon_resolves_prepared_transactions_at_start(srv, dbs, daemon_factory
     assert "pgfleet:mig-dddd:0" in logs and "rolled back (no target" in logs
 
 
-def test_many_databases_on_a_server_with_few_connections(tmp_path):
+def test_many_databases_on_a_server_with_few_connections(tmp_path, pg_server):
     """30 databases on a server that allows 15 connections: the run never holds more than
     a few (planning is bounded, each target's session opens when its turn comes)."""
-    s = PgServer(settings={"max_connections": 15, "superuser_reserved_connections": 1})
-    try:
-        s.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
-        names = [f"few_{i:02d}" for i in range(30)]
-        for n in names:
-            s.sql(f"CREATE DATABASE {n}")
-        p, r = migrate(tmp_path, "CREATE TABLE few (id int);", [target(s, n) for n in names], "--parallel", "4",
-                       name="few")
-        assert p.returncode == 0, p.stderr[-2000:]
-        assert [t["status"] for t in r["targets"]] == ["committed"] * 30
-    finally:
-        s.destroy()
+    s = pg_server(settings={"max_connections": 15, "superuser_reserved_connections": 1})
+    s.sql(f"CREATE ROLE monitor SUPERUSER LOGIN PASSWORD '{PW}'")
+    names = [f"few_{i:02d}" for i in range(30)]
+    for n in names:
+        s.sql(f"CREATE DATABASE {n}")
+    p, r = migrate(tmp_path, "CREATE TABLE few (id int);", [target(s, n) for n in names], "--parallel", "4",
+                   name="few")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert [t["status"] for t in r["targets"]] == ["committed"] * 30

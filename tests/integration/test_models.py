@@ -86,7 +86,7 @@ def test_stream_and_migration_validation(daemon):
     fields = {(f["field"], f["rule"]) for f in r.json()["error"]["fields"]}
     assert ("target_database_id", "distinct") in fields and ("publication", "required") in fields
     r = validate(daemon, "migration", {"name": "m", "checksum": "0" * 64,
-                                       "targets": [{"database_id": "a"}]})
+                                       "targets": [{"target": "a"}]})
     assert r.status_code == 200 and r.json()["model"]["status"] == "pending"
     r = validate(daemon, "migration", {"name": "m", "checksum": "xyz", "targets": "all"})
     assert {f["field"] for f in r.json()["error"]["fields"]} == {"checksum", "targets"}

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, LineTool, make_tls_material
-from pghelp import PgServer
 
 PGTOOL = str(Path(os.environ.get("PGFLEET_BIN", ROOT / "build" / "pgfleet")).parent / "pgtool")
 
@@ -23,11 +22,10 @@ class PgTool(LineTool):
 
 
 @pytest.fixture(scope="module")
-def pg():
-    s = PgServer()
+def pg(pg_servers):
+    s = pg_servers()
     s.sql("CREATE ROLE app LOGIN PASSWORD 'pw'")
-    yield s
-    s.destroy()
+    return s
 
 
 def tool(pg, **kw):
@@ -100,9 +98,9 @@ def test_connect_timeout_is_ours(pg):
 
 
 @pytest.fixture(scope="module")
-def tls_pg(tmp_path_factory):
+def tls_pg(tmp_path_factory, pg_servers):
     d = make_tls_material(tmp_path_factory.mktemp("pgtls"), cn="localhost", san="DNS:localhost")
-    s = PgServer(settings={"ssl": "on"},
+    s = pg_servers(settings={"ssl": "on"},
                  hba="hostssl all all 127.0.0.1/32 scram-sha-256\n", start=False)
     for f in ("server.crt", "server.key"):
         shutil.copy(d / f, s.data)
@@ -117,8 +115,7 @@ def tls_pg(tmp_path_factory):
     s.start()
     s.sql("CREATE ROLE app LOGIN PASSWORD 'pw'")
     s.ca = str(d / "ca.crt")
-    yield s
-    s.destroy()
+    return s
 
 
 @pytest.mark.parametrize("mode,ca,host,ok,kind", [

@@ -12,7 +12,7 @@ import pytest
 import requests
 import websockets
 
-from conftest import AUTH_KEY, ROOT, wait_for
+from conftest import AUTH_KEY, ROOT, register_db, wait_for
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -49,7 +49,7 @@ def test_new_connections_refused_while_draining(daemon, redis):
     t.start()
     time.sleep(0.2)
     daemon.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
+    wait_for(lambda: "SIGTERM received" in daemon.logs(), timeout=5, what="the signal handled")
     with pytest.raises(requests.ConnectionError):
         requests.get(daemon.url + "/healthz", timeout=2)
     t.join(5)
@@ -71,7 +71,7 @@ def test_shutdown_with_open_websockets(daemon):
 
 
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
-def test_clean_under_valgrind(daemon_factory, redis, workdir):
+def test_clean_under_valgrind(daemon_factory, redis, workdir, pg_server):
     plain = os.environ.get("PGFLEET_BIN_PLAIN", str(ROOT / "build" / "pgfleet"))
     if not os.path.exists(plain):
         pytest.skip(f"no non-sanitized binary at {plain} (valgrind cannot run ASan builds)")
@@ -96,28 +96,18 @@ def test_clean_under_valgrind(daemon_factory, redis, workdir):
     d.get("/api/openapi.json", auth=True)
     assert d.get("/api/aws/test", auth=True, timeout=60).json()["ok"] is True
     # a real PostgreSQL target: pool, probes, and a failing one
-    from pghelp import PgServer
-    pgs = PgServer()
+    pgs = pg_server()
     try:
         pgs.sql("CREATE ROLE app LOGIN PASSWORD 'pw'")
         for ident, port in (("ok", pgs.port), ("down", 1)):
-            r = d.post("/api/databases", data=json.dumps({
-                "id": ident, "name": ident, "host": "127.0.0.1", "port": port, "dbname": "postgres",
-                "user": "app", "credentials": {"source": "env", "env": "VG_PW"}}),
-                headers={"Content-Type": "application/json"}, timeout=60)
-            assert r.status_code == 201, r.text
+            register_db(d, ident, port=port, user="app", env="VG_PW")
         assert d.get("/api/databases/test", auth=True, timeout=60).json()["count"] == 2
         # migrations, a stream's whole life, log events, history: the newer paths too
         pgs.sql("ALTER ROLE app SUPERUSER REPLICATION")
         for db in ("va", "vb"):
             pgs.sql(f"CREATE DATABASE {db} OWNER app")
             pgs.sql("CREATE TABLE t (id int PRIMARY KEY)", db=db)
-            r = d.post("/api/databases", data=json.dumps({
-                "id": db, "name": db, "host": "127.0.0.1", "port": pgs.port, "dbname": db, "user": "app",
-                "credentials": {"source": "env", "env": "VG_PW"},
-                "logs": {"file": os.path.join(pgs.dir, "log")}}),
-                headers={"Content-Type": "application/json"}, timeout=60)
-            assert r.status_code == 201, r.text
+            register_db(d, db, pgs, db, "app", env="VG_PW", logs={"file": os.path.join(pgs.dir, "log")})
         pgs.sql("INSERT INTO t SELECT generate_series(1, 10)", db="va")
         r = d.post("/api/migrations/execute", data=json.dumps({
             "name": "vg", "sql": "CREATE TABLE vg (id int); SELECT 1;", "database_ids": ["va", "vb"]}),
@@ -139,7 +129,7 @@ def test_clean_under_valgrind(daemon_factory, redis, workdir):
         d.get("/api/replication/events?severity=critical", auth=True, timeout=60)
         d.get("/api/replication/streams", auth=True, timeout=60)
     finally:
-        pgs.destroy()
+        pgs.stop()  # the daemon goes on with its targets down
     moto.stop()  # and once more with AWS gone: transport errors, retries, timers
     assert d.get("/api/aws/test", auth=True, timeout=60).json()["ok"] is False
     d.get("/")
