@@ -180,8 +180,19 @@ SQL
 moto_up() {
   if [[ -f "$DIR/moto.pid" ]] && kill -0 "$(cat "$DIR/moto.pid")" 2>/dev/null; then return 0; fi
   port_free_or_ours $MOTO_PORT "moto server"
-  nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p $MOTO_PORT >"$DIR/log/moto.log" 2>&1 &
-  echo $! >"$DIR/moto.pid"
+  local try
+  for try in 1 2 3 4 5; do
+    nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p $MOTO_PORT >"$DIR/log/moto.log" 2>&1 &
+    echo $! >"$DIR/moto.pid"
+    sleep 0.3
+    # a port a process that just ended still held: wait a moment and try again
+    if ! kill -0 "$(cat "$DIR/moto.pid")" 2>/dev/null && grep -q "Address already in use" "$DIR/log/moto.log"; then
+      say "port $MOTO_PORT is still held (attempt $try); retrying"
+      sleep 2
+      continue
+    fi
+    break
+  done
   wait_port $MOTO_PORT "moto server" "$(cat "$DIR/moto.pid")" "$DIR/log/moto.log"
   AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
     AWS_REGION=$REGION AWS_DEFAULT_REGION=$REGION "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_aws.py" \
@@ -235,7 +246,11 @@ cmd_down() {
     rm -f "$DIR/redis.pid"
   fi
   if [[ -f "$DIR/moto.pid" ]]; then
-    kill "$(cat "$DIR/moto.pid")" 2>/dev/null || true
+    local mpid
+    mpid=$(cat "$DIR/moto.pid")
+    kill "$mpid" 2>/dev/null || true
+    # gone for real before the next 'up' binds its port again
+    for _ in $(seq 1 100); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.1; done
     rm -f "$DIR/moto.pid"
   fi
   say "down"

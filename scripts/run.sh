@@ -26,13 +26,15 @@ BIN=${1:?usage: scripts/run.sh BINARY | --stop}
 "$ROOT/scripts/devenv.sh" up
 mkdir -p "$DIR"
 if [[ -z "${AUTH_KEY:-}" ]]; then
-  [[ -s "$DIR/auth_key" ]] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$DIR/auth_key")
+  [[ -s "$DIR/auth_key" ]] || (umask 077; head -c 32 /dev/urandom | base64 | tr -d '/+=' >"$DIR/auth_key")
   AUTH_KEY=$(cat "$DIR/auth_key")
 fi
 export AUTH_KEY
 eval "$("$ROOT/scripts/devenv.sh" env | sed 's/^/export /')"
 export PGFLEET_LISTEN="${PGFLEET_LISTEN:-127.0.0.1:8000}"
 export PGFLEET_LOG_FORMAT="${PGFLEET_LOG_FORMAT:-text}"
+# the local servers write their logs here: pgfleet may follow files in it, and nowhere else
+export PGFLEET_LOG_DIRS="${PGFLEET_LOG_DIRS:-$DIR/log}"
 
 trap 'stop_all' EXIT
 trap 'exit 130' INT TERM

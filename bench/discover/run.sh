@@ -58,14 +58,14 @@ FLOOR_RSS=$(timed "$BIN" help | cut -d' ' -f2)
 # the daemon following all databases at the default intervals
 RPORT=$(free_port); HPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --daemonize no >/dev/null 2>&1 & PIDS+=($!)
-BENCH_PW=$PW AUTH_KEY=k PGFLEET_LISTEN=127.0.0.1:$HPORT PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 \
+PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=bench-key-0123456789-abcdefghij PGFLEET_LISTEN=127.0.0.1:$HPORT PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 \
   PGFLEET_LOG_LEVEL=warn AWS_EC2_METADATA_DISABLED=true "$BIN" serve 2>"$OUT/discover-daemon.log" &
 DPID=$!; PIDS+=($DPID)
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$HPORT/healthz" >/dev/null && break; sleep 0.1; done
 for p in "${PORTS[@]}"; do
   for i in $(seq -w 1 "$DBS"); do
-    curl -fs -o /dev/null -H 'X-API-Key: k' -H 'Content-Type: application/json' \
-      -d "{\"id\":\"p${p}_$i\",\"name\":\"db_$i on $p\",\"host\":\"127.0.0.1\",\"port\":$p,\"dbname\":\"db_$i\",\"user\":\"bench\",\"credentials\":{\"source\":\"env\",\"env\":\"BENCH_PW\"}}" \
+    curl -fs -o /dev/null -H 'X-API-Key: bench-key-0123456789-abcdefghij' -H 'Content-Type: application/json' \
+      -d "{\"id\":\"p${p}_$i\",\"name\":\"db_$i on $p\",\"host\":\"127.0.0.1\",\"port\":$p,\"dbname\":\"db_$i\",\"user\":\"bench\",\"credentials\":{\"source\":\"env\",\"env\":\"PGFLEET_DB_BENCH_PW\"}}" \
       "http://127.0.0.1:$HPORT/api/databases"
   done
 done
@@ -75,7 +75,7 @@ t0=$(ticks); sleep "$FOLLOW_SECONDS"; t1=$(ticks)
 HZ=$(getconf CLK_TCK)
 CPU=$(echo "($t1 - $t0) / $HZ / $FOLLOW_SECONDS * 100" | bc -l)
 DRSS=$(awk '/VmRSS/ {print $2}' "/proc/$DPID/status")
-EDGES=$(curl -fs -H 'X-API-Key: k' "http://127.0.0.1:$HPORT/api/replication/status" | "$ROOT/.venv/bin/python" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["slots"]), "slots,", d["cycles"], "cycles")')
+EDGES=$(curl -fs -H 'X-API-Key: bench-key-0123456789-abcdefghij' "http://127.0.0.1:$HPORT/api/replication/status" | "$ROOT/.venv/bin/python" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["slots"]), "slots,", d["cycles"], "cycles")')
 
 {
 printf '\nbench/discover: 2 servers, %s databases, median of %s cold runs, %s\n\n' "$NDB" "$ROUNDS" "$(date -u +%FT%TZ)"

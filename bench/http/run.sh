@@ -10,7 +10,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN=${1:-$ROOT/build/pgfleet}
 DURATION=${DURATION:-5} ROUNDS=${ROUNDS:-3} CONNECTIONS=${CONNECTIONS:-50}
-KEY=bench-key-0123456789
+KEY=bench-key-0123456789-abcdefghij
 OUT="$ROOT/bench/results"; mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "bench: wrk is not installed (scripts/bootstrap.sh installs it)"; exit 1; }
 

@@ -19,9 +19,9 @@ static const char components_json[] =
     "\"request_id\":{\"type\":\"string\"},"
     "\"fields\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/FieldError\"}}}}}},"
     "\"FieldError\":{\"type\":\"object\",\"properties\":{\"field\":{\"type\":\"string\"},"
-    "\"rule\":{\"type\":\"string\",\"enum\":[\"required\",\"type\",\"min_length\",\"max_length\","
-    "\"pattern\",\"range\",\"enum\",\"unknown_field\",\"requires_tls\",\"distinct\","
-    "\"min_items\",\"max_items\",\"schema_version\"]},\"message\":{\"type\":\"string\"}}},"
+    "\"rule\":{\"type\":\"string\",\"description\":\"a stable word: required, type, "
+    "min_length, max_length, pattern, range, enum, unknown_field, distinct, not_found, "
+    "not_allowed, ...\"},\"message\":{\"type\":\"string\"}}},"
     "\"Health\":{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},"
     "\"version\":{\"type\":\"string\"},\"uptime_seconds\":{\"type\":\"number\"}}},"
     "\"Ready\":{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},"
@@ -68,27 +68,40 @@ static const char components_json[] =
     "\"subscription\":{\"type\":\"string\",\"nullable\":true},"
     "\"slot\":{\"type\":\"string\",\"nullable\":true,\"pattern\":\"^[a-z0-9_]+$\"},"
     "\"tables\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "\"all_tables\":{\"type\":\"boolean\"},\"options\":{\"type\":\"object\"},"
+    "\"publication_created\":{\"type\":\"boolean\"},\"slot_created\":{\"type\":\"boolean\"},"
+    "\"step\":{\"type\":\"string\",\"enum\":[\"none\",\"publication\",\"slot\","
+    "\"subscription\",\"created\",\"disable\",\"detach_slot\",\"drop_subscription\","
+    "\"drop_slot\",\"drop_publication\",\"dropped\"]},"
     "\"state\":{\"type\":\"string\",\"enum\":[\"pending\",\"creating\",\"initializing\","
     "\"streaming\",\"paused\",\"error\",\"dropping\",\"dropped\"]},"
     "\"error\":{\"type\":\"string\",\"nullable\":true},"
+    "\"sync\":{\"type\":\"object\"},\"checks\":{\"type\":\"array\"},"
+    "\"created_by\":{\"type\":\"string\",\"nullable\":true},"
     "\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"},"
     "\"updated_at\":{\"type\":\"string\",\"format\":\"date-time\"}}},"
-    "\"MigrationTarget\":{\"type\":\"object\",\"required\":[\"database_id\"],\"properties\":{"
-    "\"database_id\":{\"type\":\"string\"},\"status\":{\"type\":\"string\",\"enum\":[\"pending\","
-    "\"running\",\"committed\",\"failed\",\"rolled_back\",\"skipped\"]},"
+    "\"MigrationTarget\":{\"type\":\"object\",\"required\":[\"target\"],\"properties\":{"
+    "\"target\":{\"type\":\"string\"},\"status\":{\"type\":\"string\",\"enum\":[\"pending\","
+    "\"running\",\"committed\",\"prepared\",\"failed\",\"rolled_back\",\"skipped\","
+    "\"unknown\"]},"
     "\"statements_done\":{\"type\":\"integer\"},\"statements_total\":{\"type\":\"integer\"},"
-    "\"started_at\":{\"type\":\"string\",\"nullable\":true},"
-    "\"finished_at\":{\"type\":\"string\",\"nullable\":true},"
-    "\"error\":{\"type\":\"string\",\"nullable\":true}}},"
+    "\"duration_ms\":{\"type\":\"number\"},"
+    "\"error\":{\"type\":\"string\",\"nullable\":true},"
+    "\"note\":{\"type\":\"string\",\"nullable\":true}}},"
     "\"MigrationExecution\":{\"type\":\"object\",\"additionalProperties\":false,"
     "\"required\":[\"name\",\"checksum\",\"targets\"],\"properties\":{"
-    "\"schema_version\":{\"type\":\"integer\"},\"id\":{\"type\":\"string\"},"
+    "\"schema_version\":{\"type\":\"integer\"},\"execution_id\":{\"type\":\"string\"},"
     "\"name\":{\"type\":\"string\",\"maxLength\":200},"
     "\"checksum\":{\"type\":\"string\",\"pattern\":\"^[0-9a-f]{64}$\"},"
+    "\"dry_run\":{\"type\":\"boolean\"},\"atomic\":{\"type\":\"boolean\"},"
+    "\"continue_on_error\":{\"type\":\"boolean\"},\"non_transactional\":{\"type\":"
+    "\"boolean\"},\"plan\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "\"recovered\":{\"type\":\"array\"},"
     "\"targets\":{\"type\":\"array\",\"minItems\":1,"
     "\"items\":{\"$ref\":\"#/components/schemas/MigrationTarget\"}},"
     "\"status\":{\"type\":\"string\",\"enum\":[\"pending\",\"running\",\"succeeded\",\"failed\","
-    "\"partial\",\"cancelled\"]},\"applied_by\":{\"type\":\"string\",\"nullable\":true},"
+    "\"partial\",\"cancelled\",\"interrupted\"]},\"applied_by\":{\"type\":\"string\","
+    "\"nullable\":true},"
     "\"started_at\":{\"type\":\"string\",\"nullable\":true},"
     "\"finished_at\":{\"type\":\"string\",\"nullable\":true},"
     "\"error\":{\"type\":\"string\",\"nullable\":true}}},"
@@ -99,8 +112,9 @@ static const char components_json[] =
     "\"kind\":{\"type\":\"string\"},\"model\":{\"$ref\":\"#/components/schemas/AnyModel\"}}},"
     "\"AwsCheck\":{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"},"
     "\"region\":{\"type\":\"string\",\"nullable\":true},\"endpoints\":{\"type\":\"object\"},"
-    "\"credentials\":{\"type\":\"object\",\"properties\":{\"source\":{\"type\":\"string\"},"
-    "\"access_key_id\":{\"type\":\"string\",\"description\":\"masked\"}}},"
+    "\"credentials\":{\"type\":\"object\",\"properties\":{\"source\":{\"type\":\"string\","
+    "\"nullable\":true},\"access_key_id\":{\"type\":\"string\",\"nullable\":true,"
+    "\"description\":\"masked\"}}},"
     "\"checks\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
     "\"service\":{\"type\":\"string\"},\"ok\":{\"type\":\"boolean\"},"
     "\"latency_ms\":{\"type\":\"number\"},\"attempts\":{\"type\":\"integer\"},"
@@ -216,11 +230,19 @@ static json_t *operation(const Route *r)
         json_object_set_new(
             ok, "content",
             json_pack("{s:{s:o}}", "application/json", "schema", ref(r->response_schema)));
-    json_object_set_new(responses, "200", ok);
+    char success[16];
+    snprintf(success, sizeof success, "%u", r->success ? r->success : 200);
+    json_object_set_new(responses, success, ok);
     for (const char *const *s = r->responses; s && *s; s++)
         json_object_set_new(responses, *s,
                             json_pack("{s:s, s:{s:{s:o}}}", "description", status_text(*s),
                                       "content", "application/json", "schema", ref("Error")));
+    /* every other failure has the same shape: 405, 413, 415, 421, 503 while shutting down ... */
+    json_object_set_new(responses, "default",
+                        json_pack("{s:s, s:{s:{s:o}}}", "description",
+                                  "Any other error, always {\"error\":{\"code\",\"message\","
+                                  "\"hint\"}}",
+                                  "content", "application/json", "schema", ref("Error")));
     json_object_set_new(op, "responses", responses);
     if (r->role != ROLE_NONE)
         json_object_set_new(op, "security",

@@ -49,14 +49,14 @@ void api_metrics(HttpRequest *req, void *app)
 /* a query parameter that must be an integer in [min, max]; false when answered 422 */
 static bool int_param(HttpRequest *req, const char *name, long min, long max, long *out)
 {
-    char buf[32];
-    if (!http_query_param(req, name, buf, sizeof buf))
+    const char *buf = http_query_value(req, name);
+    if (!buf)
         return true;
     char *end;
     long v = strtol(buf, &end, 10);
     if (*end || !*buf || v < min || v > max) {
         http_respond_error(req, PGF_ERR_VALIDATION, NULL,
-                           "%s: '%s' is not a number from %ld to %ld", name, buf, min, max);
+                           "%s: '%.40s' is not a number from %ld to %ld", name, buf, min, max);
         return false;
     }
     *out = v;
@@ -74,20 +74,17 @@ void api_replication_history(HttpRequest *req, void *app)
 void api_replication_events(HttpRequest *req, void *app)
 {
     Services *s = app;
-    EventQuery q = {.limit = 100};
-    char node[300] = "", db[128] = "", severity[16] = "";
+    EventQuery q = {.limit = 100,
+                    .node = http_query_value(req, "node"),
+                    .database_id = http_query_value(req, "database_id"),
+                    .severity = http_query_value(req, "severity")};
     if (!int_param(req, "limit", 1, EVENTLOG_KEEP, &q.limit))
         return;
-    if (http_query_param(req, "severity", severity, sizeof severity) &&
-        strcmp(severity, "critical") && strcmp(severity, "warning") && strcmp(severity, "info")) {
+    if (q.severity && strcmp(q.severity, "critical") && strcmp(q.severity, "warning") &&
+        strcmp(q.severity, "info")) {
         http_respond_error(req, PGF_ERR_VALIDATION, "use critical, warning or info",
                            "severity: unknown value");
         return;
     }
-    (void)http_query_param(req, "node", node, sizeof node);
-    (void)http_query_param(req, "database_id", db, sizeof db);
-    q.node = node;
-    q.database_id = db;
-    q.severity = severity;
     replication_events(s->replication, &q, api_done, api_pending(req, 200));
 }

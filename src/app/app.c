@@ -15,6 +15,7 @@
 #include "aws/secrets.h"
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "common/mask.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "http/server.h"
@@ -106,6 +107,9 @@ static void app_stop(App *a)
     if (a->handles_open) {
         uv_close((uv_handle_t *)&a->sigterm, close_cb);
         uv_close((uv_handle_t *)&a->sigint, close_cb);
+        /* already stopping: a further signal must not kill the teardown halfway */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
         uv_close((uv_handle_t *)&a->heartbeat, close_cb);
         uv_close((uv_handle_t *)&a->drain, close_cb);
     }
@@ -278,7 +282,7 @@ static char *elasticache_store_url(App *a, const char *group_id)
     char *url = group_url(g.url, config_get(a->cfg, CFG_REDIS_URL));
     free(g.url);
     char masked[600];
-    config_mask_url(url, masked, sizeof masked);
+    mask_secrets(url, masked, sizeof masked);
     log_info("state store: ElastiCache replication group %s at %s", group_id, masked);
     return url;
 }
@@ -364,7 +368,13 @@ static PgfError start_http(App *a)
                             .nroutes = nroutes,
                             .app = &a->services,
                             .authkey = a->authkey,
-                            .hub = a->hub};
+                            .hub = a->hub,
+                            .public_url = config_get(a->cfg, CFG_PUBLIC_URL),
+                            .allowed_origins = config_get(a->cfg, CFG_ALLOWED_ORIGINS),
+                            .body_timeout_seconds = a->cfg->body_timeout_seconds,
+                            .ws_auth_timeout_seconds = a->cfg->ws_auth_timeout_seconds,
+                            .ws_unauthenticated_per_address =
+                                a->cfg->ws_unauthenticated_per_address};
     char err[512] = "";
     a->http = http_server_new(&ho, err, sizeof err);
     if (!a->http) {
@@ -374,9 +384,17 @@ static PgfError start_http(App *a)
     return PGF_OK;
 }
 
-/* refuses a listener without authentication beyond loopback */
+/* refuses a short API key, and a listener without authentication beyond loopback */
 static bool safe_to_listen(const App *a)
 {
+    const char *key = config_get(a->cfg, CFG_AUTH_KEY);
+    if (key && *key && strlen(key) < AUTHKEY_MIN_LENGTH) {
+        fprintf(stderr,
+                "pgfleet: AUTH_KEY is %zu characters; at least %d are needed to withstand "
+                "guessing\nHINT: generate one: openssl rand -base64 32\n",
+                strlen(key), AUTHKEY_MIN_LENGTH);
+        return false;
+    }
     const char *host = a->cfg->listen_host;
     if (a->authkey || config_host_is_loopback(host))
         return true;

@@ -17,6 +17,9 @@
 
 typedef struct AuthKey AuthKey;
 
+/* shorter keys are refused at start-up (exit 17) */
+#define AUTHKEY_MIN_LENGTH 24
+
 /* NULL when key is NULL or empty: the method is off */
 AuthKey *authkey_new(const char *key);
 void authkey_free(AuthKey *ak);

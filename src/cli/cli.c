@@ -1,9 +1,11 @@
 #include "cli/cli.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/mask.h"
 
 void cli_print_help(const Command *cmd, const char *path, FILE *out)
 {
@@ -78,4 +80,17 @@ int cli_main(int argc, char **argv)
         return 0;
     }
     return cmd->run(cmd, argc - i + 1, argv + i - 1);
+}
+
+void cli_warn_password_argument(const char *command, const char *conninfo)
+{
+    static bool warned;
+    if (warned || !mask_has_secret(conninfo))
+        return;
+    warned = true;
+    fprintf(stderr,
+            "%s: warning: a password on the command line can be read by other users of this "
+            "machine (ps, /proc, shell history)\nHINT: leave it out and set PGPASSWORD, or put "
+            "it in ~/.pgpass (or the file PGPASSFILE names)\n",
+            command);
 }

@@ -51,5 +51,7 @@ typedef struct CliCall {
 int cli_request(const char *method, const char *path, const char *body, CliCall *out);
 
 int cli_usage_error(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* warns once on stderr when a connection string given on the command line holds a password */
+void cli_warn_password_argument(const char *command, const char *conninfo);
 
 #endif

@@ -184,6 +184,7 @@ static int run_discover(const Command *cmd, int argc, char **argv)
             status = cli_usage_error("pgfleet discover", "unknown option '%s'", argv[i]);
         } else {
             char err[512];
+            cli_warn_password_argument("pgfleet discover", argv[i]);
             if (!discover_parse_conninfo(argv[i], &targets[n], &owners[n], err, sizeof err))
                 status = cli_usage_error("pgfleet discover", "%s", err);
             else

@@ -214,6 +214,7 @@ static int parse_targets(const Args *a, Targets *ts)
     for (int i = 0; i < a->nconn; i++) {
         char err[512];
         MigrateTarget *t = &ts->t[ts->n];
+        cli_warn_password_argument("pgfleet migrate", a->conninfos[i]);
         if (!discover_parse_conninfo(a->conninfos[i], &t->params, &ts->owners[ts->n], err,
                                      sizeof err))
             return cli_usage_error("pgfleet migrate", "%s", err);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/mask.h"
 #include "common/xalloc.h"
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
@@ -198,6 +199,66 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                                .max = 86400,
                                .description = "how often databases with subscriptions or logical "
                                               "slots are visited for initial-sync states"},
+    [CFG_PUBLIC_URL] = {.name = "public_url",
+                        .env = "PGFLEET_PUBLIC_URL",
+                        .type = CFGT_URL,
+                        .default_value = NULL,
+                        .description =
+                            "the URL people reach pgfleet at (https://pgfleet.example.com "
+                            "behind a load balancer): its host is accepted in Host "
+                            "headers and its origin in Origin headers"},
+    [CFG_ALLOWED_ORIGINS] = {.name = "allowed_origins",
+                             .env = "PGFLEET_ALLOWED_ORIGINS",
+                             .type = CFGT_STRING,
+                             .default_value = NULL,
+                             .description = "other origins (comma-separated, "
+                                            "https://host[:port]) whose pages may call the API "
+                                            "and open the WebSocket"},
+    [CFG_CREDENTIAL_ENV_ALLOW] = {.name = "credential_env_allow",
+                                  .env = "PGFLEET_CREDENTIAL_ENV_ALLOW",
+                                  .type = CFGT_STRING,
+                                  .default_value = "PGFLEET_DB_*",
+                                  .description = "environment variables a database's "
+                                                 "credentials may name (comma-separated, a "
+                                                 "trailing * matches a prefix); never AWS_*, "
+                                                 "AUTH_KEY or pgfleet's own settings"},
+    [CFG_SECRETS_PREFIX] = {.name = "secrets_prefix",
+                            .env = "PGFLEET_SECRETS_PREFIX",
+                            .type = CFGT_STRING,
+                            .default_value = "pgfleet/",
+                            .description = "Secrets Manager names a database's credentials may "
+                                           "use (comma-separated prefixes)"},
+    [CFG_LOG_DIRS] = {.name = "log_dirs",
+                      .env = "PGFLEET_LOG_DIRS",
+                      .type = CFGT_STRING,
+                      .default_value = NULL,
+                      .description = "folders a database's logs.file may be in "
+                                     "(comma-separated); unset: no log file may be followed"},
+    [CFG_WS_AUTH_TIMEOUT_SECONDS] = {.name = "ws_auth_timeout_seconds",
+                                     .env = "PGFLEET_WS_AUTH_TIMEOUT_SECONDS",
+                                     .type = CFGT_INT,
+                                     .default_value = "10",
+                                     .min = 1,
+                                     .max = 3600,
+                                     .description = "a WebSocket that has not authenticated by "
+                                                    "then is closed"},
+    [CFG_WS_UNAUTHENTICATED_PER_ADDRESS] = {.name = "ws_unauthenticated_per_address",
+                                            .env = "PGFLEET_WS_UNAUTHENTICATED_PER_ADDRESS",
+                                            .type = CFGT_INT,
+                                            .default_value = "16",
+                                            .min = 1,
+                                            .max = 100000,
+                                            .description = "most WebSockets one client address "
+                                                           "may hold open before they "
+                                                           "authenticate"},
+    [CFG_BODY_TIMEOUT_SECONDS] = {.name = "body_timeout_seconds",
+                                  .env = "PGFLEET_BODY_TIMEOUT_SECONDS",
+                                  .type = CFGT_INT,
+                                  .default_value = "30",
+                                  .min = 1,
+                                  .max = 3600,
+                                  .description = "a request body not received whole by then ends "
+                                                 "the connection (slow clients)"},
     [CFG_TEST_EXIT_AFTER] = {.name = "test_exit_after",
                              .env = "PGFLEET_TEST_EXIT_AFTER",
                              .type = CFGT_STRING,
@@ -365,6 +426,10 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->rds_log_poll_ms = 1000 * strtol(cfg->raw[CFG_RDS_LOG_POLL_SECONDS], NULL, 10);
     cfg->rds_discovery_ms = 1000 * strtol(cfg->raw[CFG_RDS_DISCOVERY_SECONDS], NULL, 10);
     cfg->inventory_ms = 1000 * strtol(cfg->raw[CFG_INVENTORY_SECONDS], NULL, 10);
+    cfg->ws_auth_timeout_seconds = strtol(cfg->raw[CFG_WS_AUTH_TIMEOUT_SECONDS], NULL, 10);
+    cfg->ws_unauthenticated_per_address =
+        strtol(cfg->raw[CFG_WS_UNAUTHENTICATED_PER_ADDRESS], NULL, 10);
+    cfg->body_timeout_seconds = strtol(cfg->raw[CFG_BODY_TIMEOUT_SECONDS], NULL, 10);
     return true;
 }
 
@@ -372,30 +437,13 @@ void config_free(Config *cfg)
 {
     for (int k = 0; k < CFG_COUNT; k++) {
         if (cfg->raw[k] && config_defs[k].type == CFGT_SECRET)
-            memset(cfg->raw[k], 0, strlen(cfg->raw[k]));
-        free(cfg->raw[k]);
+            xfree_secret(cfg->raw[k]);
+        else
+            free(cfg->raw[k]);
         cfg->raw[k] = NULL;
     }
     free(cfg->listen_host);
     cfg->listen_host = NULL;
-}
-
-void config_mask_url(const char *url, char *buf, size_t buflen)
-{
-    const char *scheme_end = strstr(url, "://");
-    const char *auth = scheme_end ? scheme_end + 3 : url;
-    const char *slash = strchr(auth, '/');
-    const char *at = strrchr(auth, '@');
-    if (!at || (slash && at > slash)) {
-        snprintf(buf, buflen, "%s", url);
-        return;
-    }
-    const char *colon = memchr(auth, ':', (size_t)(at - auth));
-    if (!colon) { /* only a user name, or only a password as in redis://:pw@h */
-        snprintf(buf, buflen, "%s", url);
-        return;
-    }
-    snprintf(buf, buflen, "%.*s****%s", (int)(colon + 1 - url), url, at);
 }
 
 const char *config_display(const Config *cfg, ConfigKey key, char *buf, size_t buflen)
@@ -405,9 +453,6 @@ const char *config_display(const Config *cfg, ConfigKey key, char *buf, size_t b
         return "(unset)";
     if (config_defs[key].type == CFGT_SECRET)
         return "********";
-    if (config_defs[key].type == CFGT_URL) {
-        config_mask_url(v, buf, buflen);
-        return buf;
-    }
-    return v;
+    mask_secrets(v, buf, buflen);
+    return buf;
 }

@@ -43,6 +43,14 @@ typedef enum ConfigKey {
     CFG_RDS_LOG_POLL_SECONDS,
     CFG_RDS_DISCOVERY_SECONDS,
     CFG_INVENTORY_SECONDS,
+    CFG_PUBLIC_URL,
+    CFG_ALLOWED_ORIGINS,
+    CFG_CREDENTIAL_ENV_ALLOW,
+    CFG_SECRETS_PREFIX,
+    CFG_LOG_DIRS,
+    CFG_WS_AUTH_TIMEOUT_SECONDS,
+    CFG_WS_UNAUTHENTICATED_PER_ADDRESS,
+    CFG_BODY_TIMEOUT_SECONDS,
     CFG_TEST_EXIT_AFTER,
     CFG_COUNT
 } ConfigKey;
@@ -89,6 +97,9 @@ typedef struct Config {
     long rds_log_poll_ms;
     long rds_discovery_ms;
     long inventory_ms;
+    long ws_auth_timeout_seconds;
+    long ws_unauthenticated_per_address;
+    long body_timeout_seconds;
 } Config;
 
 /* looks up one variable; returns NULL when unset */
@@ -112,12 +123,10 @@ static inline const char *config_get(const Config *cfg, ConfigKey key)
 }
 
 /*
- * What `pgfleet config` shows for a value: secrets as "********", a password
- * inside a URL as "****". May use buf.
+ * What `pgfleet config` shows for a value: secrets as "********", any password
+ * inside a value as "****" (common/mask.h). May use buf.
  */
 const char *config_display(const Config *cfg, ConfigKey key, char *buf, size_t buflen);
-/* copies url into buf with the password of its user-info replaced by "****" */
-void config_mask_url(const char *url, char *buf, size_t buflen);
 
 /* parses "host:port" / "[::1]:port"; host is a new string */
 bool config_parse_listen(const char *s, char **host, int *port) __attribute__((warn_unused_result));

@@ -32,7 +32,9 @@
     X(PGF_ERR_AWS,           "aws_error",              18,   502)            \
     X(PGF_ERR_UNREACHABLE,   "database_unreachable",   19,   502)            \
     X(PGF_ERR_NOT_READY,     "not_ready",              20,   503)            \
-    X(PGF_ERR_MIGRATION,     "migration_failed",       21,   422)
+    X(PGF_ERR_MIGRATION,     "migration_failed",       21,   422)            \
+    X(PGF_ERR_MISDIRECTED,   "misdirected_request",    22,   421)            \
+    X(PGF_ERR_FORBIDDEN_ORIGIN, "forbidden_origin",    23,   403)
 // clang-format on
 
 typedef enum PgfError {

@@ -25,6 +25,9 @@ char *jsonutil_dumps(const json_t *value);
 json_t *jsonutil_parse(const char *buf, size_t len, char *err, size_t errlen);
 /* "2026-11-26T14:55:01Z" for now */
 void jsonutil_now_rfc3339(char *buf, size_t len);
+/* a JSON string of text from outside: invalid UTF-8 becomes U+FFFD (new reference; null for
+ * NULL) */
+json_t *jsonutil_lossy_string(const char *s);
 /* a JSON string, or null when s is NULL (new reference) */
 json_t *jsonutil_string_or_null(const char *s);
 /* a member that is a string, or NULL */

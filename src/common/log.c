@@ -8,6 +8,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "common/jsonutil.h"
+#include "common/mask.h"
 #include "common/strbuf.h"
 
 static LogLevel log_min_level = LOG_INFO;
@@ -76,7 +78,7 @@ static void emit_json(LogLevel level, const char *ts, const char *request_id, js
     json_t *o = json_object();
     json_object_set_new(o, "ts", json_string(ts));
     json_object_set_new(o, "level", json_string(level_names[level]));
-    json_object_set_new(o, "msg", json_string(msg));
+    json_object_set_new(o, "msg", jsonutil_lossy_string(msg));
     if (request_id)
         json_object_set_new(o, "request_id", json_string(request_id));
     if (fields)
@@ -93,6 +95,23 @@ static void emit_json(LogLevel level, const char *ts, const char *request_id, js
     strbuf_free(&line);
 }
 
+/* text from outside (paths, messages) on one line: control characters as \n, \xHH */
+static void put_escaped(StrBuf *line, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n')
+            strbuf_puts(line, "\\n");
+        else if (*p == '\t')
+            strbuf_puts(line, "\\t");
+        else if (*p == '\r')
+            strbuf_puts(line, "\\r");
+        else if (*p < 0x20 || *p == 0x7f)
+            strbuf_printf(line, "\\x%02x", *p);
+        else
+            strbuf_append(line, (const char *)p, 1);
+    }
+}
+
 static void emit_text(LogLevel level, const char *ts, const char *request_id, json_t *fields,
                       const char *msg)
 {
@@ -100,13 +119,14 @@ static void emit_text(LogLevel level, const char *ts, const char *request_id, js
     strbuf_printf(&line, "%s %-5s ", ts, level_names[level]);
     if (request_id)
         strbuf_printf(&line, "[%s] ", request_id);
-    strbuf_puts(&line, msg);
+    put_escaped(&line, msg);
     const char *key;
     json_t *value;
     json_object_foreach(fields, key, value)
     {
         if (json_is_string(value)) {
-            strbuf_printf(&line, " %s=%s", key, json_string_value(value));
+            strbuf_printf(&line, " %s=", key);
+            put_escaped(&line, json_string_value(value));
         } else {
             char *s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
             strbuf_printf(&line, " %s=%s", key, s ? s : "?");
@@ -115,6 +135,24 @@ static void emit_text(LogLevel level, const char *ts, const char *request_id, js
     }
     write_line(&line);
     strbuf_free(&line);
+}
+
+/* string fields that hold a secret, masked (collected first: the object is not changed
+ * while it is iterated) */
+static void mask_fields(json_t *fields)
+{
+    json_t *masked = json_object();
+    const char *key;
+    json_t *value;
+    json_object_foreach(fields, key, value) if (json_is_string(value) &&
+                                                mask_has_secret(json_string_value(value)))
+    {
+        char *m = mask_secrets_dup(json_string_value(value));
+        json_object_set_new(masked, key, json_string(m));
+        free(m);
+    }
+    json_object_update(fields, masked);
+    json_decref(masked);
 }
 
 void log_event(LogLevel level, const char *request_id, json_t *fields, const char *fmt, ...)
@@ -132,11 +170,14 @@ void log_event(LogLevel level, const char *request_id, json_t *fields, const cha
     strbuf_vprintf(&msg, fmt, ap);
     va_end(ap);
 
-    const char *m = msg.data ? msg.data : "";
+    /* no secret reaches a log line, whatever the caller passed */
+    char *m = mask_secrets_dup(msg.data ? msg.data : "");
+    mask_fields(fields);
     if (log_format == LOG_FORMAT_JSON)
         emit_json(level, ts, request_id, fields, m);
     else
         emit_text(level, ts, request_id, fields, m);
+    free(m);
     strbuf_free(&msg);
     json_decref(fields);
 }

@@ -49,7 +49,9 @@ void http_request_free(HttpRequest *req)
     if (req->on_free)
         req->on_free(req);
     free(req->path);
-    free(req->query);
+    for (size_t i = 0; i < req->nquery; i++)
+        free(req->query_args[i]);
+    free(req->query_args);
     free(req->content_type);
     for (size_t i = 0; i < req->nparams; i++) {
         free(req->param_names[i]);
@@ -164,8 +166,10 @@ void http_respond_json(HttpRequest *req, unsigned status, json_t *json)
 
 json_t *http_error_json(PgfError err, const char *message, const char *hint)
 {
-    json_t *e = json_pack("{s:s, s:s}", "code", pgf_error_code(err), "message", message);
-    json_object_set_new(e, "hint", hint ? json_string(hint) : json_null());
+    /* messages quote paths and query values: any bytes a client sent */
+    json_t *e = json_pack("{s:s, s:o}", "code", pgf_error_code(err), "message",
+                          jsonutil_lossy_string(message));
+    json_object_set_new(e, "hint", jsonutil_lossy_string(hint));
     return json_pack("{s:o}", "error", e);
 }
 
@@ -200,11 +204,22 @@ void http_respond_error_extra(HttpRequest *req, PgfError err, json_t *extra, con
     va_end(ap);
 }
 
+bool http_is_json_type(const char *ct)
+{
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+        return false;
+    const char *rest = ct + 16;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    return *rest == '\0' || *rest == ';';
+}
+
 json_t *http_request_json_body(HttpRequest *req)
 {
-    if (req->content_type && strncasecmp(req->content_type, "application/json", 16) != 0) {
+    if (!http_is_json_type(req->content_type)) {
         http_respond_error(req, PGF_ERR_MEDIA_TYPE, "send 'Content-Type: application/json'",
-                           "request body must be JSON, not %s", req->content_type);
+                           "request body must be JSON, not %s",
+                           req->content_type ? req->content_type : "(no Content-Type)");
         return NULL;
     }
     if (req->body.len == 0) {
@@ -228,30 +243,19 @@ json_t *http_request_json_body(HttpRequest *req)
     return v;
 }
 
-bool http_query_param(const HttpRequest *req, const char *name, char *buf, size_t len)
+const char *http_query_value(const HttpRequest *req, const char *name)
 {
     size_t nlen = strlen(name);
-    for (const char *p = req->query; p && *p;) {
-        const char *end = p + strcspn(p, "&");
-        if ((size_t)(end - p) >= nlen && strncmp(p, name, nlen) == 0 &&
-            (p[nlen] == '=' || p + nlen == end)) {
-            const char *v = p + nlen + (p[nlen] == '=');
-            size_t o = 0;
-            for (; v < end; v++) {
-                if (o + 1 >= len)
-                    return false;
-                int hi, lo;
-                if (*v == '%' && end - v > 2 && (hi = hex_digit_value(v[1])) >= 0 &&
-                    (lo = hex_digit_value(v[2])) >= 0) {
-                    buf[o++] = (char)(hi * 16 + lo);
-                    v += 2;
-                } else
-                    buf[o++] = *v == '+' ? ' ' : *v;
-            }
-            buf[o] = '\0';
-            return true;
-        }
-        p = *end ? end + 1 : end;
+    for (size_t i = 0; i < req->nquery; i++) {
+        const char *a = req->query_args[i];
+        if (strncmp(a, name, nlen) == 0 && (a[nlen] == '=' || a[nlen] == '\0'))
+            return a[nlen] ? a + nlen + 1 : a + nlen;
     }
-    return false;
+    return NULL;
+}
+
+void http_request_add_query_arg(HttpRequest *req, const char *arg, size_t len)
+{
+    req->query_args = xrealloc(req->query_args, (req->nquery + 1) * sizeof *req->query_args);
+    req->query_args[req->nquery++] = xstrndup(arg, len);
 }

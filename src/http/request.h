@@ -44,7 +44,8 @@ struct HttpRequest {
     /* request */
     HttpMethod method;
     char *path;
-    char *query; /* without '?', NULL when none */
+    char **query_args; /* "name=value" each, already percent-decoded once (by the server) */
+    size_t nquery;
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char *content_type;
     StrBuf body;
@@ -89,8 +90,13 @@ bool http_request_release(HttpRequest *req);
 /* the client is gone: responses are dropped; true when the request was freed */
 bool http_request_detach(HttpRequest *req);
 
-/* the query parameter's value, percent-decoded into buf; false when absent or too long */
-bool http_query_param(const HttpRequest *req, const char *name, char *buf, size_t len);
+/*
+ * The query parameter's value (decoded once, any length), or NULL when absent.
+ * A '%26' in a value stays part of that value: it never starts another parameter.
+ */
+const char *http_query_value(const HttpRequest *req, const char *name);
+/* adds one "name=value" argument as the server received it (decoded) */
+void http_request_add_query_arg(HttpRequest *req, const char *arg, size_t len);
 
 /* the named path parameter ("{id}") or NULL */
 const char *http_param(const HttpRequest *req, const char *name);
@@ -114,6 +120,9 @@ void http_respond_error_extra(HttpRequest *req, PgfError err, json_t *extra, con
 
 /* the error document, for reuse (WebSocket errors use the same shape) */
 json_t *http_error_json(PgfError err, const char *message, const char *hint);
+
+/* true for "application/json", with or without parameters (charset=...) */
+bool http_is_json_type(const char *content_type);
 
 /* parses the body as a JSON object; on failure answers 400/415 and returns NULL */
 json_t *http_request_json_body(HttpRequest *req);

@@ -27,6 +27,7 @@ typedef struct Route {
     const char *request_schema;   /* components/schemas name, or NULL */
     const char *response_schema;  /* components/schemas name, or NULL */
     const char *const *responses; /* extra documented statuses, e.g. {"422", "503", NULL} */
+    unsigned success;             /* the status of a success: 0 is 200 */
 } Route;
 
 typedef enum RouteMatch {

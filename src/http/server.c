@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
+#include "http/origin.h"
 #include "http/request.h"
 #include "http/static.h"
 
@@ -29,12 +31,17 @@ struct HttpServer {
     size_t total;
     bool stopping;
     unsigned char *scratch; /* LWS_PRE + WRITE_CHUNK */
+    OriginPolicy *origins;
+    json_t *unauthenticated; /* client address -> open unauthenticated WebSockets */
 };
 
 /* per connection; lws zeroes it and keeps it across keep-alive requests */
 typedef struct Pss {
     HttpRequest *req;
+    const Route *route; /* the admitted request's */
     WsClient *ws;
+    bool ws_unauthenticated; /* counted against its address */
+    char peer[64];
     size_t sent;
     bool headers_sent;
 } Pss;
@@ -149,7 +156,132 @@ static void serve_static(HttpRequest *req, struct lws *wsi, const StaticAsset *a
     }
 }
 
-static void dispatch(HttpServer *srv, HttpRequest *req, struct lws *wsi)
+static const char *const credentials_hint =
+    "send 'Authorization: Bearer <AUTH_KEY>' or 'X-API-Key: <AUTH_KEY>'";
+
+/* an answer before the body is read: the connection closes after it */
+static bool refuse(HttpRequest *req, PgfError err, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool refuse(HttpRequest *req, PgfError err, const char *hint, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    req->close_after = true;
+    http_respond_error(req, err, hint, "%s", msg);
+    return false;
+}
+
+static bool state_changing(HttpMethod m)
+{
+    return m == HTTP_POST || m == HTTP_PUT || m == HTTP_PATCH || m == HTTP_DELETE;
+}
+
+/* a header no HTML form and no no-cors fetch can send (so the browser asked first) */
+static bool non_simple(struct lws *wsi, const HttpRequest *req)
+{
+    if (http_is_json_type(req->content_type))
+        return true;
+    const char *custom[] = {"x-api-key:", "x-csrf-token:", "x-requested-with:"};
+    for (size_t i = 0; i < sizeof custom / sizeof custom[0]; i++)
+        if (lws_hdr_custom_length(wsi, custom[i], (int)strlen(custom[i])) > 0)
+            return true;
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0;
+}
+
+/* Host, Origin and (body-less: a body must be JSON, checked later) the non-simple rule */
+static bool admit_origin(HttpServer *srv, HttpRequest *req, struct lws *wsi, long long length)
+{
+    char *host = header_dup(wsi, WSI_TOKEN_HOST);
+    char *origin = header_dup(wsi, WSI_TOKEN_ORIGIN);
+    bool ok = true;
+    if (!origin_host_allowed(srv->origins, host))
+        ok = refuse(req, PGF_ERR_MISDIRECTED,
+                    "reach pgfleet by an address it serves, or add the name to PGFLEET_PUBLIC_URL "
+                    "or PGFLEET_ALLOWED_ORIGINS",
+                    "this server does not serve host '%.200s'", host ? host : "");
+    else if (state_changing(req->method) && !origin_allowed(srv->origins, origin, host))
+        ok = refuse(req, PGF_ERR_FORBIDDEN_ORIGIN,
+                    "pages of other sites may not change anything here; allow an origin with "
+                    "PGFLEET_ALLOWED_ORIGINS",
+                    "requests from origin '%.200s' are not accepted", origin);
+    else if (state_changing(req->method) && length <= 0 && !non_simple(wsi, req))
+        ok = refuse(req, PGF_ERR_FORBIDDEN_ORIGIN,
+                    "send 'Content-Type: application/json' (with or without a body)",
+                    "%s %s needs Content-Type: application/json or a credentials header",
+                    http_method_name(req->method), req->path);
+    free(host);
+    free(origin);
+    return ok;
+}
+
+/* the route and the caller's right to it; false when answered */
+static bool admit_route(HttpServer *srv, HttpRequest *req, Pss *pss, struct lws *wsi)
+{
+    bool presented = false;
+    const char *method = "none";
+    req->role = authenticate(srv, wsi, &method, &presented);
+    req->auth_method = method;
+    bool is_api = strncmp(req->path, "/api/", 5) == 0 || strcmp(req->path, "/api") == 0;
+    char allow[128];
+    RouteMatch m =
+        router_match(srv->opts.routes, srv->opts.nroutes, req, &pss->route, allow, sizeof allow);
+    bool needs_auth = m == ROUTE_FOUND ? pss->route->role != ROLE_NONE : is_api;
+    if (needs_auth && req->role == ROLE_NONE) {
+        req->resp_www_auth = "Bearer realm=\"pgfleet\"";
+        if (presented)
+            log_event(LOG_WARN, req->request_id, json_pack("{s:s}", "path", req->path),
+                      "authentication failed: invalid API key");
+        return refuse(req, PGF_ERR_UNAUTHORIZED, credentials_hint,
+                      presented ? "invalid API key" : "authentication required for %s", req->path);
+    }
+    if (m == ROUTE_FOUND && !role_allows(req->role, pss->route->role))
+        return refuse(req, PGF_ERR_FORBIDDEN, "ask an admin for a role that allows it",
+                      "%s %s needs the %s role; you have %s", http_method_name(req->method),
+                      pss->route->pattern, role_name(pss->route->role), role_name(req->role));
+    if (m == ROUTE_WRONG_METHOD) {
+        snprintf(req->resp_allow, sizeof req->resp_allow, "%s", allow);
+        return refuse(req, PGF_ERR_METHOD, NULL, "%s is not allowed on %s (allowed: %s)",
+                      http_method_name(req->method), req->path, allow);
+    }
+    if (m == ROUTE_NOT_FOUND) {
+        const StaticAsset *a = NULL;
+        if (!is_api && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
+            (a = static_lookup(req->path))) {
+            serve_static(req, wsi, a);
+            return false;
+        }
+        return refuse(req, PGF_ERR_NOT_FOUND,
+                      is_api ? "GET /api/openapi.json lists every endpoint" : NULL,
+                      "no such endpoint: %s %s", http_method_name(req->method), req->path);
+    }
+    return true;
+}
+
+/* the body that is about to come: JSON, within the limit, whole; false when answered */
+static bool admit_body(HttpServer *srv, HttpRequest *req, struct lws *wsi, long long length)
+{
+    char *te = header_dup(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+    bool chunked = te && strcasestr(te, "chunked");
+    free(te);
+    if (chunked)
+        return refuse(req, PGF_ERR_USAGE, "send the body with a Content-Length header",
+                      "chunked request bodies are not supported");
+    if (length <= 0)
+        return true;
+    if (!http_is_json_type(req->content_type))
+        return refuse(req, PGF_ERR_MEDIA_TYPE, "send 'Content-Type: application/json'",
+                      "request body must be JSON, not %s",
+                      req->content_type ? req->content_type : "(no Content-Type)");
+    if (length > srv->opts.max_body_bytes)
+        return refuse(req, PGF_ERR_TOO_LARGE, "the limit is PGFLEET_MAX_BODY_BYTES",
+                      "request body larger than %ld bytes", srv->opts.max_body_bytes);
+    return true;
+}
+
+static void dispatch(HttpServer *srv, HttpRequest *req, Pss *pss)
 {
     if (srv->stopping) {
         req->close_after = true;
@@ -163,63 +295,7 @@ static void dispatch(HttpServer *srv, HttpRequest *req, struct lws *wsi)
                            "request body larger than %ld bytes", srv->opts.max_body_bytes);
         return;
     }
-    bool is_api = strncmp(req->path, "/api/", 5) == 0 || strcmp(req->path, "/api") == 0;
-    bool presented = false;
-    const char *method = "none";
-    req->role = authenticate(srv, wsi, &method, &presented);
-    req->auth_method = method;
-
-    if (is_api && req->role == ROLE_NONE) {
-        req->resp_www_auth = "Bearer realm=\"pgfleet\"";
-        if (presented)
-            log_event(LOG_WARN, req->request_id, json_pack("{s:s}", "path", req->path),
-                      "authentication failed: invalid API key");
-        http_respond_error(req, PGF_ERR_UNAUTHORIZED,
-                           "send 'Authorization: Bearer <AUTH_KEY>' or 'X-API-Key: <AUTH_KEY>'",
-                           presented ? "invalid API key" : "authentication required for %s",
-                           req->path);
-        return;
-    }
-
-    const Route *route = NULL;
-    char allow[128];
-    RouteMatch m =
-        router_match(srv->opts.routes, srv->opts.nroutes, req, &route, allow, sizeof allow);
-    if (m == ROUTE_FOUND) {
-        if (route->role != ROLE_NONE && req->role == ROLE_NONE) {
-            req->resp_www_auth = "Bearer realm=\"pgfleet\"";
-            http_respond_error(req, PGF_ERR_UNAUTHORIZED,
-                               "send 'Authorization: Bearer <AUTH_KEY>' or 'X-API-Key: <AUTH_KEY>'",
-                               presented ? "invalid API key" : "authentication required for %s",
-                               req->path);
-            return;
-        }
-        if (!role_allows(req->role, route->role)) {
-            http_respond_error(req, PGF_ERR_FORBIDDEN, "ask an admin for a role that allows it",
-                               "%s %s needs the %s role; you have %s",
-                               http_method_name(req->method), route->pattern,
-                               role_name(route->role), role_name(req->role));
-            return;
-        }
-        route->handler(req, srv->opts.app);
-        return;
-    }
-    if (m == ROUTE_WRONG_METHOD) {
-        snprintf(req->resp_allow, sizeof req->resp_allow, "%s", allow);
-        http_respond_error(req, PGF_ERR_METHOD, NULL, "%s is not allowed on %s (allowed: %s)",
-                           http_method_name(req->method), req->path, allow);
-        return;
-    }
-    if (!is_api && (req->method == HTTP_GET || req->method == HTTP_HEAD)) {
-        const StaticAsset *a = static_lookup(req->path);
-        if (a) {
-            serve_static(req, wsi, a);
-            return;
-        }
-    }
-    http_respond_error(req, PGF_ERR_NOT_FOUND,
-                       is_api ? "GET /api/openapi.json lists every endpoint" : NULL,
-                       "no such endpoint: %s %s", http_method_name(req->method), req->path);
+    pss->route->handler(req, srv->opts.app);
 }
 
 static int begin_request(HttpServer *srv, Pss *pss, struct lws *wsi, const char *uri)
@@ -228,6 +304,7 @@ static int begin_request(HttpServer *srv, Pss *pss, struct lws *wsi, const char 
     srv->total++;
     HttpRequest *req = http_request_new(srv, wsi, on_ready, on_free);
     pss->req = req;
+    pss->route = NULL;
     pss->sent = 0;
     pss->headers_sent = false;
     req->method = request_method(wsi);
@@ -235,44 +312,35 @@ static int begin_request(HttpServer *srv, Pss *pss, struct lws *wsi, const char 
     char *rid = custom_header_dup(wsi, "x-request-id:");
     http_request_set_id(req, rid);
     free(rid);
-    /* lws keeps each argument as a fragment (already URL-decoded); join them with '&' */
-    int qlen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
-    if (qlen > 0) {
-        StrBuf q = STRBUF_INIT;
-        char frag[2048];
-        for (int i = 0;
-             lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0; i++) {
-            if (q.len)
-                strbuf_puts(&q, "&");
-            strbuf_puts(&q, frag);
-        }
-        req->query = strbuf_detach(&q);
+    /* lws keeps each argument as a fragment, split on the raw '&' and decoded once: kept so */
+    for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+        int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        char *frag = xmalloc((size_t)n + 1);
+        if (lws_hdr_copy_fragment(wsi, frag, n + 1, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0)
+            http_request_add_query_arg(req, frag, (size_t)n);
+        free(frag);
     }
     req->content_type = header_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
-
+    char cl[32] = "";
+    long long length = 0;
+    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+        length = strtoll(cl, NULL, 10);
+    if (srv->stopping) {
+        refuse(req, PGF_ERR_SHUTTING_DOWN, "retry against another instance",
+               "pgfleet is shutting down");
+        return 0;
+    }
+    if (!admit_origin(srv, req, wsi, length) || !admit_route(srv, req, pss, wsi) ||
+        !admit_body(srv, req, wsi, length))
+        return 0;
     bool has_body = req->method == HTTP_POST || req->method == HTTP_PUT ||
                     req->method == HTTP_PATCH || req->method == HTTP_DELETE;
-    char cl[32] = "";
-    long long content_length = 0;
-    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-        content_length = strtoll(cl, NULL, 10);
-    char *te = header_dup(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
-    bool chunked = te && strcasestr(te, "chunked");
-    free(te);
-    if (chunked) {
-        req->close_after = true;
-        http_respond_error(req, PGF_ERR_USAGE, "send the body with a Content-Length header",
-                           "chunked request bodies are not supported");
-        return 0;
-    }
-    if (has_body && content_length > srv->opts.max_body_bytes) {
-        req->body_too_large = true;
-        dispatch(srv, req, wsi);
-        return 0;
-    }
-    if (has_body && content_length > 0)
+    if (has_body && length > 0) {
+        /* a slow client may not hold the connection: the body comes whole in time */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)srv->opts.body_timeout_seconds);
         return 0; /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
-    dispatch(srv, req, wsi);
+    }
+    dispatch(srv, req, pss);
     return 0;
 }
 
@@ -348,6 +416,75 @@ static int ws_path_ok(struct lws *wsi)
     return strcmp(uri, "/ws") == 0;
 }
 
+/* ---- WebSockets ---- */
+
+static int unauthenticated_count(const HttpServer *srv, const char *peer)
+{
+    return (int)json_integer_value(json_object_get(srv->unauthenticated, peer));
+}
+
+static void unauthenticated_add(HttpServer *srv, const char *peer, int delta)
+{
+    int n = unauthenticated_count(srv, peer) + delta;
+    if (n > 0)
+        json_object_set_new(srv->unauthenticated, peer, json_integer(n));
+    else
+        json_object_del(srv->unauthenticated, peer);
+}
+
+static void unauthenticated_release(HttpServer *srv, Pss *pss)
+{
+    if (!pss->ws_unauthenticated || !srv)
+        return;
+    pss->ws_unauthenticated = false;
+    unauthenticated_add(srv, pss->peer, -1);
+}
+
+/* an upgrade: from a host and origin the daemon serves, within the per-address cap */
+static bool ws_admit(HttpServer *srv, struct lws *wsi)
+{
+    char *host = header_dup(wsi, WSI_TOKEN_HOST);
+    char *origin = header_dup(wsi, WSI_TOKEN_ORIGIN);
+    bool ok = origin_host_allowed(srv->origins, host) && origin_allowed(srv->origins, origin, host);
+    if (!ok)
+        log_event(LOG_WARN, NULL, json_pack("{s:s?, s:s?}", "host", host, "origin", origin),
+                  "websocket upgrade refused: foreign host or origin");
+    free(host);
+    free(origin);
+    if (!ok)
+        return false;
+    bool presented;
+    const char *method;
+    if (authenticate(srv, wsi, &method, &presented) != ROLE_NONE)
+        return true;
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    if (unauthenticated_count(srv, peer) < srv->opts.ws_unauthenticated_per_address)
+        return true;
+    log_event(LOG_WARN, NULL, json_pack("{s:s}", "peer", peer),
+              "websocket upgrade refused: too many unauthenticated sockets from one address");
+    return false;
+}
+
+static void ws_established(HttpServer *srv, Pss *pss, struct lws *wsi)
+{
+    bool presented = false;
+    const char *method = "none";
+    Role role = authenticate(srv, wsi, &method, &presented);
+    char *rid = custom_header_dup(wsi, "x-request-id:");
+    HttpRequest tmp = {0};
+    http_request_set_id(&tmp, rid);
+    free(rid);
+    pss->ws = wshub_client_new(srv->opts.hub, wsi, role, tmp.request_id);
+    if (role != ROLE_NONE)
+        return;
+    /* it has ws_auth_timeout_seconds to send {"type":"auth"} */
+    lws_get_peer_simple(wsi, pss->peer, sizeof pss->peer);
+    pss->ws_unauthenticated = true;
+    unauthenticated_add(srv, pss->peer, 1);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)srv->opts.ws_auth_timeout_seconds);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -361,6 +498,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return begin_request(srv, pss, wsi, in);
 
     case LWS_CALLBACK_HTTP_BODY:
+        /* lws re-arms its timeout on every chunk: a trickling client meets this deadline */
+        if (pss->req && uv_hrtime() - pss->req->started_ns >
+                            (uint64_t)srv->opts.body_timeout_seconds * 1000000000ull) {
+            log_event(LOG_WARN, pss->req->request_id, NULL,
+                      "request body not received within %ld s: closing",
+                      srv->opts.body_timeout_seconds);
+            return -1;
+        }
         if (pss->req && !pss->req->body_too_large) {
             if ((long)(pss->req->body.len + len) > srv->opts.max_body_bytes)
                 pss->req->body_too_large = true;
@@ -370,8 +515,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         if (pss->req && !pss->req->responded)
-            dispatch(srv, pss->req, wsi);
+            dispatch(srv, pss->req, pss);
         return 0;
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -388,27 +534,27 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (!srv || srv->stopping || !ws_path_ok(wsi))
             return 1; /* refuse the upgrade */
+        if (!ws_admit(srv, wsi)) {
+            lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
+            return 1;
+        }
         return 0;
 
-    case LWS_CALLBACK_ESTABLISHED: {
-        bool presented = false;
-        const char *method = "none";
-        Role role = authenticate(srv, wsi, &method, &presented);
-        char *rid = custom_header_dup(wsi, "x-request-id:");
-        HttpRequest tmp = {0};
-        http_request_set_id(&tmp, rid);
-        free(rid);
-        pss->ws = wshub_client_new(srv->opts.hub, wsi, role, tmp.request_id);
+    case LWS_CALLBACK_ESTABLISHED:
+        ws_established(srv, pss, wsi);
         return 0;
-    }
 
-    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_RECEIVE: {
         if (!pss->ws)
             return -1;
-        return wshub_client_receive(pss->ws, in, len, lws_is_final_fragment(wsi),
-                                    lws_frame_is_binary(wsi))
-                   ? 0
-                   : -1;
+        bool keep = wshub_client_receive(pss->ws, in, len, lws_is_final_fragment(wsi),
+                                         lws_frame_is_binary(wsi));
+        if (pss->ws_unauthenticated && wshub_client_role(pss->ws) != ROLE_NONE) {
+            lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* authenticated in time */
+            unauthenticated_release(srv, pss);
+        }
+        return keep ? 0 : -1;
+    }
 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!pss->ws)
@@ -420,6 +566,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             wshub_client_free(pss->ws);
             pss->ws = NULL;
         }
+        if (pss)
+            unauthenticated_release(srv, pss);
         return 0;
 
     default:
@@ -507,6 +655,14 @@ HttpServer *http_server_new(const HttpServerOptions *opts, char *err, size_t err
     srv->loop = opts->loop;
     srv->host = xstrdup(host);
     srv->scratch = xmalloc(LWS_PRE + WRITE_CHUNK);
+    srv->origins = origin_policy_new(opts->public_url, opts->allowed_origins);
+    srv->unauthenticated = json_object();
+    if (srv->opts.body_timeout_seconds <= 0)
+        srv->opts.body_timeout_seconds = 30;
+    if (srv->opts.ws_auth_timeout_seconds <= 0)
+        srv->opts.ws_auth_timeout_seconds = 10;
+    if (srv->opts.ws_unauthenticated_per_address <= 0)
+        srv->opts.ws_unauthenticated_per_address = 16;
 
     void *foreign_loops[1] = {opts->loop};
     struct lws_context_creation_info info;
@@ -535,6 +691,8 @@ HttpServer *http_server_new(const HttpServerOptions *opts, char *err, size_t err
                  host, opts->port);
         free(srv->host);
         free(srv->scratch);
+        origin_policy_free(srv->origins);
+        json_decref(srv->unauthenticated);
         free(srv);
         return NULL;
     }
@@ -584,5 +742,7 @@ void http_server_free(HttpServer *srv)
         lws_context_destroy(srv->ctx);
     free(srv->host);
     free(srv->scratch);
+    origin_policy_free(srv->origins);
+    json_decref(srv->unauthenticated);
     free(srv);
 }

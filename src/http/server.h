@@ -5,6 +5,18 @@
  * This module is the only one that knows libwebsockets: it turns callbacks
  * into HttpRequest objects, authenticates them, matches the route table,
  * answers static UI files, and hands WebSocket frames to the hub.
+ *
+ * Every request is admitted or refused when its headers are in, before a
+ * byte of body is read: a Host the daemon does not serve (421), no valid
+ * credentials for a protected route (401, the body never read), a role too
+ * low (403), a state-changing request whose Origin is foreign (403) or that
+ * a plain HTML form or a no-cors fetch could send (403: it must carry
+ * Content-Type: application/json or a credentials header), a body that is
+ * not JSON (415) or too large (413). A body must arrive whole within
+ * body_timeout_seconds. WebSocket upgrades are checked the same way (Host,
+ * Origin); an unauthenticated socket must send {"type":"auth"} within
+ * ws_auth_timeout_seconds, fails at most 3 times, and one client address
+ * holds at most ws_unauthenticated_per_address of them.
  */
 #ifndef PGFLEET_SERVER_H
 #define PGFLEET_SERVER_H
@@ -30,6 +42,11 @@ typedef struct HttpServerOptions {
     void *app;              /* passed to every route handler */
     const AuthKey *authkey; /* NULL: no auth method, every caller is admin */
     WsHub *hub;
+    const char *public_url;      /* PGFLEET_PUBLIC_URL, or NULL */
+    const char *allowed_origins; /* PGFLEET_ALLOWED_ORIGINS, or NULL */
+    long body_timeout_seconds;   /* a body not whole by then ends the connection */
+    long ws_auth_timeout_seconds;
+    long ws_unauthenticated_per_address;
 } HttpServerOptions;
 
 /* Binds and starts serving. NULL with err filled when it cannot listen. */

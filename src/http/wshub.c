@@ -35,7 +35,9 @@ struct WsClient {
     bool rx_overflow;
     WsQueued *head, *tail;
     size_t queued;
-    bool closing;
+    bool closing;          /* too slow: close at the next write */
+    const char *close_why; /* close once the queue is written (policy violation) */
+    int failed_auth;
     WsClient *prev, *next;
 };
 
@@ -301,9 +303,15 @@ static void handle_message(WsClient *c, const char *data, size_t len)
             c->role = ROLE_ADMIN;
             send_json(c, json_pack("{s:s, s:s}", "type", "auth_ok", "role", "admin"));
         } else {
-            log_event(LOG_WARN, c->request_id, NULL, "websocket authentication failed");
+            c->failed_auth++;
+            log_event(LOG_WARN, c->request_id, json_pack("{s:i}", "attempt", c->failed_auth),
+                      "websocket authentication failed");
             send_error(c, PGF_ERR_UNAUTHORIZED, "check the key (AUTH_KEY of the server)",
-                       "invalid API key");
+                       c->failed_auth >= WSHUB_MAX_FAILED_AUTH
+                           ? "invalid API key: too many attempts, closing"
+                           : "invalid API key");
+            if (c->failed_auth >= WSHUB_MAX_FAILED_AUTH)
+                c->close_why = "too many failed authentications";
         }
     } else {
         char m[160];
@@ -335,15 +343,22 @@ bool wshub_client_receive(WsClient *c, const void *data, size_t len, bool final,
     return true;
 }
 
+/* the connection ends (1008 policy violation, with why, where lws can still say it) */
+static bool close_with(WsClient *c, const char *why)
+{
+    log_event(LOG_WARN, c->request_id, NULL, "websocket closed: %s", why);
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)(uintptr_t)why,
+                     strlen(why));
+    return false;
+}
+
 bool wshub_client_writable(WsClient *c)
 {
-    if (c->closing) {
-        static char reason[] = "too slow: message queue full";
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)reason,
-                         sizeof reason - 1);
-        return false;
-    }
+    if (c->closing)
+        return close_with(c, "too slow: message queue full");
     WsQueued *q = c->head;
+    if (!q && c->close_why)
+        return close_with(c, c->close_why);
     if (!q)
         return true;
     int n = lws_write(c->wsi, q->msg->data + LWS_PRE, q->msg->len, LWS_WRITE_TEXT);
@@ -355,9 +370,14 @@ bool wshub_client_writable(WsClient *c)
     free(q);
     if (n < (int)0)
         return false;
-    if (c->head)
+    if (c->head || c->close_why)
         lws_callback_on_writable(c->wsi);
     return true;
+}
+
+Role wshub_client_role(const WsClient *c)
+{
+    return c->role;
 }
 
 void wshub_client_free(WsClient *c)

@@ -31,6 +31,8 @@
 #define WSHUB_MAX_QUEUE   1024
 #define WSHUB_MAX_MESSAGE (64 * 1024)
 #define WSHUB_MAX_TOPICS  64
+/* a connection is closed after this many failed {"type":"auth"} frames */
+#define WSHUB_MAX_FAILED_AUTH 3
 
 typedef struct WsHub WsHub;
 typedef struct WsClient WsClient;
@@ -54,5 +56,7 @@ bool wshub_client_receive(WsClient *c, const void *data, size_t len, bool final,
 /* writes one queued message; returns false when the connection must close */
 bool wshub_client_writable(WsClient *c);
 void wshub_client_free(WsClient *c);
+/* the role the client holds now (ROLE_NONE until it authenticates) */
+Role wshub_client_role(const WsClient *c);
 
 #endif

@@ -23,13 +23,14 @@
 struct LogSource {
     uv_loop_t *loop;
     char *node, *database_id, *path, *rds_instance;
+    char *dirs; /* PGFLEET_LOG_DIRS */
     LogFormatKind format;
     AwsClient *aws;
     LogEventCb cb;
     void *ud;
     uv_timer_t timer;
     bool closing;
-    bool busy; /* an RDS call is in flight */
+    bool busy; /* an RDS call or a file job is in flight */
     int refs;
     StrBuf pending; /* bytes of an unfinished record */
     uint64_t events;
@@ -113,22 +114,96 @@ static void feed(LogSource *s, const char *data, size_t len)
         s->pending.data[left] = '\0';
 }
 
-/* ---- files ---- */
+/* ---- files ----
+ *
+ * Every file system call runs on the threadpool (a file on a hung NFS mount, or a FIFO a
+ * path was swapped for, must never block the loop): the job opens, checks, reads what was
+ * appended into `incoming` and notes what happened; the loop then feeds those bytes to the
+ * parser. One job at a time; the job alone touches fd, ino, offset and tail while it runs.
+ */
 
-/* reads what was appended since the last poll; false at end of file */
-static size_t read_more(LogSource *s, size_t budget)
+static void unref(LogSource *s);
+
+typedef struct FileJob {
+    uv_work_t req;
+    LogSource *s;
+    StrBuf incoming;
+    bool restarted; /* truncated and rewritten: what is pending belongs to the old text */
+    char note[400]; /* to log on the loop */
+    char error[300];
+} FileJob;
+
+static const char *const never_dirs[] = {"/proc/", "/sys/", "/dev/", NULL};
+
+bool logsource_path_allowed(const char *path, const char *dirs, char *why, size_t len)
 {
+    if (!path || path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") ||
+        (strlen(path) >= 3 && !strcmp(path + strlen(path) - 3, "/..")) || strstr(path, "//")) {
+        snprintf(why, len, "must be an absolute path without . or .. components");
+        return false;
+    }
+    for (const char *const *d = never_dirs; *d; d++)
+        if (!strncmp(path, *d, strlen(*d))) {
+            snprintf(why, len, "may not be under %s (not a log file)", *d);
+            return false;
+        }
+    char *list = xstrdup(dirs ? dirs : "");
+    bool ok = false;
+    for (char *save = NULL, *d = strtok_r(list, ",", &save); d && !ok;
+         d = strtok_r(NULL, ",", &save)) {
+        while (*d == ' ')
+            d++;
+        size_t n = strlen(d);
+        while (n > 1 && d[n - 1] == '/')
+            d[--n] = '\0';
+        ok = n > 0 && d[0] == '/' && !strncmp(path, d, n) && path[n] == '/';
+    }
+    free(list);
+    if (!ok)
+        snprintf(why, len,
+                 dirs && *dirs ? "must be in one of the folders of PGFLEET_LOG_DIRS (%s)"
+                               : "cannot be followed: PGFLEET_LOG_DIRS names no folder%s",
+                 dirs && *dirs ? dirs : "");
+    return ok;
+}
+
+/* the file's real place (symlinked folders resolved) is still in an allowed folder */
+static bool real_path_allowed(const LogSource *s, char *why, size_t len)
+{
+    char *real = realpath(s->path, NULL);
+    if (!real) {
+        snprintf(why, len, "cannot open %s: %s", s->path, strerror(errno));
+        return false;
+    }
+    char *dirs = xstrdup(s->dirs ? s->dirs : "");
+    StrBuf resolved = STRBUF_INIT; /* the folders resolved too */
+    for (char *save = NULL, *d = strtok_r(dirs, ", ", &save); d; d = strtok_r(NULL, ", ", &save)) {
+        char *rd = realpath(d, NULL);
+        strbuf_printf(&resolved, "%s%s", resolved.len ? "," : "", rd ? rd : d);
+        free(rd);
+    }
+    bool ok = logsource_path_allowed(real, resolved.data, why, len);
+    if (!ok)
+        snprintf(why, len, "%s resolves to %s, outside PGFLEET_LOG_DIRS", s->path, real);
+    strbuf_free(&resolved);
+    free(dirs);
+    free(real);
+    return ok;
+}
+
+/* reads what was appended since the last poll into j->incoming; the bytes read */
+static size_t read_more(FileJob *j, size_t budget)
+{
+    LogSource *s = j->s;
     char buf[READ_CHUNK];
     size_t total = 0;
     while (total < budget) {
         ssize_t n = pread(s->fd, buf, sizeof buf, s->offset);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            set_error(s, "reading %s: %s", s->path, strerror(errno));
-            break;
-        }
-        if (n == 0)
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            snprintf(j->error, sizeof j->error, "reading %s: %s", s->path, strerror(errno));
+        if (n <= 0)
             break;
         s->offset += n;
         total += (size_t)n;
@@ -141,20 +216,25 @@ static size_t read_more(LogSource *s, size_t budget)
             s->tail_len = 0;
         memcpy(s->tail + s->tail_len, buf + (size_t)n - keep, keep);
         s->tail_len += keep;
-        feed(s, buf, (size_t)n);
+        strbuf_append(&j->incoming, buf, (size_t)n);
     }
     return total;
 }
 
-static void open_path(LogSource *s, bool at_end)
+/* opens the path: never following a last symlink, never blocking, regular files only */
+static void open_path(FileJob *j, bool at_end)
 {
-    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    LogSource *s = j->s;
+    if (!real_path_allowed(s, j->error, sizeof j->error))
+        return;
+    int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0) {
-        set_error(s, "cannot open %s: %s", s->path, strerror(errno));
+        snprintf(j->error, sizeof j->error, "cannot open %s: %s", s->path, strerror(errno));
         return;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(j->error, sizeof j->error, "cannot follow %s: not a regular file", s->path);
         close(fd);
         return;
     }
@@ -167,8 +247,7 @@ static void open_path(LogSource *s, bool at_end)
         ssize_t n = pread(fd, s->tail, (size_t)(st.st_size - from), from);
         s->tail_len = n > 0 ? (size_t)n : 0;
     }
-    s->error[0] = '\0';
-    log_info("log source for %s: following %s from %s", s->node, s->path,
+    snprintf(j->note, sizeof j->note, "following %s from %s", s->path,
              at_end ? "its end" : "its start");
 }
 
@@ -182,48 +261,80 @@ static bool rewritten(LogSource *s)
     return n != (ssize_t)s->tail_len || memcmp(now, s->tail, s->tail_len) != 0;
 }
 
-static void restart_file(LogSource *s)
+/* on the threadpool */
+static void file_work(uv_work_t *req)
 {
-    log_info("log source for %s: %s was truncated; reading it from the start", s->node, s->path);
-    s->offset = 0;
-    s->tail_len = 0;
-    s->pending.len = 0;
-}
-
-static void poll_file(LogSource *s)
-{
+    FileJob *j = req->data;
+    LogSource *s = j->s;
     if (s->fd < 0) {
         /* the first open starts at the end; a file that appears later is new: read it all */
-        open_path(s, !s->opened_once);
+        open_path(j, !s->opened_once);
         s->opened_once = true;
         if (s->fd < 0)
             return;
     }
     struct stat now;
-    if (fstat(s->fd, &now) == 0 && (now.st_size < s->offset || rewritten(s)))
-        restart_file(s);
-    size_t got = read_more(s, MAX_READ_TICK);
-    if (got >= MAX_READ_TICK)
+    if (fstat(s->fd, &now) == 0 && (now.st_size < s->offset || rewritten(s))) {
+        snprintf(j->note, sizeof j->note, "%s was truncated; reading it from the start", s->path);
+        s->offset = 0;
+        s->tail_len = 0;
+        j->restarted = true;
+    }
+    if (read_more(j, MAX_READ_TICK) >= MAX_READ_TICK)
         return; /* more next poll */
     if (stat(s->path, &now) != 0) {
-        if (errno == ENOENT)
-            return; /* rotated away, the new file not there yet: keep the old one open */
-        set_error(s, "cannot stat %s: %s", s->path, strerror(errno));
+        if (errno != ENOENT) /* ENOENT: rotated away, the new file not there yet */
+            snprintf(j->error, sizeof j->error, "cannot stat %s: %s", s->path, strerror(errno));
         return;
     }
     if (now.st_ino != s->ino) {
         /* rotated: the old file was drained above; continue with the new one */
         close(s->fd);
         s->fd = -1;
-        open_path(s, false);
+        open_path(j, false);
         if (s->fd >= 0)
-            read_more(s, MAX_READ_TICK);
+            read_more(j, MAX_READ_TICK);
     }
+}
+
+/* on the loop */
+static void file_done(uv_work_t *req, int status)
+{
+    (void)status;
+    FileJob *j = req->data;
+    LogSource *s = j->s;
+    s->busy = false;
+    if (!s->closing) {
+        if (j->note[0])
+            log_info("log source for %s: %s", s->node, j->note);
+        if (j->restarted)
+            s->pending.len = 0;
+        if (j->error[0])
+            set_error(s, "%s", j->error);
+        else if (s->fd >= 0)
+            s->error[0] = '\0';
+        if (j->incoming.len)
+            feed(s, j->incoming.data, j->incoming.len);
+    }
+    strbuf_free(&j->incoming);
+    free(j);
+    unref(s);
+}
+
+static void poll_file(LogSource *s)
+{
+    if (s->busy)
+        return;
+    FileJob *j = xcalloc(1, sizeof *j);
+    j->s = s;
+    j->req.data = j;
+    s->busy = true;
+    s->refs++;
+    uv_queue_work(s->loop, &j->req, file_work, file_done);
 }
 
 /* ---- RDS ---- */
 
-static void unref(LogSource *s);
 static void rds_fetch(LogSource *s);
 
 /* an RDS call came back: false (reference dropped) when closing or failed */
@@ -340,6 +451,7 @@ LogSource *logsource_new(const LogSourceOptions *o)
     s->node = xstrdup(o->node);
     s->database_id = xstrdup(o->database_id);
     s->path = o->path ? xstrdup(o->path) : NULL;
+    s->dirs = o->allowed_dirs ? xstrdup(o->allowed_dirs) : NULL;
     s->rds_instance = o->rds_instance_id ? xstrdup(o->rds_instance_id) : NULL;
     s->aws = o->aws;
     s->format = format_for(o->path, o->format);
@@ -364,6 +476,7 @@ static void unref(LogSource *s)
     free(s->node);
     free(s->database_id);
     free(s->path);
+    free(s->dirs);
     free(s->rds_instance);
     free(s->rds_file);
     free(s->rds_marker);

@@ -28,11 +28,12 @@ typedef void (*LogEventCb)(void *ud, json_t *event);
 
 typedef struct LogSourceOptions {
     uv_loop_t *loop;
-    const char *node;        /* "host:port" */
-    const char *database_id; /* the DatabaseConfig id */
-    LogFormatKind format;    /* LOGF_AUTO: by the file name (.csv, .json), else stderr */
-    const char *path;        /* a file source ... */
-    AwsClient *aws;          /* ... or an RDS source */
+    const char *node;         /* "host:port" */
+    const char *database_id;  /* the DatabaseConfig id */
+    LogFormatKind format;     /* LOGF_AUTO: by the file name (.csv, .json), else stderr */
+    const char *path;         /* a file source ... */
+    const char *allowed_dirs; /* ... in one of these folders (PGFLEET_LOG_DIRS) ... */
+    AwsClient *aws;           /* ... or an RDS source */
     const char *rds_instance_id;
     long poll_ms; /* 0: 1000 for files, 30000 for RDS */
     LogEventCb cb;
@@ -44,6 +45,16 @@ void logsource_free(LogSource *s);
 /* what the source is doing: {"kind","path"|"instance","format","events","error"|null}, and
  * for a file "offset" (bytes read) and "pending_bytes" (an unfinished record) */
 json_t *logsource_status(const LogSource *s);
+
+/*
+ * A path a file source may follow: absolute, without . or .. components,
+ * not under /proc, /sys or /dev, and inside one of the comma-separated
+ * folders of dirs (PGFLEET_LOG_DIRS; none when dirs is NULL or empty). When
+ * the source opens the file, its real path (symlinks resolved) must pass too,
+ * and it must be a regular file (opened O_NONBLOCK | O_NOFOLLOW, on the
+ * threadpool: a FIFO or a hung mount never blocks the loop). false with why.
+ */
+bool logsource_path_allowed(const char *path, const char *dirs, char *why, size_t len);
 
 /*
  * The length of the first complete record in buf (with its newline), or 0

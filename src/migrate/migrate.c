@@ -13,12 +13,20 @@
 #include "common/xalloc.h"
 #include "migrate/order.h"
 #include "migrate/sqlsplit.h"
+#include "pg/pgquote.h"
 #include "model/migration.h"
 #include "pgfleet_version.h"
 #include "pg/discover.h"
 
-/* the session advisory lock every pgfleet migration takes on a database ('pgfm', 1) */
-#define LOCK_SQL "SELECT pg_try_advisory_lock(1885824621, 1)"
+/*
+ * The session advisory locks a run holds on each of its targets: ('pgfm', 1), one pgfleet
+ * migration per database at a time; and ('pgfn', hash of the run's id), which says "this run
+ * is alive" to another run's recovery: a prepared transaction is resolved only when the run
+ * that prepared it no longer holds its lock there (its sessions ended).
+ */
+#define LOCK_SQL                                                                                   \
+    "SELECT pg_try_advisory_lock(1885824621, 1), pg_advisory_lock(1885824622, hashtext($1))"
+#define ALIVE_SQL "SELECT NOT pg_try_advisory_lock(1885824622, hashtext($1))"
 
 static const char *const history_ddl =
     "CREATE TABLE IF NOT EXISTS pgfleet.migration_history (name text PRIMARY KEY, checksum text "
@@ -378,6 +386,7 @@ static void step(Tgt *t)
     switch (t->step) {
     case S_LOCK:
         sql = LOCK_SQL;
+        p[np++] = m->id;
         break;
     case S_BEGIN:
         sql = "BEGIN";
@@ -707,6 +716,16 @@ static void recovery_answered(void *ud, PgConn *c, PGresult *const *res, int n, 
     if (!strcmp(kind, "lookup")) {
         if (!err && n > 0 && PQntuples(res[0]) > 0)
             json_object_set_new(m->committed_execs, jsonutil_str(job, "exec"), json_true());
+    } else if (!strcmp(kind, "alive")) {
+        /* its run still holds its lock here (or the check failed): its resolve is dropped */
+        if (err || (n > 0 && PQntuples(res[0]) == 1 && PQgetvalue(res[0], 0, 0)[0] == 't')) {
+            json_array_remove(m->recovery, 1);
+            plan_note(m,
+                      "prepared transaction %s on %s belongs to run %s, which is still running: "
+                      "left alone",
+                      jsonutil_str(job, "gid"), jsonutil_str(job, "target"),
+                      jsonutil_str(job, "exec"));
+        }
     } else {
         json_array_append_new(m->recovered, json_pack("{s:O, s:O, s:s, s:s?}", "target",
                                                       json_object_get(job, "target"), "gid",
@@ -733,11 +752,14 @@ static void recovery_connected(void *ud, PgConn *c, const PgError *err)
     Migrate *m = t->m;
     if (err) {
         json_t *job = json_array_get(m->recovery, 0);
-        if (strcmp(jsonutil_str(job, "kind"), "lookup") != 0)
+        const char *kind = jsonutil_str(job, "kind");
+        if (strcmp(kind, "lookup") != 0)
             json_array_append_new(m->recovered,
                                   json_pack("{s:s, s:O, s:s, s:s}", "target", t->label, "gid",
                                             json_object_get(job, "gid"), "action", "none", "error",
                                             err->message));
+        if (!strcmp(kind, "alive")) /* not known to be dead: its resolve goes too */
+            json_array_remove(m->recovery, 1);
         json_array_remove(m->recovery, 0);
         run_recovery(m);
         return;
@@ -761,25 +783,29 @@ static void run_recovery(Migrate *m)
     }
     const char *kind = jsonutil_str(job, "kind");
     Tgt *t = &m->t[json_integer_value(json_object_get(job, "idx"))];
-    char sql[300];
+    StrBuf sql = STRBUF_INIT;
     const char *p[1];
     int np = 0;
     if (!strcmp(kind, "lookup")) {
-        snprintf(sql, sizeof sql,
-                 "SELECT 1 FROM pgfleet.migration_history WHERE execution_id = $1 LIMIT 1");
+        strbuf_puts(&sql,
+                    "SELECT 1 FROM pgfleet.migration_history WHERE execution_id = $1 LIMIT 1");
+        p[np++] = jsonutil_str(job, "exec");
+    } else if (!strcmp(kind, "alive")) {
+        strbuf_puts(&sql, ALIVE_SQL);
         p[np++] = jsonutil_str(job, "exec");
     } else {
         /* decided now: a commit anywhere means the run had reached its commit phase */
         bool commit = json_object_get(m->committed_execs, jsonutil_str(job, "exec")) != NULL;
         json_object_set_new(job, "kind", json_string(commit ? "commit" : "rollback"));
-        snprintf(sql, sizeof sql, "%s PREPARED '%s'", commit ? "COMMIT" : "ROLLBACK",
-                 jsonutil_str(job, "gid"));
+        strbuf_puts(&sql, commit ? "COMMIT PREPARED " : "ROLLBACK PREPARED ");
+        pgquote_literal(&sql, jsonutil_str(job, "gid")); /* a gid is any text: quoted */
         plan_note(m, "found prepared transaction %s left by an interrupted atomic run on %s: %s",
                   jsonutil_str(job, "gid"), t->label,
                   commit ? "committed (another target of that run had committed)"
                          : "rolled back (no target of that run had committed)");
     }
-    json_object_set_new(job, "sql", json_string(sql));
+    json_object_set_new(job, "sql", json_string(sql.data));
+    strbuf_free(&sql);
     if (np)
         json_object_set_new(job, "param", json_string(p[0]));
     if (t->conn) {
@@ -806,6 +832,9 @@ static void plan_ready(Migrate *m)
             if (a && b && (size_t)(b - a - 1) < sizeof exec)
                 snprintf(exec, sizeof exec, "%.*s", (int)(b - a - 1), a + 1);
             json_object_set_new(execs, exec, json_true());
+            json_array_append_new(m->recovery,
+                                  json_pack("{s:s, s:i, s:s, s:s, s:s}", "kind", "alive", "idx", i,
+                                            "target", m->t[i].label, "gid", gid, "exec", exec));
             json_array_append_new(m->recovery,
                                   json_pack("{s:s, s:i, s:s, s:s, s:s}", "kind", "resolve", "idx",
                                             i, "target", m->t[i].label, "gid", gid, "exec", exec));

@@ -429,7 +429,7 @@ static json_t *record_json(const char *id, const char *text, size_t len)
 {
     char perr[128];
     json_t *j = jsonutil_parse(text, len, perr, sizeof perr);
-    MigrationExecution m;
+    MigrationExecution m = {0};
     Validation v;
     validation_init(&v);
     json_t *out = NULL;
@@ -554,7 +554,7 @@ static void mark_interrupted(Runs *svc, const char *id, const char *text, size_t
 {
     char perr[128];
     json_t *j = jsonutil_parse(text, len, perr, sizeof perr);
-    MigrationExecution m;
+    MigrationExecution m = {0};
     Validation v;
     validation_init(&v);
     if (j && migration_from_json(&m, j, &v) && m.status == MIG_RUNNING && !mine(svc, id)) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/jsonutil.h"
+#include "common/mask.h"
 #include "common/xalloc.h"
 
 /*
@@ -86,8 +87,11 @@ bool discover_parse_conninfo(const char *conninfo, PgConnParams *p, void **owner
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
     if (!opts) {
-        snprintf(err, errlen, "bad connection string '%s': %s", conninfo,
-                 perr ? perr : "out of memory");
+        /* libpq's own message may quote the string too: the whole message is masked */
+        char *raw =
+            xasprintf("bad connection string '%s': %s", conninfo, perr ? perr : "out of memory");
+        mask_secrets(raw, err, errlen);
+        xfree_secret(raw);
         if (perr)
             PQfreemem(perr);
         size_t n = strlen(err);

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 
 typedef enum ConnState {
@@ -257,6 +258,16 @@ static void connect_failed(PgConn *c, const PgError *e)
     pgconn_close(c);
 }
 
+/* a server's NOTICE and WARNING go to our log at debug level, never raw to stderr */
+static void notice(void *arg, const char *message)
+{
+    PgConn *c = arg;
+    size_t n = strlen(message);
+    while (n && message[n - 1] == '\n')
+        n--;
+    log_debug("%s: %.*s", c->target, (int)n, message);
+}
+
 static void connect_step(PgConn *c)
 {
     PostgresPollingStatusType st = PQconnectPoll(c->pg);
@@ -264,6 +275,7 @@ static void connect_step(PgConn *c)
     case PGRES_POLLING_OK: {
         uv_timer_stop(&c->timer);
         PQsetnonblocking(c->pg, 1);
+        PQsetNoticeProcessor(c->pg, notice, c);
         c->state = ST_IDLE;
         scrub(&c->password);
         uv_poll_stop(&c->poll->h);

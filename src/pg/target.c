@@ -108,6 +108,33 @@ static void iam_creds(void *ud, const AwsCredentials *creds, const char *error)
     free(r);
 }
 
+/* the policy, asked again before every use: a record planted in Redis gets no secret */
+static bool credential_allowed(const PgTarget *t, char *why, size_t len)
+{
+    const CredentialRef *cr = &t->db.credentials;
+    char want[300], what[400];
+    bool ok = true;
+    switch (cr->source) {
+    case CRED_ENV:
+        ok = !t->deps.policy || credpolicy_env_ok(t->deps.policy, cr->env, what, sizeof what);
+        break;
+    case CRED_SECRETSMANAGER:
+        ok = !t->deps.policy ||
+             credpolicy_secret_ok(t->deps.policy, cr->secret_id, what, sizeof what);
+        break;
+    case CRED_PASSWORD:
+        snprintf(want, sizeof want, "pgfleet/db/%s", t->db.id);
+        ok = cr->secret_id && !strcmp(cr->secret_id, want);
+        snprintf(what, sizeof what, "a kept password lives only in %s", want);
+        break;
+    case CRED_RDS_IAM:
+        break;
+    }
+    if (!ok)
+        snprintf(why, len, "the credentials of database %.64s are refused: %.400s", t->db.id, what);
+    return ok;
+}
+
 static void password_fn(void *provider, bool after_auth_failure, PgPasswordCb cb, void *cb_ud)
 {
     PgTarget *t = provider;
@@ -116,6 +143,13 @@ static void password_fn(void *provider, bool after_auth_failure, PgPasswordCb cb
     r->cb = cb;
     r->ud = cb_ud;
     const CredentialRef *cr = &t->db.credentials;
+    char why[600];
+    if (!credential_allowed(t, why, sizeof why)) {
+        pw_fail(r, PGE_AUTH,
+                "register the database again with allowed credentials (see README, Security)", why);
+        free(r);
+        return;
+    }
     switch (cr->source) {
     case CRED_ENV: {
         const char *v = getenv(cr->env);

@@ -6,7 +6,9 @@
  * "password", whose value pgfleet keeps in Secrets Manager) reads the secret
  * (RDS JSON format: its "password"; a plain string is the password itself),
  * and after an authentication failure reads it again bypassing the cache;
- * "rds_iam" makes a fresh RDS IAM token for every new connection.
+ * "rds_iam" makes a fresh RDS IAM token for every new connection. Before
+ * any of it the policy (credpolicy.h) is asked; "password" may only use the
+ * secret pgfleet made for this database (pgfleet/db/<id>).
  *
  * Health: a probe runs every health interval through the pool (server
  * version, recovery, system identifier, wal_level, round trip). ok; degraded
@@ -24,6 +26,7 @@
 #include "aws/aws.h"
 #include "aws/secrets.h"
 #include "model/database.h"
+#include "pg/credpolicy.h"
 #include "pg/pgpool.h"
 
 typedef enum PgHealth { HEALTH_UNKNOWN, HEALTH_OK, HEALTH_DEGRADED, HEALTH_UNREACHABLE } PgHealth;
@@ -34,9 +37,10 @@ typedef void (*PgHealthCb)(void *ud, PgTarget *t, PgHealth old_state, PgHealth n
 
 typedef struct PgTargetDeps {
     uv_loop_t *loop;
-    AwsClient *aws;        /* for rds_iam; may be NULL */
-    SecretsCache *secrets; /* for secretsmanager/password; may be NULL */
-    const char *ca_file;   /* sslrootcert, or NULL */
+    AwsClient *aws;           /* for rds_iam; may be NULL */
+    SecretsCache *secrets;    /* for secretsmanager/password; may be NULL */
+    const CredPolicy *policy; /* which env variables and secrets a database may name */
+    const char *ca_file;      /* sslrootcert, or NULL */
     long health_interval_ms;
     long degraded_ms;
     long connect_timeout_ms;

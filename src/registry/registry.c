@@ -18,6 +18,7 @@ typedef struct Entry {
 
 struct Registry {
     RegistryDeps deps;
+    CredPolicy *policy;
     Entry **v; /* registration order */
     size_t n, cap;
     bool loaded, loading, closing;
@@ -28,6 +29,7 @@ static void unref(Registry *r)
 {
     if (--r->refs > 0)
         return;
+    credpolicy_free(r->policy);
     free(r->v);
     free(r);
 }
@@ -65,6 +67,7 @@ static PgTarget *start_target(Registry *r, const DatabaseConfig *db)
     PgTargetDeps deps = {.loop = r->deps.loop,
                          .aws = r->deps.aws,
                          .secrets = r->deps.secrets,
+                         .policy = r->policy,
                          .ca_file = config_get(cfg, CFG_PG_CA_FILE),
                          .health_interval_ms = cfg->health_interval_seconds * 1000,
                          .degraded_ms = cfg->health_degraded_ms,
@@ -94,6 +97,7 @@ static void start_logs(Registry *r, Entry *e, const DatabaseConfig *db)
                           .ud = r->deps.log_ud};
     if (db->log_file) {
         o.path = db->log_file;
+        o.allowed_dirs = config_get(r->deps.cfg, CFG_LOG_DIRS);
         o.poll_ms = r->deps.cfg->log_poll_ms;
         e->file_logs = logsource_new(&o);
     }
@@ -148,6 +152,8 @@ Registry *registry_new(const RegistryDeps *deps)
     Registry *r = xcalloc(1, sizeof *r);
     r->deps = *deps;
     r->refs = 1;
+    r->policy = credpolicy_new(config_get(deps->cfg, CFG_CREDENTIAL_ENV_ALLOW),
+                               config_get(deps->cfg, CFG_SECRETS_PREFIX));
     return r;
 }
 
@@ -184,7 +190,7 @@ static void loaded(void *ud, PgfError err, const char *errmsg, size_t n, const c
         json_t *j = jsonutil_parse(values[i], lens[i], perr, sizeof perr);
         Validation v;
         validation_init(&v);
-        DatabaseConfig db;
+        DatabaseConfig db = {0};
         if (j && database_from_json(&db, j, &v)) {
             put(r, &db);
             ok++;
@@ -441,6 +447,32 @@ static bool check_credentials_body(json_t *body, const DatabaseConfig *old, Vali
     return true;
 }
 
+/* the credentials' source may be used (credpolicy.h) */
+static void check_policy(const Registry *r, const DatabaseConfig *db, Validation *v)
+{
+    char why[400];
+    const CredentialRef *cr = &db->credentials;
+    if (cr->source == CRED_ENV && !credpolicy_env_ok(r->policy, cr->env, why, sizeof why))
+        validation_add(v, "credentials", "env", "not_allowed", "%s", why);
+    if (cr->source == CRED_SECRETSMANAGER &&
+        !credpolicy_secret_ok(r->policy, cr->secret_id, why, sizeof why))
+        validation_add(v, "credentials", "secret_id", "not_allowed", "%s", why);
+}
+
+/* a kept password never follows the database to another server unasked */
+static void check_moved(const DatabaseConfig *prev, const DatabaseConfig *db, Validation *v)
+{
+    if (!prev || prev->credentials.source != CRED_PASSWORD ||
+        db->credentials.source != CRED_PASSWORD || db->credentials.password)
+        return;
+    bool moved = strcmp(prev->host, db->host) || prev->port != db->port ||
+                 strcmp(prev->user, db->user) || strcmp(prev->dbname, db->dbname);
+    if (moved)
+        validation_add(v, "credentials", "password", "required",
+                       "is required when host, port, user or dbname change: the kept password "
+                       "is never sent to another server unasked");
+}
+
 /* validation of a write; false with f filled when refused */
 static bool prepare_write(Registry *r, Write *w, json_t *body, const char *id, Failure *f)
 {
@@ -455,6 +487,17 @@ static bool prepare_write(Registry *r, Write *w, json_t *body, const char *id, F
     const DatabaseConfig *prev = old ? pgtarget_config(old->t) : NULL;
     if ((prev && !merge_update(body, id, prev, &v)) || !check_credentials_body(body, prev, &v) ||
         !database_from_json(&w->db, body, &v) || !validation_ok(&v)) {
+        validation_to_failure(&v, f);
+        return false;
+    }
+    check_policy(r, &w->db, &v);
+    check_moved(prev, &w->db, &v);
+    char why[400];
+    if (w->db.log_file &&
+        !logsource_path_allowed(w->db.log_file, config_get(r->deps.cfg, CFG_LOG_DIRS), why,
+                                sizeof why))
+        validation_add(&v, "logs", "file", "not_allowed", "%s", why);
+    if (!validation_ok(&v)) {
         validation_to_failure(&v, f);
         return false;
     }

@@ -80,7 +80,7 @@ void eventlog_add(EventLog *l, json_t *ev)
 
 typedef struct Read {
     EventQuery q;
-    char node[300], database_id[128], severity[16];
+    char *node, *database_id, *severity; /* owned copies of the filters */
     DoneCb cb;
     void *ud;
 } Read;
@@ -115,6 +115,14 @@ static json_t *from_memory(const EventLog *l, const EventQuery *q)
     return answer(out, "memory");
 }
 
+static void read_free(Read *r)
+{
+    free(r->node);
+    free(r->database_id);
+    free(r->severity);
+    free(r);
+}
+
 static void read_done(void *ud, PgfError err, const char *errmsg, size_t n,
                       const char *const *values, const size_t *lens)
 {
@@ -133,22 +141,16 @@ static void read_done(void *ud, PgfError err, const char *errmsg, size_t n,
         }
         r->cb(r->ud, answer(out, "redis"), NULL);
     }
-    free(r);
-}
-
-static const char *keep(char *buf, size_t len, const char *s)
-{
-    snprintf(buf, len, "%s", s ? s : "");
-    return buf;
+    read_free(r);
 }
 
 void eventlog_read(EventLog *l, const EventQuery *q, DoneCb cb, void *ud)
 {
     Read *r = xcalloc(1, sizeof *r);
     r->q.limit = q->limit;
-    r->q.node = keep(r->node, sizeof r->node, q->node);
-    r->q.database_id = keep(r->database_id, sizeof r->database_id, q->database_id);
-    r->q.severity = keep(r->severity, sizeof r->severity, q->severity);
+    r->q.node = r->node = xstrdup(q->node ? q->node : "");
+    r->q.database_id = r->database_id = xstrdup(q->database_id ? q->database_id : "");
+    r->q.severity = r->severity = xstrdup(q->severity ? q->severity : "");
     r->cb = cb;
     r->ud = ud;
     bool filtered = r->node[0] || r->database_id[0] || r->severity[0];
@@ -156,6 +158,6 @@ void eventlog_read(EventLog *l, const EventQuery *q, DoneCb cb, void *ud)
     if (store_list_range(l->store, KEY_REPLICATION_EVENTS, 0,
                          filtered ? EVENTLOG_KEEP - 1 : q->limit - 1, read_done, r) != PGF_OK) {
         cb(ud, from_memory(l, &r->q), NULL);
-        free(r);
+        read_free(r);
     }
 }

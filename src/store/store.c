@@ -17,6 +17,7 @@
 #include "common/backoff.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/mask.h"
 #include "common/xalloc.h"
 #include "store/redisurl.h"
 
@@ -435,7 +436,7 @@ Store *store_new(uv_loop_t *loop, const StoreOptions *opts, char *err, size_t er
         }
     }
     st->loop = loop;
-    config_mask_url(opts->url, st->display_url, sizeof st->display_url);
+    mask_secrets(opts->url, st->display_url, sizeof st->display_url);
     st->prefix = xstrdup(opts->prefix ? opts->prefix : "pgfleet:");
     st->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 2000;
     st->on_state = opts->on_state;

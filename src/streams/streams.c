@@ -107,6 +107,7 @@ static bool record_parse(const char *id, const char *text, size_t len, Replicati
     json_t *j = jsonutil_parse(text, len, perr, sizeof perr);
     Validation v;
     validation_init(&v);
+    memset(out, 0, sizeof *out); /* freed below even when the text is not JSON */
     bool ok = j && stream_from_json(out, j, &v);
     if (!ok) {
         char first[256];
@@ -431,6 +432,13 @@ static void check_request(Streams *svc, const json_t *body, Validation *v, PgTar
         if (id && !(*out[i] = registry_find(svc->deps.registry, id)))
             validation_add(v, NULL, keys[i], "not_found", "'%s' is not a registered database", id);
     }
+    const char *pub = jsonutil_str(body, "publication");
+    if (pub && strchr(pub, '\\'))
+        /* PostgreSQL 15 quotes it as E'...' in START_REPLICATION, which its replication
+         * grammar rejects: the subscription could never stream */
+        validation_add(v, NULL, "publication", "pattern",
+                       "may not contain a backslash (PostgreSQL's replication protocol cannot "
+                       "carry it)");
     bool all = json_is_true(json_object_get(body, "all_tables"));
     const json_t *tables = json_object_get(body, "tables");
     if (!all && (!json_is_array(tables) || !json_array_size(tables)))

@@ -16,7 +16,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 PGFLEET_BIN = os.environ.get("PGFLEET_BIN", str(ROOT / "build" / "pgfleet"))
-AUTH_KEY = "test-key-0123456789"
+AUTH_KEY = "test-key-0123456789-abcdefghij"
 JSON = {"Content-Type": "application/json"}
 
 
@@ -262,7 +262,7 @@ def register_db(d, ident, server=None, dbname="postgres", user="postgres", port=
     if credentials is None:
         credentials = ({"source": "env", "env": env} if env else
                        {"source": "password", "password": password} if password else
-                       {"source": "env", "env": "PGFLEET_TEST_NO_PASSWORD"})
+                       {"source": "env", "env": "PGFLEET_DB_TEST_NO_PASSWORD"})
     body = {"id": ident, "name": ident, "host": "127.0.0.1",
             "port": port or (server.port if server else free_port()), "dbname": dbname,
             "user": user, "credentials": credentials, **extra}

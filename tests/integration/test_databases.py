@@ -38,7 +38,7 @@ def fleet(daemon_factory, redis, moto):
 
 def db(pg, **kw):
     body = {"name": "orders", "host": "127.0.0.1", "port": pg.port, "dbname": "orders", "user": "app",
-            "credentials": {"source": "env", "env": "APP_PW"}}
+            "credentials": {"source": "env", "env": "PGFLEET_DB_APP_PW"}}
     body.update(kw)
     return body
 
@@ -49,7 +49,7 @@ def post(d, body):
 
 
 def test_env_credentials_connect_and_report_server_facts(fleet, pg):
-    d = fleet({"APP_PW": "app-pw-1"})
+    d = fleet({"PGFLEET_DB_APP_PW": "app-pw-1"})
     r = post(d, db(pg, id="orders"))
     assert r.status_code == 201, r.text
     t = d.post("/api/databases/orders/test").json()
@@ -66,22 +66,22 @@ def test_env_credentials_connect_and_report_server_facts(fleet, pg):
 
 def test_secretsmanager_credentials_and_rotation(fleet, pg, moto):
     sm = moto.client("secretsmanager")
-    sm.create_secret(Name="prod/orders", SecretString=json.dumps(
+    sm.create_secret(Name="pgfleet/prod/orders", SecretString=json.dumps(
         {"username": "app", "password": "app-pw-1", "engine": "postgres", "host": "127.0.0.1",
          "port": pg.port, "dbname": "orders"}))
     d = fleet()
     assert post(d, db(pg, id="sm", credentials={"source": "secretsmanager",
-                                                 "secret_id": "prod/orders"})).status_code == 201
+                                                 "secret_id": "pgfleet/prod/orders"})).status_code == 201
     assert d.post("/api/databases/sm/test").json()["ok"] is True
     # rotate: the server and the secret get a new password; pgfleet keeps working
     try:
         pg.sql("ALTER ROLE app PASSWORD 'app-pw-2'")
-        sm.put_secret_value(SecretId="prod/orders", SecretString=json.dumps(
+        sm.put_secret_value(SecretId="pgfleet/prod/orders", SecretString=json.dumps(
             {"username": "app", "password": "app-pw-2"}))
         pg.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'")
         wait_for(lambda: d.post("/api/databases/sm/test").json()["ok"] is True, timeout=15,
                  what="reconnect with the rotated password")
-        assert "secret prod/orders has a new version" in d.logs()
+        assert "secret pgfleet/prod/orders has a new version" in d.logs()
     finally:
         pg.sql("ALTER ROLE app PASSWORD 'app-pw-1'")
 
@@ -123,7 +123,7 @@ def test_password_without_aws_is_refused_not_stored(daemon_factory, redis, pg):
 
 
 def test_wrong_password_is_reported_with_a_hint(fleet, pg):
-    d = fleet({"APP_PW": "wrong"})
+    d = fleet({"PGFLEET_DB_APP_PW": "wrong"})
     post(d, db(pg, id="bad"))
     t = d.post("/api/databases/bad/test").json()
     assert t["ok"] is False and t["state"] == "unreachable"
@@ -138,7 +138,7 @@ def test_wrong_password_is_reported_with_a_hint(fleet, pg):
     ({"sslmode": "require"}, "tls", "TLS"),
 ])
 def test_connection_errors_are_classified(fleet, pg, patch, kind, hint_part):
-    d = fleet({"APP_PW": "app-pw-1"})
+    d = fleet({"PGFLEET_DB_APP_PW": "app-pw-1"})
     body = db(pg, id="e", **patch)
     assert post(d, body).status_code == 201
     t = d.post("/api/databases/e/test").json()
@@ -154,8 +154,8 @@ def test_no_pg_hba_entry_is_reported(fleet, pg_server):
     text = re.sub(r"^host\s+all\s+all\s+127\.0\.0\.1/32\s+scram-sha-256\s*$", "", text, flags=re.M)
     open(path, "w").write(text)
     s.sql("SELECT pg_reload_conf()")
-    d = fleet({"APP_PW": "x"})
-    register_db(d, "hba", s, env="APP_PW")
+    d = fleet({"PGFLEET_DB_APP_PW": "x"})
+    register_db(d, "hba", s, env="PGFLEET_DB_APP_PW")
     t = d.post("/api/databases/hba/test").json()
     assert t["error"]["kind"] == "hba", t
     assert "no pg_hba.conf entry" in t["error"]["message"]
@@ -165,8 +165,8 @@ def test_no_pg_hba_entry_is_reported(fleet, pg_server):
 def test_server_stopped_then_started_goes_unreachable_then_ok(fleet, pg_server):
     s = pg_server()
     s.sql("CREATE ROLE app LOGIN PASSWORD 'app-pw-1'")
-    d = fleet({"APP_PW": "app-pw-1"})
-    register_db(d, "flappy", s, user="app", env="APP_PW")
+    d = fleet({"PGFLEET_DB_APP_PW": "app-pw-1"})
+    register_db(d, "flappy", s, user="app", env="PGFLEET_DB_APP_PW")
     state = lambda: d.get("/api/databases/flappy", auth=True).json()["health"]["state"]
     wait_for(lambda: state() == "ok", timeout=10, what="ok")
     s.stop()
@@ -182,7 +182,7 @@ def test_server_stopped_then_started_goes_unreachable_then_ok(fleet, pg_server):
 def test_health_changes_are_pushed_on_the_websocket(fleet, pg):
     import asyncio
     import websockets
-    d = fleet({"APP_PW": "app-pw-1"})
+    d = fleet({"PGFLEET_DB_APP_PW": "app-pw-1"})
 
     async def go():
         async with websockets.connect(d.ws_url, additional_headers={"X-API-Key": AUTH_KEY}) as ws:
@@ -199,10 +199,10 @@ def test_health_changes_are_pushed_on_the_websocket(fleet, pg):
 
 
 def test_quotes_spaces_and_injection_are_only_names(fleet, pg):
-    d = fleet({"WEIRD_PW": "p w \"q\" 'x'"})
+    d = fleet({"PGFLEET_DB_WEIRD_PW": "p w \"q\" 'x'"})
     body = {"id": "weird", "name": "x'); DROP TABLE users; --", "host": "127.0.0.1", "port": pg.port,
             "dbname": "my db; DROP TABLE x", "user": "we'ird user",
-            "credentials": {"source": "env", "env": "WEIRD_PW"}}
+            "credentials": {"source": "env", "env": "PGFLEET_DB_WEIRD_PW"}}
     r = post(d, body)
     assert r.status_code == 201, r.text
     t = d.post("/api/databases/weird/test").json()
@@ -233,7 +233,7 @@ def test_bad_input_is_422_naming_the_field(fleet, pg, body, field, rule):
 
 
 def test_conflicts_and_unknown_ids(fleet, pg):
-    d = fleet({"APP_PW": "app-pw-1"})
+    d = fleet({"PGFLEET_DB_APP_PW": "app-pw-1"})
     assert post(d, db(pg, id="one")).status_code == 201
     r = post(d, db(pg, id="one"))
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
@@ -246,7 +246,7 @@ def test_conflicts_and_unknown_ids(fleet, pg):
 
 def test_registry_survives_a_restart(daemon_factory, redis, pg, moto):
     env = {**BASE_ENV, "AWS_ENDPOINT_URL": moto.url, "AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
-           "APP_PW": "app-pw-1", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1"}
+           "PGFLEET_DB_APP_PW": "app-pw-1", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1"}
     d = daemon_factory(env)
     assert post(d, db(pg, id="kept")).status_code == 201
     d.stop()
@@ -260,7 +260,7 @@ def test_200_targets_on_one_loop_thread(daemon_factory, redis, moto, pg):
     from conftest import ROOT
     plain = os.environ.get("PGFLEET_BIN_PLAIN", str(ROOT / "build" / "pgfleet"))
     d = daemon_factory({**BASE_ENV, "AWS_ENDPOINT_URL": moto.url, "AUTH_KEY": AUTH_KEY,
-                        "PGFLEET_REDIS_URL": redis.url, "APP_PW": "app-pw-1",
+                        "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_APP_PW": "app-pw-1",
                         "PGFLEET_PG_POOL_SIZE": "1", "PGFLEET_HEALTH_INTERVAL_SECONDS": "30"},
                        binary=plain if os.path.exists(plain) else PGFLEET_BIN)
     for i in range(200):
@@ -283,14 +283,14 @@ def test_200_targets_on_one_loop_thread(daemon_factory, redis, moto, pg):
 
 def test_cli_db_commands_against_the_server(fleet, pg):
     import subprocess
-    d = fleet({"APP_PW": "app-pw-1"})
+    d = fleet({"PGFLEET_DB_APP_PW": "app-pw-1"})
     env = {"PATH": "/usr/bin:/bin", "PGFLEET_URL": d.url, "AUTH_KEY": AUTH_KEY}
 
     def cli(*args, stdin=None):
         return subprocess.run([PGFLEET_BIN, "db", *args], env=env, capture_output=True, text=True,
                               timeout=60, input=stdin)
     r = cli("add", "--id", "orders", "--name", "orders", "--host", "127.0.0.1", "--port", str(pg.port),
-            "--dbname", "orders", "--user", "app", "--password-env", "APP_PW", "--tag", "prod")
+            "--dbname", "orders", "--user", "app", "--password-env", "PGFLEET_DB_APP_PW", "--tag", "prod")
     assert r.returncode == 0 and "registered orders" in r.stdout, r.stderr
     wait_for(lambda: " ok " in cli("list").stdout, what="listed ok")
     out = cli("list").stdout
@@ -298,15 +298,15 @@ def test_cli_db_commands_against_the_server(fleet, pg):
     r = cli("test", "orders")
     assert r.returncode == 0 and "primary, wal_level=logical" in r.stdout
     shown = json.loads(cli("show", "orders").stdout)
-    assert shown["tags"] == ["prod"] and shown["credentials"] == {"source": "env", "env": "APP_PW"}
+    assert shown["tags"] == ["prod"] and shown["credentials"] == {"source": "env", "env": "PGFLEET_DB_APP_PW"}
     bad = cli("add", "--name", "x", "--host", "bad host", "--dbname", "d", "--user", "u", "--rds-iam")
     assert bad.returncode == 5 and "host:" in bad.stderr and "sslmode:" in bad.stderr
     assert cli("add", "--bogus").returncode == 2
     assert cli("add", "--id", "orders", "--name", "o", "--host", "h", "--dbname", "d", "--user", "u",
-               "--password-env", "X").returncode == 14  # conflict
-    post(d, db(pg, id="broken", credentials={"source": "env", "env": "MISSING_VAR"}))
+               "--password-env", "PGFLEET_DB_X").returncode == 14  # conflict
+    post(d, db(pg, id="broken", credentials={"source": "env", "env": "PGFLEET_DB_MISSING_VAR"}))
     r = cli("test")
-    assert r.returncode == 19 and "broken" in r.stdout and "MISSING_VAR is not set" in r.stdout
+    assert r.returncode == 19 and "broken" in r.stdout and "PGFLEET_DB_MISSING_VAR is not set" in r.stdout
     assert cli("rm", "broken").returncode == 0
     assert cli("show", "broken").returncode == 6
     env["AUTH_KEY"] = "wrong"
@@ -332,8 +332,8 @@ def test_rds_iam_sends_a_fresh_token_over_tls(fleet, tls_pg):
     assert "password authentication failed for user \"app\"" in t["error"]["message"]
     # the same server accepts the real password over the same TLS path
     tls_pg.sql("ALTER ROLE app PASSWORD 'pw'")
-    ok = {**body, "id": "pwd", "credentials": {"source": "env", "env": "TLS_PW"}}
-    d2 = fleet({"PGFLEET_PG_CA_FILE": tls_pg.ca, "TLS_PW": "pw"})
+    ok = {**body, "id": "pwd", "credentials": {"source": "env", "env": "PGFLEET_DB_TLS_PW"}}
+    d2 = fleet({"PGFLEET_PG_CA_FILE": tls_pg.ca, "PGFLEET_DB_TLS_PW": "pw"})
     assert post(d2, ok).status_code == 201
     assert d2.post("/api/databases/pwd/test").json()["ok"] is True
     assert "X-Amz-Signature" not in d.logs()  # the token never reaches the log

@@ -175,13 +175,13 @@ def test_daemon_collects_the_same_topology_live(topo, daemon_factory, redis):
     import requests
     import websockets
     from conftest import AUTH_KEY
-    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MON_PW": PW,
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_MON_PW": PW,
                         "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1",
-                        "PGFLEET_INVENTORY_SECONDS": "1"})
+                        "PGFLEET_INVENTORY_SECONDS": "1", "PGFLEET_LOG_DIRS": topo["cascade"].dir})
     for name, s in topo.items():
         # the cascade's server log (pg_ctl -l) is followed for replication errors
         extra = {"logs": {"file": os.path.join(s.dir, "log")}} if name == "cascade" else {}
-        register_db(d, name, s, user="monitor", env="MON_PW", **extra)
+        register_db(d, name, s, user="monitor", env="PGFLEET_DB_MON_PW", **extra)
     wait_for(lambda: len(d.get("/api/replication/discover", auth=True).json().get("edges", [])) == 4,
              timeout=15, what="collected topology")
     live = d.get("/api/replication/discover", auth=True).json()
@@ -329,11 +329,11 @@ def test_rds_instances_merge_into_the_topology(topo, daemon_factory, redis, moto
         rds.create_db_instance(DBInstanceIdentifier=ident, DBInstanceClass="db.r6g.large",
                                Engine="aurora-postgresql", DBClusterIdentifier="reports-aurora")
     d = daemon_factory({**BASE_ENV, "AWS_ENDPOINT_URL": moto.url, "AUTH_KEY": AUTH_KEY,
-                        "PGFLEET_REDIS_URL": redis.url, "MON_PW": PW,
+                        "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_MON_PW": PW,
                         "PGFLEET_COLLECT_INTERVAL_SECONDS": "1", "PGFLEET_RDS_DISCOVERY_SECONDS": "1"})
     for name, inst in (("primary", "orders-primary"), ("standby", "orders-standby"),
                        ("sub", "reports-aurora-1")):
-        register_db(d, name, topo[name], user="monitor", env="MON_PW", aws={"rds_instance_id": inst})
+        register_db(d, name, topo[name], user="monitor", env="PGFLEET_DB_MON_PW", aws={"rds_instance_id": inst})
 
     def merged():
         t = d.get("/api/replication/discover", auth=True).json()

@@ -23,7 +23,7 @@ NOISE = "2026-11-26 15:10:03.000 UTC [77] LOG:  checkpoint starting: time\n"
 
 
 def register(d, ident, logs, port=None, **extra):
-    return register_db(d, ident, port=port, user="monitor", env="NOPE", expect=None, logs=logs, **extra)
+    return register_db(d, ident, port=port, user="monitor", env="PGFLEET_DB_NOPE", expect=None, logs=logs, **extra)
 
 
 def source(d, ident):
@@ -43,7 +43,7 @@ def test_log_file_followed_across_rotation_and_truncation(daemon_factory, redis,
     with open(log, "w") as f:
         f.write(SLOT_GONE)  # already there at start: not replayed
     d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
-                        "PGFLEET_LOG_POLL_MS": "100"})
+                        "PGFLEET_LOG_POLL_MS": "100", "PGFLEET_LOG_DIRS": workdir})
     assert register(d, "app", {"file": log}).status_code == 201
     port = d.get("/api/databases/app", auth=True).json()["port"]
     node = f"127.0.0.1:{port}"
@@ -93,7 +93,7 @@ def test_log_file_followed_across_rotation_and_truncation(daemon_factory, redis,
 def test_csvlog_records_spanning_lines_and_a_missing_file(daemon_factory, redis, workdir):
     log = os.path.join(workdir, "postgresql.csv")
     d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
-                        "PGFLEET_LOG_POLL_MS": "100"})
+                        "PGFLEET_LOG_POLL_MS": "100", "PGFLEET_LOG_DIRS": workdir})
     assert register(d, "rep", {"file": log}).status_code == 201  # not there yet
     wait_for(lambda: "cannot open" in d.logs(), timeout=5, what="the missing file reported")
     assert "cannot open" in (source(d, "rep")["error"] or "")

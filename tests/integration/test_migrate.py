@@ -169,6 +169,42 @@ def test_two_concurrent_runs_on_one_target(srv, dbs, tmp_path):
     assert has_table(srv, dbs[0], "slow_done") and not has_table(srv, dbs[0])
 
 
+def test_a_run_leaves_the_prepared_transactions_of_a_live_run_alone(srv, dbs, tmp_path):
+    """Atomic run A has prepared on the first target and waits on the second; run B on the
+    first target must not roll A's prepared transaction back: A is alive (its sessions hold
+    its lock), and once A goes on it commits everywhere."""
+    gate = "LOCK TABLE gate; SELECT pg_sleep(60)"
+    for db in dbs[:2]:
+        srv.sql("CREATE TABLE gate (id int)", db=db)
+    holder = subprocess.Popen((["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []) +
+                              ["/usr/lib/postgresql/15/bin/psql", "-X", "-h", srv.dir, "-p", str(srv.port),
+                               "-U", "postgres", "-d", dbs[1], "-c", f"BEGIN; {gate}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: srv.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                                 "'%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()") == "1",
+                 timeout=10, what="the gate held")
+        a_sql = tmp_path / "a.sql"
+        a_sql.write_text("CREATE TABLE a_done (id int); INSERT INTO gate VALUES (1);")
+        a = subprocess.Popen([PGFLEET_BIN, "migrate", "--json", "--atomic", "--lock-timeout", "60000",
+                              "--target", target(srv, dbs[0]), "--target", target(srv, dbs[1]), str(a_sql)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: srv.sql("SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'pgfleet:%'") == "1",
+                 timeout=15, what="run A prepared on the first target")
+        p, r = migrate(tmp_path, "CREATE TABLE b_done (id int);", [target(srv, dbs[0])], name="b")
+        assert srv.sql("SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'pgfleet:%'") == "1"
+        assert any("still running: left alone" in n for n in r["plan"]), r["plan"]
+        assert p.returncode == 21 and "already running" in r["targets"][0]["error"]
+    finally:
+        srv.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%{gate}%' "
+                "AND pid <> pg_backend_pid()")
+        holder.wait(10)
+    out, err = a.communicate(timeout=60)
+    assert a.returncode == 0 and json.loads(out)["status"] == "succeeded", err
+    assert has_table(srv, dbs[0], "a_done") and has_table(srv, dbs[1], "a_done")
+    assert srv.sql("SELECT count(*) FROM pg_prepared_xacts") == "0"
+
+
 def test_killed_mid_run_each_history_tells_the_truth(srv, dbs, tmp_path):
     f = tmp_path / "long.sql"
     f.write_text("CREATE TABLE long_a (id int); SELECT pg_sleep(30); CREATE TABLE long_b (id int);")
@@ -253,9 +289,9 @@ def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_fact
     import asyncio
     import websockets
     from conftest import AUTH_KEY
-    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_MIG_PW": PW})
     for db in dbs:
-        register_db(d, db, srv, db, "monitor", env="MIG_PW")
+        register_db(d, db, srv, db, "monitor", env="PGFLEET_DB_MIG_PW")
     body = {"name": "add_orders", "sql": ADD, "database_ids": dbs}
 
     async def run():
@@ -310,7 +346,7 @@ def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_fact
         "status": "running", "started_at": "2026-11-26T00:00:00Z",
         "targets": [{"target": dbs[0], "status": "running", "statements_done": 1}]}))
     d.stop()
-    d2 = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
+    d2 = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_MIG_PW": PW})
     wait_for(lambda: d2.get("/api/migrations/mig-dead", auth=True).json()["status"] == "interrupted",
              timeout=10, what="the dead run marked interrupted")
     rec = d2.get("/api/migrations/mig-dead", auth=True).json()
@@ -331,9 +367,9 @@ def test_dashboard_runs_a_sample_migration_and_shows_it_live(srv, dbs, daemon_fa
     from conftest import AUTH_KEY
     for db in dbs[:2]:
         srv.sql("CREATE TABLE orders (id int PRIMARY KEY, status text, created_at timestamptz)", db=db)
-    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_MIG_PW": PW})
     for db in dbs[:2]:
-        register_db(d, db, srv, db, "monitor", env="MIG_PW")
+        register_db(d, db, srv, db, "monitor", env="PGFLEET_DB_MIG_PW")
     b = Browser()
     try:
         b.open(f"{d.url}/#key={AUTH_KEY}")
@@ -379,8 +415,8 @@ def test_daemon_resolves_prepared_transactions_at_start(srv, dbs, daemon_factory
     for i, db in enumerate(dbs):
         redis.cli("HSET", "pgfleet:databases", db, json.dumps({
             "schema_version": 1, "id": db, "name": db, "host": "127.0.0.1", "port": srv.port, "dbname": db,
-            "user": "monitor", "credentials": {"source": "env", "env": "MIG_PW"}}))
-    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "MIG_PW": PW})
+            "user": "monitor", "credentials": {"source": "env", "env": "PGFLEET_DB_MIG_PW"}}))
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_MIG_PW": PW})
     wait_for(lambda: srv.sql("SELECT count(*) FROM pg_prepared_xacts") == "0", timeout=15,
              what="prepared transactions resolved at start-up")
     assert has_table(srv, dbs[1], "done_c") and not has_table(srv, dbs[2], "never_d")

@@ -82,7 +82,8 @@ def test_clean_under_valgrind(daemon_factory, redis, workdir, pg_server):
     d = daemon_factory({**BASE_ENV, "AWS_ENDPOINT_URL": moto.url,
                         "AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url,
                         "PGFLEET_HEARTBEAT_SECONDS": "1", "PGFLEET_SHUTDOWN_GRACE_MS": "1500",
-                        "VG_PW": "pw", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1"},
+                        "PGFLEET_DB_VG_PW": "pw", "PGFLEET_HEALTH_INTERVAL_SECONDS": "1",
+                        "PGFLEET_LOG_DIRS": "/var/tmp,/tmp"},
                        binary=plain,
                        wrapper=["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
                                 "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
@@ -100,14 +101,14 @@ def test_clean_under_valgrind(daemon_factory, redis, workdir, pg_server):
     try:
         pgs.sql("CREATE ROLE app LOGIN PASSWORD 'pw'")
         for ident, port in (("ok", pgs.port), ("down", 1)):
-            register_db(d, ident, port=port, user="app", env="VG_PW")
+            register_db(d, ident, port=port, user="app", env="PGFLEET_DB_VG_PW")
         assert d.get("/api/databases/test", auth=True, timeout=60).json()["count"] == 2
         # migrations, a stream's whole life, log events, history: the newer paths too
         pgs.sql("ALTER ROLE app SUPERUSER REPLICATION")
         for db in ("va", "vb"):
             pgs.sql(f"CREATE DATABASE {db} OWNER app")
             pgs.sql("CREATE TABLE t (id int PRIMARY KEY)", db=db)
-            register_db(d, db, pgs, db, "app", env="VG_PW", logs={"file": os.path.join(pgs.dir, "log")})
+            register_db(d, db, pgs, db, "app", env="PGFLEET_DB_VG_PW", logs={"file": os.path.join(pgs.dir, "log")})
         pgs.sql("INSERT INTO t SELECT generate_series(1, 10)", db="va")
         r = d.post("/api/migrations/execute", data=json.dumps({
             "name": "vg", "sql": "CREATE TABLE vg (id int); SELECT 1;", "database_ids": ["va", "vb"]}),

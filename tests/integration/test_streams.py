@@ -31,13 +31,13 @@ def src_sql(src, sql):
 
 
 def register(d, ident, server, db, user):
-    register_db(d, ident, server, db, user, env="STREAM_PW")
+    register_db(d, ident, server, db, user, env="PGFLEET_DB_STREAM_PW")
 
 
 @pytest.fixture
 def daemon(pair, daemon_factory, redis):
     src, tgt = pair
-    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "STREAM_PW": PW})
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_STREAM_PW": PW})
     register(d, "shop", src, "shop", "app")
     register(d, "copy", tgt, "shop_copy", "admin")
     return d
@@ -153,7 +153,7 @@ def test_each_failed_check_names_its_cause(pair, pg_server, daemon_factory, redi
     bad.sql("SELECT pg_create_physical_replication_slot('taken')")
     tgt.sql("CREATE DATABASE legacy_copy")
     tgt.sql("CREATE TABLE events (at timestamptz, what text)", db="legacy_copy")
-    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "STREAM_PW": PW})
+    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_STREAM_PW": PW})
     register(d, "legacy", bad, "legacy", "nobody")
     register(d, "legacy_copy", tgt, "legacy_copy", "admin")
     body = {"source_database_id": "legacy", "target_database_id": "legacy_copy",
@@ -188,7 +188,7 @@ def test_each_failed_check_names_its_cause(pair, pg_server, daemon_factory, redi
 
 CREATE_STEPS = ["publication", "slot", "subscription"]
 DROP_STEPS = ["disable", "detach_slot", "drop_subscription", "drop_slot", "drop_publication"]
-ENV = {"AUTH_KEY": AUTH_KEY, "STREAM_PW": PW}
+ENV = {"AUTH_KEY": AUTH_KEY, "PGFLEET_DB_STREAM_PW": PW}
 
 
 def kill_stream_body(name):
@@ -310,6 +310,34 @@ def test_interrupted_create_that_cannot_finish_is_an_error_until_resumed(pair, d
     assert made(src, tgt, "parcels") == (1, 1, 1)
     assert d2.request("DELETE", f"/api/replication/streams/{sid}", data="{}", headers=JSON).status_code == 200
     assert made(src, tgt, "parcels") == (0, 0, 0)
+
+
+def test_hostile_names_are_quoted_never_interpolated(pair, daemon):
+    """A publication and a subscription named with quotes, a backslash and $pgfleet$ (which
+    would end a DO block): created, streaming, dropped, exactly those objects."""
+    src, tgt = pair
+    d = daemon
+    table_pair(src, tgt, "hostile_t", rows=3)
+    pub = "pub $pgfleet$ 'q' \"x\" ; DROP TABLE hostile_t; --"
+    sub = "sub $pgfleet$ 'q' \\ \"x\""
+    body = {"source_database_id": "shop", "target_database_id": "copy", "tables": ["hostile_t"],
+            "publication": pub, "subscription": sub, "slot": "hostile_slot"}
+    # a backslash in a publication name cannot cross the replication protocol: said up front
+    r = d.post("/api/replication/validate", data=json.dumps({**body, "publication": "a\\b"}),
+               headers=JSON)
+    assert r.status_code == 422 and "backslash" in r.text
+    r = d.post("/api/replication/create", data=json.dumps(body), headers=JSON)
+    assert r.status_code == 202, r.text
+    sid = r.json()["id"]
+    wait_for(lambda: state_of(d, sid) == "streaming", timeout=30, what="streaming")
+    lit = pub.replace("'", "''")
+    assert src.sql(f"SELECT count(*) FROM pg_publication WHERE pubname = '{lit}'", db="shop") == "1"
+    assert tgt.sql("SELECT count(*) FROM hostile_t", db="shop_copy") == "3"
+    assert src.sql("SELECT to_regclass('hostile_t') IS NOT NULL", db="shop") == "t"
+    assert d.request("DELETE", f"/api/replication/streams/{sid}", data="{}", headers=JSON).status_code == 200
+    assert src.sql(f"SELECT count(*) FROM pg_publication WHERE pubname = '{lit}'", db="shop") == "0"
+    assert tgt.sql("SELECT count(*) FROM pg_subscription") == "0"
+    assert src.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'hostile_slot'") == "0"
 
 
 def test_drop_when_the_target_is_gone(pair, daemon):
