@@ -9,6 +9,8 @@
 static const char *const r_public[] = {NULL};
 static const char *const r_ready[] = {"503", NULL};
 static const char *const r_auth[] = {"401", NULL};
+static const char *const r_login[] = {"400", "401", "415", "422", "429", "503", NULL};
+static const char *const r_logout[] = {"503", NULL};
 static const char *const r_store[] = {"401", "403", "503", NULL};
 static const char *const r_aws[] = {"401", "403", NULL};
 static const char *const r_db_read[] = {"401", "403", "404", "503", NULL};
@@ -17,111 +19,146 @@ static const char *const r_db_write[] = {"400", "401", "403", "404", "409", "413
 static const char *const r_hist[] = {"401", "403", "422", "503", NULL};
 static const char *const r_validate[] = {"400", "401", "403", "404", "413", "415", "422", NULL};
 
-/* every route: method, pattern, least role, handler, docs */
+#define R(method, pattern, role, handler, tag, summary, req, resp, responses, success, action)     \
+    {                                                                                              \
+        method, pattern, role, handler, tag, summary, req, resp, responses, success, action        \
+    }
+
+/*
+ * every route: method, pattern, least role, handler, docs, success status, and
+ * for those that change something, the action the audit trail records.
+ * Roles: viewer reads everything but secrets; operator runs streams,
+ * migrations and database tests; admin registers databases and manages sessions.
+ */
 static const Route routes[] = {
-    {HTTP_GET, "/healthz", ROLE_NONE, api_healthz, "health", "Liveness: the process serves", NULL,
-     "Health", r_public, 0},
-    {HTTP_GET, "/readyz", ROLE_NONE, api_readyz, "health",
-     "Readiness: the state store (Redis) answers", NULL, "Ready", r_ready, 0},
-    {HTTP_GET, "/ws", ROLE_NONE, api_ws_plain, "events",
-     "WebSocket endpoint (upgrade required): subscribe to topics, receive JSON events", NULL, NULL,
-     r_public, 0},
-    {HTTP_GET, "/api/openapi.json", ROLE_VIEWER, api_openapi, "meta", "This OpenAPI document", NULL,
-     NULL, r_auth, 0},
-    {HTTP_GET, "/api/auth/status", ROLE_VIEWER, api_auth_status, "auth",
-     "Who the caller is: role and authentication method", NULL, "AuthStatus", r_auth, 0},
-    {HTTP_GET, "/api/models/test", ROLE_OPERATOR, api_models_test, "models",
-     "Builds one of each model, validates it, stores it in Redis, reads it back and compares", NULL,
-     "ModelTest", r_store, 0},
-    {HTTP_GET, "/api/databases", ROLE_VIEWER, api_databases_list, "databases",
-     "Every registered database with its health", NULL, "DatabaseList", r_db_read, 0},
-    {HTTP_POST, "/api/databases", ROLE_OPERATOR, api_databases_create, "databases",
-     "Register a database (a password given here is kept in Secrets Manager, not in Redis)",
-     "DatabaseConfig", "DatabaseWithHealth", r_db_write, 201},
-    {HTTP_GET, "/api/databases/test", ROLE_VIEWER, api_databases_test_all, "databases",
-     "Connect to every database now and report each", NULL, "DatabaseTestAll", r_db_read, 0},
-    {HTTP_GET, "/api/databases/{id}", ROLE_VIEWER, api_databases_get, "databases",
-     "One database with its health", NULL, "DatabaseWithHealth", r_db_read, 0},
-    {HTTP_PUT, "/api/databases/{id}", ROLE_OPERATOR, api_databases_update, "databases",
-     "Replace a database's configuration (omit the password to keep the stored one)",
-     "DatabaseConfig", "DatabaseWithHealth", r_db_write, 0},
-    {HTTP_DELETE, "/api/databases/{id}", ROLE_OPERATOR, api_databases_delete, "databases",
-     "Remove a database (and the password secret pgfleet made for it)", NULL, NULL, r_db_read, 0},
-    {HTTP_POST, "/api/databases/{id}/test", ROLE_VIEWER, api_databases_test_one, "databases",
-     "Connect now: server version, in_recovery, system identifier, wal_level, round trip, or "
-     "the first error with a hint",
-     NULL, "DatabaseTest", r_db_read, 0},
-    {HTTP_GET, "/api/replication/discover", ROLE_VIEWER, api_replication_discover, "replication",
-     "The replication topology of every registered database's server (from the collector's "
-     "last snapshot)",
-     NULL, "Topology", r_db_read, 0},
-    {HTTP_GET, "/api/replication/status", ROLE_VIEWER, api_replication_status, "replication",
-     "Per-edge and per-slot metrics with the time they were collected; an edge whose lag is "
-     "unknown now carries its last known value and that value's age",
-     NULL, NULL, r_db_read, 0},
-    {HTTP_GET, "/api/replication/history", ROLE_VIEWER, api_replication_history, "replication",
-     "Lag and retained WAL samples at the collector's interval, oldest first (query: "
-     "minutes=1..60, default 60), kept in Redis",
-     NULL, NULL, r_hist, 0},
-    {HTTP_GET, "/api/replication/events", ROLE_VIEWER, api_replication_events, "replication",
-     "Replication events classified from PostgreSQL logs (files and RDS), newest first; query: "
-     "limit (1..1000, default 100), node, database_id, severity",
-     NULL, NULL, r_hist, 0},
-    {HTTP_GET, "/metrics", ROLE_VIEWER, api_metrics, "replication",
-     "Prometheus metrics: lag bytes and seconds per edge, slot retained WAL, node up, collector "
-     "duration (send the API key as a bearer token)",
-     NULL, NULL, r_auth, 0},
-    {HTTP_POST, "/api/replication/validate", ROLE_OPERATOR, api_streams_validate, "streams",
-     "Pre-flight checks for a logical replication stream (body: source_database_id, "
-     "target_database_id, tables or all_tables, publication, subscription, slot, options): one "
-     "entry per check, ok / warning / error, with a message and a hint",
-     "StreamRequest", "PreflightResult", r_db_write, 0},
-    {HTTP_POST, "/api/replication/create", ROLE_OPERATOR, api_streams_create, "streams",
-     "Create a stream: the checks (errors refuse it; warnings need force), then the publication "
-     "and slot on the source and the subscription on the target; 202, initial copy progress on "
-     "topic stream:<id>. With the id of an interrupted create, finishes it",
-     "StreamRequest", NULL, r_db_write, 202},
-    {HTTP_GET, "/api/replication/streams", ROLE_VIEWER, api_streams_list, "streams",
-     "Streams pgfleet created (with live state) and the logical streams it discovered", NULL, NULL,
-     r_db_read, 0},
-    {HTTP_GET, "/api/replication/streams/{id}", ROLE_VIEWER, api_streams_get, "streams",
-     "One stream", NULL, NULL, r_db_read, 0},
-    {HTTP_POST, "/api/replication/streams/{id}/pause", ROLE_OPERATOR, api_streams_pause, "streams",
-     "Disable the subscription (apply stops; the slot keeps the changes)", NULL, NULL, r_db_write,
-     0},
-    {HTTP_POST, "/api/replication/streams/{id}/resume", ROLE_OPERATOR, api_streams_resume,
-     "streams", "Enable the subscription again", NULL, NULL, r_db_write, 0},
-    {HTTP_POST, "/api/replication/streams/{id}/refresh", ROLE_OPERATOR, api_streams_refresh,
-     "streams", "ALTER SUBSCRIPTION ... REFRESH PUBLICATION (after tables were added)", NULL, NULL,
-     r_db_write, 0},
-    {HTTP_POST, "/api/replication/streams/{id}/tables", ROLE_OPERATOR, api_streams_tables,
-     "streams", "Add or remove tables ({add: [...], remove: [...]}), then refresh", NULL, NULL,
-     r_db_write, 0},
-    {HTTP_DELETE, "/api/replication/streams/{id}", ROLE_OPERATOR, api_streams_drop, "streams",
-     "Drop the subscription, the slot on the source, and the publication if pgfleet created it "
-     "(force=true in the body: go on when the target cannot be reached)",
-     NULL, NULL, r_db_write, 0},
-    {HTTP_POST, "/api/migrations/execute", ROLE_OPERATOR, api_migrations_execute, "migrations",
-     "Run a SQL migration on registered databases (body: name, sql, database_ids, dry_run, "
-     "atomic, continue_on_error, non_transactional, parallel, lock_timeout_ms, "
-     "statement_timeout_ms); answers 202 with the execution id at once, progress on WebSocket "
-     "topic migration:<id>",
-     "MigrationRequest", NULL, r_db_write, 202},
-    {HTTP_GET, "/api/migrations", ROLE_VIEWER, api_migrations_list, "migrations",
-     "Every migration execution, newest first, with per-target status", NULL, NULL, r_db_read, 0},
-    {HTTP_GET, "/api/migrations/{id}", ROLE_VIEWER, api_migrations_get, "migrations",
-     "One migration execution", NULL, NULL, r_db_read, 0},
-    {HTTP_POST, "/api/migrations/{id}/cancel", ROLE_OPERATOR, api_migrations_cancel, "migrations",
-     "Cancel a running execution: running statements are cancelled, those "
-     "targets roll back, targets not started are skipped",
-     NULL, NULL, r_db_write, 202},
-    {HTTP_GET, "/api/aws/test", ROLE_VIEWER, api_aws_test, "aws",
-     "Live AWS check: credential source, region, endpoints, and a call to Secrets Manager, "
-     "RDS and ElastiCache each",
-     NULL, "AwsCheck", r_aws, 0},
-    {HTTP_POST, "/api/models/{kind}/validate", ROLE_VIEWER, api_models_validate, "models",
-     "Validates a model (kind: database, stream, migration) and returns it normalized", "AnyModel",
-     "ValidationResult", r_validate, 0},
+    R(HTTP_GET, "/healthz", ROLE_NONE, api_healthz, "health", "Liveness: the process serves", NULL,
+      "Health", r_public, 0, NULL),
+    R(HTTP_GET, "/readyz", ROLE_NONE, api_readyz, "health",
+      "Readiness: the state store (Redis) answers", NULL, "Ready", r_ready, 0, NULL),
+    R(HTTP_GET, "/ws", ROLE_NONE, api_ws_plain, "events",
+      "WebSocket endpoint (upgrade required): subscribe to topics, receive JSON events", NULL, NULL,
+      r_public, 0, NULL),
+    R(HTTP_GET, "/auth/methods", ROLE_NONE, api_auth_methods, "auth",
+      "How one signs in here (the login page asks): password when the users secret exists, API "
+      "key when AUTH_KEY is set",
+      NULL, "AuthMethods", r_public, 0, NULL),
+    R(HTTP_POST, "/auth/login", ROLE_NONE, api_auth_login, "auth",
+      "Sign in ({\"method\":\"password\",\"username\",\"password\"} or "
+      "{\"method\":\"api_key\",\"key\"}): starts a session, sets the pgfleet_session cookie, "
+      "answers who signed in and the CSRF token state changes must carry",
+      "LoginRequest", "AuthStatus", r_login, 0, NULL),
+    R(HTTP_POST, "/auth/logout", ROLE_NONE, api_auth_logout, "auth",
+      "Sign out: ends the cookie's session and clears the cookie", NULL, "LogoutResult", r_logout,
+      0, NULL),
+    R(HTTP_GET, "/api/openapi.json", ROLE_VIEWER, api_openapi, "meta", "This OpenAPI document",
+      NULL, NULL, r_auth, 0, NULL),
+    R(HTTP_GET, "/api/auth/status", ROLE_VIEWER, api_auth_status, "auth",
+      "Who the caller is: user, role, method, the session's expiry and its CSRF token", NULL,
+      "AuthStatus", r_auth, 0, NULL),
+    R(HTTP_GET, "/api/sessions", ROLE_ADMIN, api_sessions_list, "auth",
+      "Every live session, most recently used first", NULL, "SessionList", r_store, 0, NULL),
+    R(HTTP_DELETE, "/api/sessions/{id}", ROLE_ADMIN, api_sessions_revoke, "auth",
+      "End a session (its id from GET /api/sessions); its browser must sign in again", NULL,
+      "Session", r_db_read, 0, "session.revoke"),
+    R(HTTP_GET, "/api/audit", ROLE_ADMIN, api_audit_list, "auth",
+      "The audit trail, newest first (query: user, action (exact, or a prefix ending in '.'), "
+      "since, until (RFC 3339), limit 1..1000, default 100)",
+      NULL, "AuditList", r_hist, 0, NULL),
+    R(HTTP_GET, "/api/models/test", ROLE_OPERATOR, api_models_test, "models",
+      "Builds one of each model, validates it, stores it in Redis, reads it back and compares",
+      NULL, "ModelTest", r_store, 0, NULL),
+    R(HTTP_GET, "/api/databases", ROLE_VIEWER, api_databases_list, "databases",
+      "Every registered database with its health", NULL, "DatabaseList", r_db_read, 0, NULL),
+    R(HTTP_POST, "/api/databases", ROLE_ADMIN, api_databases_create, "databases",
+      "Register a database (a password given here is kept in Secrets Manager, not in Redis)",
+      "DatabaseConfig", "DatabaseWithHealth", r_db_write, 201, "database.create"),
+    R(HTTP_GET, "/api/databases/test", ROLE_OPERATOR, api_databases_test_all, "databases",
+      "Connect to every database now and report each", NULL, "DatabaseTestAll", r_db_read, 0, NULL),
+    R(HTTP_GET, "/api/databases/{id}", ROLE_VIEWER, api_databases_get, "databases",
+      "One database with its health", NULL, "DatabaseWithHealth", r_db_read, 0, NULL),
+    R(HTTP_PUT, "/api/databases/{id}", ROLE_ADMIN, api_databases_update, "databases",
+      "Replace a database's configuration (omit the password to keep the stored one)",
+      "DatabaseConfig", "DatabaseWithHealth", r_db_write, 0, "database.update"),
+    R(HTTP_DELETE, "/api/databases/{id}", ROLE_ADMIN, api_databases_delete, "databases",
+      "Remove a database (and the password secret pgfleet made for it)", NULL, NULL, r_db_read, 0,
+      "database.delete"),
+    R(HTTP_POST, "/api/databases/{id}/test", ROLE_OPERATOR, api_databases_test_one, "databases",
+      "Connect now: server version, in_recovery, system identifier, wal_level, round trip, or "
+      "the first error with a hint",
+      NULL, "DatabaseTest", r_db_read, 0, "database.test"),
+    R(HTTP_GET, "/api/replication/discover", ROLE_VIEWER, api_replication_discover, "replication",
+      "The replication topology of every registered database's server (from the collector's "
+      "last snapshot)",
+      NULL, "Topology", r_db_read, 0, NULL),
+    R(HTTP_GET, "/api/replication/status", ROLE_VIEWER, api_replication_status, "replication",
+      "Per-edge and per-slot metrics with the time they were collected; an edge whose lag is "
+      "unknown now carries its last known value and that value's age",
+      NULL, NULL, r_db_read, 0, NULL),
+    R(HTTP_GET, "/api/replication/history", ROLE_VIEWER, api_replication_history, "replication",
+      "Lag and retained WAL samples at the collector's interval, oldest first (query: "
+      "minutes=1..60, default 60), kept in Redis",
+      NULL, NULL, r_hist, 0, NULL),
+    R(HTTP_GET, "/api/replication/events", ROLE_VIEWER, api_replication_events, "replication",
+      "Replication events classified from PostgreSQL logs (files and RDS), newest first; query: "
+      "limit (1..1000, default 100), node, database_id, severity",
+      NULL, NULL, r_hist, 0, NULL),
+    R(HTTP_GET, "/metrics", ROLE_VIEWER, api_metrics, "replication",
+      "Prometheus metrics: lag bytes and seconds per edge, slot retained WAL, node up, collector "
+      "duration (send the API key as a bearer token)",
+      NULL, NULL, r_auth, 0, NULL),
+    R(HTTP_POST, "/api/replication/validate", ROLE_OPERATOR, api_streams_validate, "streams",
+      "Pre-flight checks for a logical replication stream (body: source_database_id, "
+      "target_database_id, tables or all_tables, publication, subscription, slot, options): one "
+      "entry per check, ok / warning / error, with a message and a hint",
+      "StreamRequest", "PreflightResult", r_db_write, 0, NULL),
+    R(HTTP_POST, "/api/replication/create", ROLE_OPERATOR, api_streams_create, "streams",
+      "Create a stream: the checks (errors refuse it; warnings need force), then the publication "
+      "and slot on the source and the subscription on the target; 202, initial copy progress on "
+      "topic stream:<id>. With the id of an interrupted create, finishes it",
+      "StreamRequest", NULL, r_db_write, 202, "stream.create"),
+    R(HTTP_GET, "/api/replication/streams", ROLE_VIEWER, api_streams_list, "streams",
+      "Streams pgfleet created (with live state) and the logical streams it discovered", NULL, NULL,
+      r_db_read, 0, NULL),
+    R(HTTP_GET, "/api/replication/streams/{id}", ROLE_VIEWER, api_streams_get, "streams",
+      "One stream", NULL, NULL, r_db_read, 0, NULL),
+    R(HTTP_POST, "/api/replication/streams/{id}/pause", ROLE_OPERATOR, api_streams_pause, "streams",
+      "Disable the subscription (apply stops; the slot keeps the changes)", NULL, NULL, r_db_write,
+      0, "stream.pause"),
+    R(HTTP_POST, "/api/replication/streams/{id}/resume", ROLE_OPERATOR, api_streams_resume,
+      "streams", "Enable the subscription again", NULL, NULL, r_db_write, 0, "stream.resume"),
+    R(HTTP_POST, "/api/replication/streams/{id}/refresh", ROLE_OPERATOR, api_streams_refresh,
+      "streams", "ALTER SUBSCRIPTION ... REFRESH PUBLICATION (after tables were added)", NULL, NULL,
+      r_db_write, 0, "stream.refresh"),
+    R(HTTP_POST, "/api/replication/streams/{id}/tables", ROLE_OPERATOR, api_streams_tables,
+      "streams", "Add or remove tables ({add: [...], remove: [...]}), then refresh", NULL, NULL,
+      r_db_write, 0, "stream.tables"),
+    R(HTTP_DELETE, "/api/replication/streams/{id}", ROLE_OPERATOR, api_streams_drop, "streams",
+      "Drop the subscription, the slot on the source, and the publication if pgfleet created it "
+      "(force=true in the body: go on when the target cannot be reached)",
+      NULL, NULL, r_db_write, 0, "stream.drop"),
+    R(HTTP_POST, "/api/migrations/execute", ROLE_OPERATOR, api_migrations_execute, "migrations",
+      "Run a SQL migration on registered databases (body: name, sql, database_ids, dry_run, "
+      "atomic, continue_on_error, non_transactional, parallel, lock_timeout_ms, "
+      "statement_timeout_ms); answers 202 with the execution id at once, progress on WebSocket "
+      "topic migration:<id>",
+      "MigrationRequest", NULL, r_db_write, 202, "migration.execute"),
+    R(HTTP_GET, "/api/migrations", ROLE_VIEWER, api_migrations_list, "migrations",
+      "Every migration execution, newest first, with per-target status", NULL, NULL, r_db_read, 0,
+      NULL),
+    R(HTTP_GET, "/api/migrations/{id}", ROLE_VIEWER, api_migrations_get, "migrations",
+      "One migration execution", NULL, NULL, r_db_read, 0, NULL),
+    R(HTTP_POST, "/api/migrations/{id}/cancel", ROLE_OPERATOR, api_migrations_cancel, "migrations",
+      "Cancel a running execution: running statements are cancelled, those "
+      "targets roll back, targets not started are skipped",
+      NULL, NULL, r_db_write, 202, "migration.cancel"),
+    R(HTTP_GET, "/api/aws/test", ROLE_OPERATOR, api_aws_test, "aws",
+      "Live AWS check: credential source, region, endpoints, and a call to Secrets Manager, "
+      "RDS and ElastiCache each",
+      NULL, "AwsCheck", r_aws, 0, NULL),
+    R(HTTP_POST, "/api/models/{kind}/validate", ROLE_VIEWER, api_models_validate, "models",
+      "Validates a model (kind: database, stream, migration) and returns it normalized; changes "
+      "nothing",
+      "AnyModel", "ValidationResult", r_validate, 0, NULL),
 };
 
 const Route *api_routes(size_t *count)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "aws/aws.h"
 #include "common/config.h"
 #include "common/failure.h"
@@ -34,8 +35,8 @@ typedef struct Services {
     Replication *replication;
     Streams *streams;
     Runs *runs;
+    Auth *auth;
     uint64_t started_ns;
-    bool auth_configured;
 } Services;
 
 /* the route table (static; also the source of the OpenAPI document) */
@@ -55,8 +56,19 @@ double api_uptime_seconds(const Services *s);
 /* health.c */
 void api_healthz(HttpRequest *req, void *app);
 void api_readyz(HttpRequest *req, void *app);
-void api_auth_status(HttpRequest *req, void *app);
 void api_ws_plain(HttpRequest *req, void *app);
+/* auth.c */
+void api_auth_methods(HttpRequest *req, void *app);
+void api_auth_login(HttpRequest *req, void *app);
+void api_auth_logout(HttpRequest *req, void *app);
+void api_auth_status(HttpRequest *req, void *app);
+void api_sessions_list(HttpRequest *req, void *app);
+void api_sessions_revoke(HttpRequest *req, void *app);
+void api_audit_list(HttpRequest *req, void *app);
+/* the audit entry of a finished request whose route changes something (others: none) */
+void api_audit_request(Services *s, const HttpRequest *req);
+/* who acted, as recorded in applied_by / created_by: the user name */
+const char *api_actor(const HttpRequest *req);
 /* models.c */
 void api_models_test(HttpRequest *req, void *app);
 void api_models_validate(HttpRequest *req, void *app);

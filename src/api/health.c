@@ -49,18 +49,6 @@ void api_readyz(HttpRequest *req, void *app)
     }
 }
 
-void api_auth_status(HttpRequest *req, void *app)
-{
-    Services *s = app;
-    json_t *methods = json_array();
-    if (s->auth_configured)
-        json_array_append_new(methods, json_string("api_key"));
-    http_respond_json(req, 200,
-                      json_pack("{s:b, s:s, s:s, s:o}", "authenticated", req->role != ROLE_NONE,
-                                "role", role_name(req->role), "method", req->auth_method,
-                                "methods_configured", methods));
-}
-
 void api_ws_plain(HttpRequest *req, void *app)
 {
     (void)app;

@@ -3,22 +3,13 @@
 
 #include "api/api.h"
 
-/* who runs it, as the record and each target's history say */
-static void caller(const HttpRequest *req, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s (api, %s)", role_name(req->role),
-             req->auth_method ? req->auth_method : "none");
-}
-
 void api_migrations_execute(HttpRequest *req, void *app)
 {
     Services *s = app;
     json_t *body = http_request_json_body(req);
     if (!body)
         return;
-    char by[200];
-    caller(req, by, sizeof by);
-    runs_execute(s->runs, body, by, api_done, api_pending(req, 202));
+    runs_execute(s->runs, body, api_actor(req), api_done, api_pending(req, 202));
     json_decref(body);
 }
 

@@ -27,9 +27,39 @@ static const char components_json[] =
     "\"Ready\":{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},"
     "\"checks\":{\"type\":\"object\"}}},"
     "\"AuthStatus\":{\"type\":\"object\",\"properties\":{\"authenticated\":{\"type\":\"boolean\"},"
-    "\"role\":{\"type\":\"string\",\"enum\":[\"viewer\",\"operator\",\"admin\"]},"
-    "\"method\":{\"type\":\"string\"},\"methods_configured\":{\"type\":\"array\","
-    "\"items\":{\"type\":\"string\"}}}},"
+    "\"user\":{\"type\":\"string\"},"
+    "\"role\":{\"type\":\"string\",\"enum\":[\"none\",\"viewer\",\"operator\",\"admin\"]},"
+    "\"method\":{\"type\":\"string\",\"description\":\"none, api_key, password\"},"
+    "\"session\":{\"type\":\"object\",\"nullable\":true,\"properties\":{\"id\":{\"type\":"
+    "\"string\"},\"expires_at\":{\"type\":\"string\",\"format\":\"date-time\"},"
+    "\"idle_timeout_seconds\":{\"type\":\"number\"}}},"
+    "\"csrf\":{\"type\":\"string\",\"nullable\":true,\"description\":\"send as X-CSRF-Token "
+    "with state changes of a cookie session\"},"
+    "\"methods_configured\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},"
+    "\"AuthMethods\":{\"type\":\"object\",\"properties\":{\"open\":{\"type\":\"boolean\","
+    "\"description\":\"no method configured: every caller is admin (loopback only)\"},"
+    "\"methods\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"id\":{"
+    "\"type\":\"string\"},\"label\":{\"type\":\"string\"}}}}}},"
+    "\"LoginRequest\":{\"type\":\"object\",\"required\":[\"method\"],\"properties\":{"
+    "\"method\":{\"type\":\"string\",\"enum\":[\"password\",\"api_key\"]},"
+    "\"username\":{\"type\":\"string\",\"maxLength\":128},"
+    "\"password\":{\"type\":\"string\",\"writeOnly\":true,\"maxLength\":1024},"
+    "\"key\":{\"type\":\"string\",\"writeOnly\":true,\"maxLength\":1024}}},"
+    "\"LogoutResult\":{\"type\":\"object\",\"properties\":{\"ended\":{\"type\":\"boolean\"}}},"
+    "\"Session\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},"
+    "\"user\":{\"type\":\"string\"},\"role\":{\"type\":\"string\"},\"method\":{\"type\":"
+    "\"string\"},\"address\":{\"type\":\"string\"},\"created_at\":{\"type\":\"string\"},"
+    "\"last_seen\":{\"type\":\"string\"},\"expires_at\":{\"type\":\"string\"}}},"
+    "\"SessionList\":{\"type\":\"object\",\"properties\":{\"sessions\":{\"type\":\"array\","
+    "\"items\":{\"$ref\":\"#/components/schemas/Session\"}}}},"
+    "\"AuditList\":{\"type\":\"object\",\"properties\":{\"complete\":{\"type\":\"boolean\"},"
+    "\"scanned\":{\"type\":\"integer\"},\"entries\":{\"type\":\"array\",\"items\":{\"type\":"
+    "\"object\",\"properties\":{\"ts\":{\"type\":\"string\"},"
+    "\"user\":{\"type\":\"string\"},\"method\":{\"type\":\"string\"},\"role\":{\"type\":"
+    "\"string\"},\"address\":{\"type\":\"string\"},\"action\":{\"type\":\"string\"},"
+    "\"target\":{\"type\":\"string\",\"nullable\":true},\"result\":{\"type\":\"string\","
+    "\"enum\":[\"ok\",\"denied\",\"failed\",\"locked\",\"unanswered\"]},\"status\":{\"type\":"
+    "\"integer\"},\"request_id\":{\"type\":\"string\"},\"detail\":{\"type\":\"object\"}}}}}},"
     "\"CredentialRef\":{\"type\":\"object\",\"required\":[\"source\"],\"properties\":{"
     "\"source\":{\"type\":\"string\",\"enum\":[\"password\",\"secretsmanager\",\"rds_iam\",\"env\"]"
     "},"
@@ -182,6 +212,7 @@ static const char *status_text(const char *code)
         {"413", "Request body too large"},
         {"415", "Request body is not JSON"},
         {"422", "Validation failed; error.fields names each field and rule"},
+        {"429", "Too many failed sign-ins: wait Retry-After seconds"},
         {"503", "The state store (Redis) is unavailable, or pgfleet is shutting down"},
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
@@ -204,6 +235,8 @@ static json_t *operation(const Route *r)
     snprintf(opid, sizeof opid, "%s %s", http_method_name(r->method), r->pattern);
     json_object_set_new(op, "operationId", json_string(opid));
     json_object_set_new(op, "x-pgfleet-role", json_string(role_name(r->role)));
+    if (r->action)
+        json_object_set_new(op, "x-pgfleet-action", json_string(r->action));
 
     /* path parameters from "{name}" segments */
     json_t *params = json_array();
@@ -245,8 +278,9 @@ static json_t *operation(const Route *r)
                                   "content", "application/json", "schema", ref("Error")));
     json_object_set_new(op, "responses", responses);
     if (r->role != ROLE_NONE)
-        json_object_set_new(op, "security",
-                            json_pack("[{s:[]}, {s:[]}]", "bearerAuth", "apiKeyHeader"));
+        json_object_set_new(
+            op, "security",
+            json_pack("[{s:[]}, {s:[]}, {s:[]}]", "bearerAuth", "apiKeyHeader", "sessionCookie"));
     else
         json_object_set_new(op, "security", json_array());
     return op;
@@ -271,14 +305,15 @@ json_t *openapi_document(const Route *routes, size_t count)
             *c = (char)(*c - 'A' + 'a');
         json_object_set_new(item, method, operation(&routes[i]));
     }
-    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:o, s:{s:{s:s, s:s}, s:{s:s, s:s, s:s}}}}",
-                     "openapi", "3.0.3", "info", "title", "pgfleet", "version", PGFLEET_VERSION,
-                     "description",
-                     "Control plane for PostgreSQL replication. Errors are always "
-                     "{\"error\":{\"code\",\"message\",\"hint\"}}.",
-                     "paths", paths, "components", "schemas", schemas, "securitySchemes",
-                     "bearerAuth", "type", "http", "scheme", "bearer", "apiKeyHeader", "type",
-                     "apiKey", "in", "header", "name", "X-API-Key");
+    return json_pack(
+        "{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:o, s:{s:{s:s, s:s}, s:{s:s, s:s, s:s}, "
+        "s:{s:s, s:s, s:s}}}}",
+        "openapi", "3.0.3", "info", "title", "pgfleet", "version", PGFLEET_VERSION, "description",
+        "Control plane for PostgreSQL replication. Errors are always "
+        "{\"error\":{\"code\",\"message\",\"hint\"}}.",
+        "paths", paths, "components", "schemas", schemas, "securitySchemes", "bearerAuth", "type",
+        "http", "scheme", "bearer", "apiKeyHeader", "type", "apiKey", "in", "header", "name",
+        "X-API-Key", "sessionCookie", "type", "apiKey", "in", "cookie", "name", "pgfleet_session");
 }
 
 void api_openapi(HttpRequest *req, void *app)

@@ -19,10 +19,7 @@ void api_streams_create(HttpRequest *req, void *app)
     json_t *body = http_request_json_body(req);
     if (!body)
         return;
-    char by[200];
-    snprintf(by, sizeof by, "%s (api, %s)", role_name(req->role),
-             req->auth_method ? req->auth_method : "none");
-    streams_create(s->streams, body, by, api_done, api_pending(req, 202));
+    streams_create(s->streams, body, api_actor(req), api_done, api_pending(req, 202));
     json_decref(body);
 }
 

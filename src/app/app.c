@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "auth/auth.h"
 #include "auth/authkey.h"
 #include "aws/aws.h"
 #include "aws/elasticache.h"
@@ -31,11 +32,11 @@
 typedef struct App {
     uv_loop_t loop;
     const Config *cfg;
-    AuthKey *authkey;
     AwsClient *aws;
     Store *store;
     WsHub *hub;
     SecretsCache *secrets;
+    Auth *auth;
     EventLog *events;
     Registry *registry;
     Replication *replication;
@@ -127,6 +128,9 @@ static void app_stop(App *a)
     a->registry = NULL;
     eventlog_free(a->events);
     a->events = NULL;
+    auth_free(a->auth);
+    a->auth = NULL;
+    a->services.auth = NULL;
     secrets_free(a->secrets);
     a->secrets = NULL;
     store_free(a->store);
@@ -147,7 +151,6 @@ static void app_free(App *a)
 {
     http_server_free(a->http);
     wshub_free(a->hub);
-    authkey_free(a->authkey);
     if (uv_loop_close(&a->loop) != 0) {
         /* should not happen: every handle is closed by app_stop */
         uv_walk(&a->loop, walk_close_cb, NULL);
@@ -312,11 +315,25 @@ static PgfError start_store(App *a)
     return PGF_OK;
 }
 
+/* the sign-in service, settled: whether anyone must sign in is known before listening */
+static PgfError start_auth(App *a)
+{
+    a->secrets = secrets_new(a->aws, a->cfg->secrets_ttl_seconds);
+    char err[600] = "";
+    AuthDeps ad = {.loop = &a->loop, .cfg = a->cfg, .store = a->store, .secrets = a->secrets};
+    a->auth = auth_new(&ad, err, sizeof err);
+    if (!a->auth) {
+        fprintf(stderr, "pgfleet: %s\n", err);
+        return PGF_ERR_CONFIG;
+    }
+    auth_settle(a->auth);
+    return PGF_OK;
+}
+
 static void start_services(App *a)
 {
     const Config *cfg = a->cfg;
-    a->hub = wshub_new(a->authkey);
-    a->secrets = secrets_new(a->aws, cfg->secrets_ttl_seconds);
+    a->hub = wshub_new(a->auth);
     a->events = eventlog_new(a->store, to_hub(a));
     RegistryDeps rd = {.loop = &a->loop,
                        .cfg = cfg,
@@ -350,14 +367,23 @@ static void start_services(App *a)
                              .replication = a->replication,
                              .streams = a->streams,
                              .runs = a->runs,
-                             .started_ns = uv_hrtime(),
-                             .auth_configured = a->authkey != NULL};
+                             .auth = a->auth,
+                             .started_ns = uv_hrtime()};
     if (store_state(a->store) == STORE_READY)
         on_store_state(a, STORE_READY);
 }
 
+static void request_finished(void *ud, const HttpRequest *req)
+{
+    App *a = ud;
+    if (a->services.auth)
+        api_audit_request(&a->services, req);
+}
+
 static PgfError start_http(App *a)
 {
+    /* sockets of sessions are re-checked a few times per idle period, at least every 30 s */
+    double check_ms = a->cfg->session_idle_seconds * 1000 / 4;
     size_t nroutes;
     const Route *routes = api_routes(&nroutes);
     HttpServerOptions ho = {.loop = &a->loop,
@@ -367,14 +393,20 @@ static PgfError start_http(App *a)
                             .routes = routes,
                             .nroutes = nroutes,
                             .app = &a->services,
-                            .authkey = a->authkey,
+                            .auth = a->auth,
                             .hub = a->hub,
                             .public_url = config_get(a->cfg, CFG_PUBLIC_URL),
                             .allowed_origins = config_get(a->cfg, CFG_ALLOWED_ORIGINS),
                             .body_timeout_seconds = a->cfg->body_timeout_seconds,
                             .ws_auth_timeout_seconds = a->cfg->ws_auth_timeout_seconds,
                             .ws_unauthenticated_per_address =
-                                a->cfg->ws_unauthenticated_per_address};
+                                a->cfg->ws_unauthenticated_per_address,
+                            .ws_session_check_ms = (long)(check_ms < 500     ? 500
+                                                          : check_ms > 30000 ? 30000
+                                                                             : check_ms),
+                            .trust_proxy = a->cfg->trust_proxy,
+                            .on_finished = request_finished,
+                            .finished_ud = a};
     char err[512] = "";
     a->http = http_server_new(&ho, err, sizeof err);
     if (!a->http) {
@@ -384,42 +416,49 @@ static PgfError start_http(App *a)
     return PGF_OK;
 }
 
-/* refuses a short API key, and a listener without authentication beyond loopback */
-static bool safe_to_listen(const App *a)
+/* refuses a short API key */
+static bool key_strong_enough(const Config *cfg)
 {
-    const char *key = config_get(a->cfg, CFG_AUTH_KEY);
-    if (key && *key && strlen(key) < AUTHKEY_MIN_LENGTH) {
-        fprintf(stderr,
-                "pgfleet: AUTH_KEY is %zu characters; at least %d are needed to withstand "
-                "guessing\nHINT: generate one: openssl rand -base64 32\n",
-                strlen(key), AUTHKEY_MIN_LENGTH);
-        return false;
-    }
-    const char *host = a->cfg->listen_host;
-    if (a->authkey || config_host_is_loopback(host))
+    const char *key = config_get(cfg, CFG_AUTH_KEY);
+    if (!key || !*key || strlen(key) >= AUTHKEY_MIN_LENGTH)
         return true;
     fprintf(stderr,
-            "pgfleet: refusing to listen on %s without authentication: anyone who can reach "
-            "it would be admin\nHINT: set AUTH_KEY, or listen on a loopback address "
-            "(PGFLEET_LISTEN=127.0.0.1:%d)\n",
-            config_get(a->cfg, CFG_LISTEN), a->cfg->listen_port);
+            "pgfleet: AUTH_KEY is %zu characters; at least %d are needed to withstand "
+            "guessing\nHINT: generate one: openssl rand -base64 32\n",
+            strlen(key), AUTHKEY_MIN_LENGTH);
     return false;
+}
+
+/* refuses a listener without authentication beyond loopback */
+static PgfError safe_to_listen(const App *a)
+{
+    const char *host = a->cfg->listen_host;
+    if (!auth_open(a->auth) || config_host_is_loopback(host))
+        return PGF_OK;
+    fprintf(stderr,
+            "pgfleet: refusing to listen on %s without authentication: anyone who can reach "
+            "it would be admin\nHINT: set AUTH_KEY, add users (`pgfleet user add`), or listen "
+            "on a loopback address (PGFLEET_LISTEN=127.0.0.1:%d)\n",
+            config_get(a->cfg, CFG_LISTEN), a->cfg->listen_port);
+    return PGF_ERR_UNSAFE;
 }
 
 static void announce(const App *a)
 {
     const char *host = a->cfg->listen_host;
-    if (!a->authkey)
-        log_warn("no authentication configured (AUTH_KEY unset): every caller on %s is admin; "
-                 "serving on loopback only",
-                 host);
+    if (auth_open(a->auth))
+        log_warn("no authentication configured (no AUTH_KEY, no users secret %s): every "
+                 "caller on %s is admin; serving on loopback only",
+                 config_get(a->cfg, CFG_USERS_SECRET), host);
+    json_t *methods = auth_methods(a->auth);
     bool v6 = strchr(host, ':') != NULL;
     log_event(LOG_INFO, NULL,
-              json_pack("{s:s, s:s, s:s, s:i}", "version", PGFLEET_VERSION, "redis",
-                        store_display_url(a->store), "auth", a->authkey ? "api_key" : "none", "pid",
-                        (int)getpid()),
+              json_pack("{s:s, s:s, s:O, s:i}", "version", PGFLEET_VERSION, "redis",
+                        store_display_url(a->store), "auth", json_object_get(methods, "methods"),
+                        "pid", (int)getpid()),
               "pgfleet listening on http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
               a->cfg->listen_port);
+    json_decref(methods);
 }
 
 int app_run(const Config *cfg)
@@ -427,15 +466,17 @@ int app_run(const Config *cfg)
     App *a = xcalloc(1, sizeof *a);
     a->cfg = cfg;
     signal(SIGPIPE, SIG_IGN);
-    a->authkey = authkey_new(config_get(cfg, CFG_AUTH_KEY));
-    if (!safe_to_listen(a)) {
-        authkey_free(a->authkey);
+    if (!key_strong_enough(cfg)) {
         free(a);
         return pgf_error_exit(PGF_ERR_UNSAFE);
     }
     uv_loop_init(&a->loop);
     a->aws = aws_client_new(&a->loop, NULL, NULL);
     PgfError rc = start_store(a);
+    if (rc == PGF_OK)
+        rc = start_auth(a);
+    if (rc == PGF_OK)
+        rc = safe_to_listen(a);
     if (rc == PGF_OK) {
         start_services(a);
         rc = start_http(a);

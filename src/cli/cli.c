@@ -1,8 +1,14 @@
 #include "cli/cli.h"
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "common/error.h"
 #include "common/mask.h"
@@ -42,6 +48,64 @@ int cli_usage_error(const char *path, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n");
     return pgf_error_exit(PGF_ERR_USAGE);
+}
+
+/* one line from f into buf, without its line end; false at end of input */
+static bool read_line(FILE *f, char *buf, size_t len)
+{
+    if (!fgets(buf, (int)len, f))
+        return false;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return true;
+}
+
+/* a line typed at the terminal without echo */
+static bool read_hidden(FILE *tty, const char *prompt, char *buf, size_t len)
+{
+    struct termios old, quiet;
+    int fd = fileno(tty);
+    bool restore = tcgetattr(fd, &old) == 0;
+    if (restore) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    fprintf(tty, "%s", prompt);
+    fflush(tty);
+    bool ok = read_line(tty, buf, len);
+    if (restore)
+        tcsetattr(fd, TCSAFLUSH, &old);
+    fprintf(tty, "\n");
+    return ok;
+}
+
+int cli_read_password(const char *path, const char *prompt, bool from_stdin, bool confirm,
+                      char *buf, size_t len)
+{
+    if (from_stdin) {
+        if (!read_line(stdin, buf, len))
+            return cli_usage_error(path, "--password-stdin: nothing on stdin");
+        return -1;
+    }
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty)
+        return cli_usage_error(path, "no terminal to ask for the password: use --password-stdin");
+    int rc = -1;
+    char again[1100];
+    if (!read_hidden(tty, prompt, buf, len))
+        rc = cli_usage_error(path, "no password given");
+    else if (confirm && (!read_hidden(tty, "again: ", again, sizeof again) || strcmp(buf, again)))
+        rc = cli_usage_error(path, "the two passwords differ");
+    sodium_memzero(again, sizeof again);
+    fclose(tty);
+    return rc;
+}
+
+void cli_print_json(const json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    printf("%s\n", s ? s : "null");
+    free(s);
 }
 
 static const Command *find_sub(const Command *group, const char *name)

@@ -7,6 +7,7 @@
 #ifndef PGFLEET_CLI_H
 #define PGFLEET_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -33,6 +34,8 @@ extern const Command cli_db_command;
 extern const Command cli_discover_command;
 extern const Command cli_migrate_command;
 extern const Command cli_stream_command;
+extern const Command cli_user_command;
+extern const Command cli_audit_command;
 
 /* entry point: returns the process exit status */
 int cli_main(int argc, char **argv);
@@ -51,6 +54,15 @@ typedef struct CliCall {
 int cli_request(const char *method, const char *path, const char *body, CliCall *out);
 
 int cli_usage_error(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * A password from stdin (one line) or typed at the terminal without echo
+ * (twice when confirm). -1 when buf holds it, else the exit status (the
+ * error printed). The caller wipes buf.
+ */
+int cli_read_password(const char *path, const char *prompt, bool from_stdin, bool confirm,
+                      char *buf, size_t len);
+/* j, indented, on stdout */
+void cli_print_json(const json_t *j);
 /* warns once on stderr when a connection string given on the command line holds a password */
 void cli_warn_password_argument(const char *command, const char *conninfo);
 

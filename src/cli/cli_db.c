@@ -19,13 +19,6 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 
-static void print_json(const json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    printf("%s\n", s);
-    free(s);
-}
-
 static void print_health_line(const json_t *db)
 {
     const json_t *h = json_object_get(db, "health");
@@ -57,7 +50,7 @@ static int run_list(const Command *cmd, int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (want_json(argc, argv)) {
-        print_json(c.body);
+        cli_print_json(c.body);
     } else {
         printf("%-20s %-24s %-26s %-16s %-12s %s\n", "ID", "NAME", "HOST:PORT", "DBNAME", "HEALTH",
                "PROBE");
@@ -80,7 +73,7 @@ static int run_show(const Command *cmd, int argc, char **argv)
     free(path);
     if (rc >= 0)
         return rc;
-    print_json(c.body);
+    cli_print_json(c.body);
     json_decref(c.body);
     return 0;
 }
@@ -104,7 +97,7 @@ static int run_rm(const Command *cmd, int argc, char **argv)
 static int print_test(const json_t *r, bool as_json)
 {
     if (as_json) {
-        print_json(r);
+        cli_print_json(r);
     } else {
         const json_t *s = json_object_get(r, "server");
         const json_t *e = json_object_get(r, "error");
@@ -139,7 +132,7 @@ static int run_test(const Command *cmd, int argc, char **argv)
     if (id) {
         status = print_test(c.body, as_json);
     } else if (as_json) {
-        print_json(c.body);
+        cli_print_json(c.body);
         status =
             json_is_true(json_object_get(c.body, "ok")) ? 0 : pgf_error_exit(PGF_ERR_UNREACHABLE);
     } else {
@@ -209,11 +202,9 @@ static json_t *credentials_option(int o, const char *arg, int *status)
         return json_pack("{s:s}", "source", "rds_iam");
     case 'P': {
         char pw[1100];
-        if (!fgets(pw, sizeof pw, stdin)) {
-            *status = cli_usage_error("pgfleet db add", "--password-stdin: nothing on stdin");
+        *status = cli_read_password("pgfleet db add", "", true, false, pw, sizeof pw);
+        if (*status >= 0)
             return NULL;
-        }
-        pw[strcspn(pw, "\r\n")] = '\0';
         json_t *c = json_pack("{s:s, s:s}", "source", "password", "password", pw);
         sodium_memzero(pw, sizeof pw);
         return c;

@@ -12,13 +12,6 @@
 #include "common/jsonutil.h"
 #include "common/xalloc.h"
 
-static void print_json(const json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("%s\n", s);
-    free(s);
-}
-
 static void print_checks(const json_t *checks)
 {
     size_t i;
@@ -153,7 +146,7 @@ static int run_validate(const Command *cmd, int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (want_json(argc, argv))
-        print_json(c.body);
+        cli_print_json(c.body);
     else
         print_checks(json_object_get(c.body, "checks"));
     bool ok = json_is_true(json_object_get(c.body, "ok"));
@@ -169,7 +162,7 @@ static int run_create(const Command *cmd, int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (want_json(argc, argv))
-        print_json(c.body);
+        cli_print_json(c.body);
     else
         printf("stream %s: %s (publication %s, subscription %s, slot %s); follow it with "
                "'pgfleet stream show %s'\n",
@@ -214,7 +207,7 @@ static int run_list(const Command *cmd, int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (want_json(argc, argv))
-        print_json(c.body);
+        cli_print_json(c.body);
     else {
         printf("%-22s %-9s %-14s %-14s %-28s %-12s %-10s %s\n", "ID", "MADE BY", "SOURCE", "TARGET",
                "SUBSCRIPTION", "STATE", "LAG", "TABLES");
@@ -243,7 +236,7 @@ static int one(const char *path, const char *method, const char *suffix, int arg
     if (rc >= 0)
         return rc;
     if (want_json(argc, argv) || !strcmp(method, "GET"))
-        print_json(c.body);
+        cli_print_json(c.body);
     else {
         printf("stream %s: %s\n", jsonutil_str(c.body, "id"), jsonutil_str(c.body, "state"));
         size_t i;

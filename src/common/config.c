@@ -267,6 +267,65 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                                             "after the SQL of this stream step (publication, slot, "
                                             "subscription, disable, detach_slot, "
                                             "drop_subscription, drop_slot, drop_publication)"},
+    [CFG_USERS_SECRET] = {.name = "users_secret",
+                          .env = "PGFLEET_USERS_SECRET",
+                          .type = CFGT_STRING,
+                          .default_value = "pgfleet/users",
+                          .description = "Secrets Manager secret holding the users who sign in "
+                                         "with a password (`pgfleet user` edits it)"},
+    [CFG_SESSION_IDLE_MINUTES] = {.name = "session_idle_minutes",
+                                  .env = "PGFLEET_SESSION_IDLE_MINUTES",
+                                  .type = CFGT_NUMBER,
+                                  .default_value = "30",
+                                  .min = 0,
+                                  .max = 1440,
+                                  .description = "a session unused this long ends (decimals "
+                                                 "allowed)"},
+    [CFG_SESSION_LIFETIME_HOURS] = {.name = "session_lifetime_hours",
+                                    .env = "PGFLEET_SESSION_LIFETIME_HOURS",
+                                    .type = CFGT_NUMBER,
+                                    .default_value = "12",
+                                    .min = 0,
+                                    .max = 168,
+                                    .description = "a session ends this long after sign-in, "
+                                                   "used or not (decimals allowed)"},
+    [CFG_TRUST_PROXY] = {.name = "trust_proxy",
+                         .env = "PGFLEET_TRUST_PROXY",
+                         .type = CFGT_BOOL,
+                         .default_value = "false",
+                         .description = "behind a load balancer: take the client address from "
+                                        "X-Forwarded-For and https from X-Forwarded-Proto "
+                                        "(never set it when clients reach pgfleet directly)"},
+    [CFG_LOGIN_BACKOFF_MS] = {.name = "login_backoff_ms",
+                              .env = "PGFLEET_LOGIN_BACKOFF_MS",
+                              .type = CFGT_INT,
+                              .default_value = "1000",
+                              .min = 1,
+                              .max = 60000,
+                              .description = "after the 3rd failed sign-in of a user or an "
+                                             "address, the next waits this long, doubling with "
+                                             "each failure"},
+    [CFG_LOGIN_LOCK_MINUTES] = {.name = "login_lock_minutes",
+                                .env = "PGFLEET_LOGIN_LOCK_MINUTES",
+                                .type = CFGT_NUMBER,
+                                .default_value = "15",
+                                .min = 0,
+                                .max = 1440,
+                                .description = "10 failed sign-ins lock the user name and the "
+                                               "address this long (decimals allowed)"},
+    [CFG_AUDIT_MAX] = {.name = "audit_max",
+                       .env = "PGFLEET_AUDIT_MAX",
+                       .type = CFGT_INT,
+                       .default_value = "100000",
+                       .min = 100,
+                       .max = 100000000,
+                       .description = "audit entries kept in Redis (the oldest go first)"},
+    [CFG_AUDIT_FILE] = {.name = "audit_file",
+                        .env = "PGFLEET_AUDIT_FILE",
+                        .type = CFGT_STRING,
+                        .default_value = NULL,
+                        .description = "also append every audit entry to this file, one JSON "
+                                       "object per line"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -333,6 +392,20 @@ bool config_parse_listen(const char *s, char **host, int *port)
     return true;
 }
 
+bool config_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+            if (out)
+                *out = strcasecmp(s, yes[i]) == 0;
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool check_value(Config *cfg, ConfigKey key, const char *v, char *err, size_t errlen)
 {
     const ConfigDef *d = &config_defs[key];
@@ -361,6 +434,26 @@ static bool check_value(Config *cfg, ConfigKey key, const char *v, char *err, si
         }
         return true;
     }
+    case CFGT_NUMBER: {
+        char *end;
+        errno = 0;
+        double n = strtod(v, &end);
+        if (errno || end == v || *end || n != n) {
+            snprintf(err, errlen, "%s: '%s' is not a number", d->env, v);
+            return false;
+        }
+        if (n <= (double)d->min || n > (double)d->max) {
+            snprintf(err, errlen, "%s: %s is out of range (more than %ld, at most %ld)", d->env, v,
+                     d->min, d->max);
+            return false;
+        }
+        return true;
+    }
+    case CFGT_BOOL:
+        if (config_parse_bool(v, NULL))
+            return true;
+        snprintf(err, errlen, "%s: '%s' is not true or false", d->env, v);
+        return false;
     case CFGT_ENUM:
         for (const char *const *c = d->choices; *c; c++)
             if (strcasecmp(v, *c) == 0)
@@ -430,6 +523,13 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->ws_unauthenticated_per_address =
         strtol(cfg->raw[CFG_WS_UNAUTHENTICATED_PER_ADDRESS], NULL, 10);
     cfg->body_timeout_seconds = strtol(cfg->raw[CFG_BODY_TIMEOUT_SECONDS], NULL, 10);
+    cfg->session_idle_seconds = 60 * strtod(cfg->raw[CFG_SESSION_IDLE_MINUTES], NULL);
+    cfg->session_lifetime_seconds = 3600 * strtod(cfg->raw[CFG_SESSION_LIFETIME_HOURS], NULL);
+    if (!config_parse_bool(cfg->raw[CFG_TRUST_PROXY], &cfg->trust_proxy))
+        return false; /* unreachable: checked above */
+    cfg->login_backoff_ms = strtol(cfg->raw[CFG_LOGIN_BACKOFF_MS], NULL, 10);
+    cfg->login_lock_seconds = 60 * strtod(cfg->raw[CFG_LOGIN_LOCK_MINUTES], NULL);
+    cfg->audit_max = strtol(cfg->raw[CFG_AUDIT_MAX], NULL, 10);
     return true;
 }
 

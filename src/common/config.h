@@ -52,6 +52,14 @@ typedef enum ConfigKey {
     CFG_WS_UNAUTHENTICATED_PER_ADDRESS,
     CFG_BODY_TIMEOUT_SECONDS,
     CFG_TEST_EXIT_AFTER,
+    CFG_USERS_SECRET,
+    CFG_SESSION_IDLE_MINUTES,
+    CFG_SESSION_LIFETIME_HOURS,
+    CFG_TRUST_PROXY,
+    CFG_LOGIN_BACKOFF_MS,
+    CFG_LOGIN_LOCK_MINUTES,
+    CFG_AUDIT_MAX,
+    CFG_AUDIT_FILE,
     CFG_COUNT
 } ConfigKey;
 
@@ -62,6 +70,8 @@ typedef enum ConfigType {
     CFGT_ENUM,
     CFGT_LISTEN, /* host:port or [v6]:port */
     CFGT_URL,
+    CFGT_NUMBER, /* a decimal number within [min, max] */
+    CFGT_BOOL,   /* true/false, yes/no, on/off, 1/0 */
 } ConfigType;
 
 typedef struct ConfigDef {
@@ -100,6 +110,12 @@ typedef struct Config {
     long ws_auth_timeout_seconds;
     long ws_unauthenticated_per_address;
     long body_timeout_seconds;
+    double session_idle_seconds;
+    double session_lifetime_seconds;
+    bool trust_proxy;
+    long login_backoff_ms;
+    double login_lock_seconds;
+    long audit_max;
 } Config;
 
 /* looks up one variable; returns NULL when unset */
@@ -130,6 +146,8 @@ const char *config_display(const Config *cfg, ConfigKey key, char *buf, size_t b
 
 /* parses "host:port" / "[::1]:port"; host is a new string */
 bool config_parse_listen(const char *s, char **host, int *port) __attribute__((warn_unused_result));
+/* true/yes/on/1 or false/no/off/0 (any case); out may be NULL */
+bool config_parse_bool(const char *s, bool *out) __attribute__((warn_unused_result));
 /* true for 127.0.0.0/8, ::1 and localhost */
 bool config_host_is_loopback(const char *host);
 

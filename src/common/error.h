@@ -34,7 +34,9 @@
     X(PGF_ERR_NOT_READY,     "not_ready",              20,   503)            \
     X(PGF_ERR_MIGRATION,     "migration_failed",       21,   422)            \
     X(PGF_ERR_MISDIRECTED,   "misdirected_request",    22,   421)            \
-    X(PGF_ERR_FORBIDDEN_ORIGIN, "forbidden_origin",    23,   403)
+    X(PGF_ERR_FORBIDDEN_ORIGIN, "forbidden_origin",    23,   403)            \
+    X(PGF_ERR_CSRF,          "csrf_token_invalid",     24,   403)            \
+    X(PGF_ERR_TOO_MANY,      "too_many_attempts",      25,   429)
 // clang-format on
 
 typedef enum PgfError {

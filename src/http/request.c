@@ -38,7 +38,7 @@ HttpRequest *http_request_new(void *server, void *conn, HttpNotifyFn on_ready, H
     req->on_free = on_free;
     req->started_ns = uv_hrtime();
     req->status = 0;
-    req->auth_method = "none";
+    req->who.method = "none";
     return req;
 }
 
@@ -53,6 +53,8 @@ void http_request_free(HttpRequest *req)
         free(req->query_args[i]);
     free(req->query_args);
     free(req->content_type);
+    xfree_secret(req->session_token);
+    xfree_secret(req->resp_set_cookie);
     for (size_t i = 0; i < req->nparams; i++) {
         free(req->param_names[i]);
         free(req->param_values[i]);
@@ -258,4 +260,36 @@ void http_request_add_query_arg(HttpRequest *req, const char *arg, size_t len)
 {
     req->query_args = xrealloc(req->query_args, (req->nquery + 1) * sizeof *req->query_args);
     req->query_args[req->nquery++] = xstrndup(arg, len);
+}
+
+char *http_cookie_value(const char *header, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = header; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ';')
+            p++;
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            const char *v = p + nlen + 1;
+            size_t vlen = len - nlen - 1;
+            while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+                vlen--;
+            if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
+                v++;
+                vlen -= 2;
+            }
+            return xstrndup(v, vlen);
+        }
+        p = end;
+    }
+    return NULL;
+}
+
+void http_set_cookie(HttpRequest *req, const char *name, const char *value, long max_age,
+                     bool secure)
+{
+    xfree_secret(req->resp_set_cookie);
+    req->resp_set_cookie = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%ld%s", name,
+                                     value, max_age, secure ? "; Secure" : "");
 }

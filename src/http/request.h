@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "auth/principal.h"
 #include "auth/rbac.h"
 #include "common/error.h"
 #include "common/strbuf.h"
@@ -36,6 +37,7 @@ typedef enum HttpMethod {
 #define HTTP_REQUEST_ID_MAX 64
 
 typedef struct HttpRequest HttpRequest;
+struct Route;
 
 /* how the server learns a response is ready, and that a request is gone */
 typedef void (*HttpNotifyFn)(HttpRequest *req);
@@ -53,8 +55,11 @@ struct HttpRequest {
     char *param_names[HTTP_MAX_PARAMS];
     char *param_values[HTTP_MAX_PARAMS];
     size_t nparams;
-    Role role;               /* what the caller authenticated as */
-    const char *auth_method; /* "api_key", "none" (no method configured) ... */
+    Principal who;             /* who the caller authenticated as (who.role ROLE_NONE: nobody) */
+    char peer[64];             /* the client address (X-Forwarded-For's last with trust_proxy) */
+    bool secure;               /* reached over https (TLS, or a trusted X-Forwarded-Proto) */
+    char *session_token;       /* the pgfleet_session cookie as sent (a secret), or NULL */
+    const struct Route *route; /* the matched route, NULL when none */
     uint64_t started_ns;
 
     /* response */
@@ -63,6 +68,8 @@ struct HttpRequest {
     const char *resp_encoding; /* e.g. "gzip", or NULL */
     const char *resp_cache;    /* Cache-Control, or NULL */
     const char *resp_www_auth; /* WWW-Authenticate, or NULL */
+    char *resp_set_cookie;     /* Set-Cookie, or NULL (owned) */
+    long resp_retry_after;     /* Retry-After seconds, or 0 */
     char resp_allow[128];      /* Allow (405), or "" */
     StrBuf resp_body;
     bool responded;
@@ -97,6 +104,15 @@ bool http_request_detach(HttpRequest *req);
 const char *http_query_value(const HttpRequest *req, const char *name);
 /* adds one "name=value" argument as the server received it (decoded) */
 void http_request_add_query_arg(HttpRequest *req, const char *arg, size_t len);
+
+/*
+ * The value of cookie name in a Cookie header (new string), or NULL. The
+ * first occurrence counts; values may be quoted.
+ */
+char *http_cookie_value(const char *header, const char *name);
+/* sets the response's Set-Cookie (value a secret: wiped when the request goes) */
+void http_set_cookie(HttpRequest *req, const char *name, const char *value, long max_age,
+                     bool secure);
 
 /* the named path parameter ("{id}") or NULL */
 const char *http_param(const HttpRequest *req, const char *name);

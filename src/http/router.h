@@ -28,6 +28,7 @@ typedef struct Route {
     const char *response_schema;  /* components/schemas name, or NULL */
     const char *const *responses; /* extra documented statuses, e.g. {"422", "503", NULL} */
     unsigned success;             /* the status of a success: 0 is 200 */
+    const char *action; /* state-changing routes: the audit trail's name, "stream.pause" */
 } Route;
 
 typedef enum RouteMatch {

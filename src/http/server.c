@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <sodium.h>
 
+#include "auth/authkey.h"
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
@@ -20,6 +22,8 @@
 #include "http/static.h"
 
 #define WRITE_CHUNK (64 * 1024)
+
+typedef struct WsSession WsSession;
 
 struct HttpServer {
     struct lws_context *ctx; /* NULL once libwebsockets has fully destroyed it */
@@ -33,18 +37,39 @@ struct HttpServer {
     unsigned char *scratch; /* LWS_PRE + WRITE_CHUNK */
     OriginPolicy *origins;
     json_t *unauthenticated; /* client address -> open unauthenticated WebSockets */
+    WsSession *ws_sessions;  /* sockets opened by a session, re-checked on a timer */
+    uv_timer_t ws_check;
+    bool ws_check_open;
 };
 
 /* per connection; lws zeroes it and keeps it across keep-alive requests */
 typedef struct Pss {
     HttpRequest *req;
-    const Route *route; /* the admitted request's */
+    RouteMatch match;
+    int creds;         /* Creds: what the headers presented */
+    long long length;  /* Content-Length */
+    bool expects_body; /* a state change with a body */
+    bool admitted;     /* passed admission: a completed body goes to the handler */
+    bool body_done;    /* the body completed while admission waited for the session */
+    bool dispatched;   /* the handler has it (lws reports a 0-byte body complete too) */
+    size_t sent;
+    bool headers_sent;
     WsClient *ws;
     bool ws_unauthenticated; /* counted against its address */
     char peer[64];
-    size_t sent;
-    bool headers_sent;
+    WsSession *session; /* a socket opened by a session cookie */
 } Pss;
+
+/* a WebSocket opened by a session: alive while the socket is, or a check runs */
+struct WsSession {
+    HttpServer *srv;
+    struct lws *wsi; /* NULL once the socket closed */
+    WsClient *ws;
+    char token[SESSION_TOKEN_LEN + 1];
+    int refs;
+    bool checking, listed;
+    WsSession *prev, *next;
+};
 
 /* ---- helpers over libwebsockets headers ---- */
 
@@ -92,29 +117,75 @@ static HttpMethod request_method(struct lws *wsi)
     return HTTP_OTHER;
 }
 
-/* the role the caller's credentials give; ROLE_NONE when none or wrong */
-static Role authenticate(HttpServer *srv, struct lws *wsi, const char **method, bool *presented)
+/* the client's address, and whether it came over https (through a trusted proxy) */
+static void client_address(const HttpServer *srv, struct lws *wsi, HttpRequest *req)
 {
-    *presented = false;
-    if (!srv->opts.authkey) {
-        *method = "none";
-        return ROLE_ADMIN;
+    lws_get_peer_simple(wsi, req->peer, sizeof req->peer);
+    if (!srv->opts.trust_proxy)
+        return;
+    char *xff = header_dup(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    if (xff) {
+        /* the proxy appends the address it saw: the last element */
+        char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        last += strspn(last, " \t");
+        size_t n = strspn(last, "0123456789abcdefABCDEF.:");
+        if (n > 0 && n < sizeof req->peer) {
+            memcpy(req->peer, last, n);
+            req->peer[n] = '\0';
+        }
+        free(xff);
     }
+    char *proto = custom_header_dup(wsi, "x-forwarded-proto:");
+    req->secure = proto && strncasecmp(proto + strspn(proto, " \t"), "https", 5) == 0;
+    free(proto);
+}
+
+/* the API key of a request (new string, a secret) or NULL */
+static char *presented_key(struct lws *wsi, size_t *len)
+{
     char *authz = header_dup(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     char *xkey = custom_header_dup(wsi, "x-api-key:");
-    size_t klen = 0;
-    const char *key = authkey_presented(authz, xkey, &klen);
-    Role role = ROLE_NONE;
-    if (key) {
-        *presented = true;
-        if (authkey_check(srv->opts.authkey, key, klen)) {
-            role = ROLE_ADMIN;
-            *method = "api_key";
-        }
-    }
+    const char *k = authkey_presented(authz, xkey, len);
+    char *key = k ? xstrndup(k, *len) : NULL;
     xfree_secret(authz);
     xfree_secret(xkey);
-    return role;
+    return key;
+}
+
+/* the pgfleet_session cookie (new string, a secret) or NULL */
+static char *presented_session(struct lws *wsi)
+{
+    char *cookies = header_dup(wsi, WSI_TOKEN_HTTP_COOKIE);
+    char *token = cookies ? http_cookie_value(cookies, AUTH_COOKIE) : NULL;
+    xfree_secret(cookies);
+    return token;
+}
+
+typedef enum Creds {
+    CREDS_NONE,    /* nothing presented */
+    CREDS_OK,      /* who is set */
+    CREDS_BAD_KEY, /* an API key that is not the one */
+    CREDS_SESSION, /* a session cookie: to be looked up */
+} Creds;
+
+/* what the headers say about who is calling; the cookie goes to *token */
+static Creds credentials(const HttpServer *srv, struct lws *wsi, Principal *who, char **token)
+{
+    *token = NULL;
+    if (auth_open(srv->opts.auth)) {
+        auth_open_principal(who);
+        return CREDS_OK;
+    }
+    size_t klen = 0;
+    char *key = presented_key(wsi, &klen);
+    if (key) {
+        bool ok = auth_key_principal(srv->opts.auth, key, klen, who);
+        xfree_secret(key);
+        return ok ? CREDS_OK : CREDS_BAD_KEY;
+    }
+    *token = presented_session(wsi);
+    return *token ? CREDS_SESSION : CREDS_NONE;
 }
 
 /* ---- request lifecycle ---- */
@@ -128,6 +199,8 @@ static void on_free(HttpRequest *req)
 {
     HttpServer *srv = req->server;
     srv->inflight--;
+    if (srv->opts.on_finished)
+        srv->opts.on_finished(srv->opts.finished_ud, req);
 }
 
 static void log_access(const HttpRequest *req)
@@ -136,10 +209,11 @@ static void log_access(const HttpRequest *req)
         return;
     double ms = (double)(uv_hrtime() - req->started_ns) / 1e6;
     log_event(LOG_INFO, req->request_id,
-              json_pack("{s:s, s:s, s:i, s:f, s:I, s:s}", "method", http_method_name(req->method),
-                        "path", req->path ? req->path : "", "status", (int)req->status,
-                        "duration_ms", ms, "bytes", (json_int_t)req->resp_body.len, "auth",
-                        req->auth_method),
+              json_pack("{s:s, s:s, s:i, s:f, s:I, s:s, s:s, s:s}", "method",
+                        http_method_name(req->method), "path", req->path ? req->path : "", "status",
+                        (int)req->status, "duration_ms", ms, "bytes",
+                        (json_int_t)req->resp_body.len, "auth", req->who.method, "user",
+                        req->who.user, "address", req->peer),
               "%s %s %u", http_method_name(req->method), req->path ? req->path : "", req->status);
 }
 
@@ -157,7 +231,7 @@ static void serve_static(HttpRequest *req, struct lws *wsi, const StaticAsset *a
 }
 
 static const char *const credentials_hint =
-    "send 'Authorization: Bearer <AUTH_KEY>' or 'X-API-Key: <AUTH_KEY>'";
+    "sign in at /login, or send 'Authorization: Bearer <AUTH_KEY>' or 'X-API-Key: <AUTH_KEY>'";
 
 /* an answer before the body is read: the connection closes after it */
 static bool refuse(HttpRequest *req, PgfError err, const char *hint, const char *fmt, ...)
@@ -217,36 +291,36 @@ static bool admit_origin(HttpServer *srv, HttpRequest *req, struct lws *wsi, lon
     return ok;
 }
 
-/* the route and the caller's right to it; false when answered */
-static bool admit_route(HttpServer *srv, HttpRequest *req, Pss *pss, struct lws *wsi)
+static bool is_api_path(const char *path)
 {
-    bool presented = false;
-    const char *method = "none";
-    req->role = authenticate(srv, wsi, &method, &presented);
-    req->auth_method = method;
-    bool is_api = strncmp(req->path, "/api/", 5) == 0 || strcmp(req->path, "/api") == 0;
-    char allow[128];
-    RouteMatch m =
-        router_match(srv->opts.routes, srv->opts.nroutes, req, &pss->route, allow, sizeof allow);
-    bool needs_auth = m == ROUTE_FOUND ? pss->route->role != ROLE_NONE : is_api;
-    if (needs_auth && req->role == ROLE_NONE) {
+    return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
+}
+
+/* the caller's right to the route, now that who is known; false when answered */
+static bool admit_route(HttpRequest *req, Pss *pss, struct lws *wsi)
+{
+    bool is_api = is_api_path(req->path);
+    bool needs_auth = pss->match == ROUTE_FOUND ? req->route->role != ROLE_NONE : is_api;
+    if (needs_auth && req->who.role == ROLE_NONE) {
         req->resp_www_auth = "Bearer realm=\"pgfleet\"";
-        if (presented)
-            log_event(LOG_WARN, req->request_id, json_pack("{s:s}", "path", req->path),
+        if (pss->creds == CREDS_BAD_KEY)
+            log_event(LOG_WARN, req->request_id,
+                      json_pack("{s:s, s:s}", "path", req->path, "address", req->peer),
                       "authentication failed: invalid API key");
-        return refuse(req, PGF_ERR_UNAUTHORIZED, credentials_hint,
-                      presented ? "invalid API key" : "authentication required for %s", req->path);
+        return refuse(req, PGF_ERR_UNAUTHORIZED, credentials_hint, "%s",
+                      pss->creds == CREDS_BAD_KEY   ? "invalid API key"
+                      : pss->creds == CREDS_SESSION ? "the session has ended: sign in again"
+                                                    : "authentication required");
     }
-    if (m == ROUTE_FOUND && !role_allows(req->role, pss->route->role))
+    if (pss->match == ROUTE_FOUND && !role_allows(req->who.role, req->route->role))
         return refuse(req, PGF_ERR_FORBIDDEN, "ask an admin for a role that allows it",
-                      "%s %s needs the %s role; you have %s", http_method_name(req->method),
-                      pss->route->pattern, role_name(pss->route->role), role_name(req->role));
-    if (m == ROUTE_WRONG_METHOD) {
-        snprintf(req->resp_allow, sizeof req->resp_allow, "%s", allow);
+                      "%s %s needs the %s role; %s has %s", http_method_name(req->method),
+                      req->route->pattern, role_name(req->route->role), req->who.user,
+                      role_name(req->who.role));
+    if (pss->match == ROUTE_WRONG_METHOD)
         return refuse(req, PGF_ERR_METHOD, NULL, "%s is not allowed on %s (allowed: %s)",
-                      http_method_name(req->method), req->path, allow);
-    }
-    if (m == ROUTE_NOT_FOUND) {
+                      http_method_name(req->method), req->path, req->resp_allow);
+    if (pss->match == ROUTE_NOT_FOUND) {
         const StaticAsset *a = NULL;
         if (!is_api && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
             (a = static_lookup(req->path))) {
@@ -258,6 +332,24 @@ static bool admit_route(HttpServer *srv, HttpRequest *req, Pss *pss, struct lws 
                       "no such endpoint: %s %s", http_method_name(req->method), req->path);
     }
     return true;
+}
+
+/* a signed-in browser's state change carries the session's CSRF token; false when answered */
+static bool admit_csrf(HttpRequest *req, struct lws *wsi)
+{
+    if (!req->who.via_cookie || !state_changing(req->method) || !req->route ||
+        req->route->role == ROLE_NONE)
+        return true;
+    char *t = custom_header_dup(wsi, "x-csrf-token:");
+    bool ok = t && strlen(t) == SESSION_CSRF_LEN &&
+              sodium_memcmp(t, req->who.csrf, SESSION_CSRF_LEN) == 0;
+    free(t);
+    if (ok)
+        return true;
+    return refuse(req, PGF_ERR_CSRF,
+                  "send the header X-CSRF-Token with the csrf value of GET /api/auth/status",
+                  "%s %s from a signed-in browser needs the session's CSRF token",
+                  http_method_name(req->method), req->route->pattern);
 }
 
 /* the body that is about to come: JSON, within the limit, whole; false when answered */
@@ -295,7 +387,40 @@ static void dispatch(HttpServer *srv, HttpRequest *req, Pss *pss)
                            "request body larger than %ld bytes", srv->opts.max_body_bytes);
         return;
     }
-    pss->route->handler(req, srv->opts.app);
+    pss->dispatched = true;
+    req->route->handler(req, srv->opts.app);
+}
+
+/* the rest of admission once who is known; then the handler, now or when the body is in */
+static void admit_rest(HttpServer *srv, HttpRequest *req, Pss *pss, struct lws *wsi)
+{
+    if (!admit_route(req, pss, wsi) || !admit_csrf(req, wsi) ||
+        !admit_body(srv, req, wsi, pss->length))
+        return;
+    pss->admitted = true;
+    if (pss->expects_body && !pss->body_done)
+        return; /* LWS_CALLBACK_HTTP_BODY_COMPLETION dispatches */
+    dispatch(srv, req, pss);
+}
+
+static void session_resolved(void *ud, PgfError err, const Principal *p)
+{
+    HttpRequest *req = ud;
+    struct lws *wsi = req->conn;
+    if (wsi) {
+        HttpServer *srv = req->server;
+        Pss *pss = lws_wsi_user(wsi);
+        if (err != PGF_OK)
+            refuse(req, PGF_ERR_STORE_DOWN,
+                   "sessions live in Redis; check PGFLEET_REDIS_URL and that Redis runs",
+                   "could not check the session: the state store is not available");
+        else {
+            if (p)
+                req->who = *p;
+            admit_rest(srv, req, pss, wsi);
+        }
+    }
+    http_request_release(req);
 }
 
 static int begin_request(HttpServer *srv, Pss *pss, struct lws *wsi, const char *uri)
@@ -304,14 +429,15 @@ static int begin_request(HttpServer *srv, Pss *pss, struct lws *wsi, const char 
     srv->total++;
     HttpRequest *req = http_request_new(srv, wsi, on_ready, on_free);
     pss->req = req;
-    pss->route = NULL;
     pss->sent = 0;
     pss->headers_sent = false;
+    pss->admitted = pss->body_done = pss->dispatched = false;
     req->method = request_method(wsi);
     req->path = xstrdup(uri && *uri ? uri : "/");
     char *rid = custom_header_dup(wsi, "x-request-id:");
     http_request_set_id(req, rid);
     free(rid);
+    client_address(srv, wsi, req);
     /* lws keeps each argument as a fragment, split on the raw '&' and decoded once: kept so */
     for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
         int n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
@@ -322,25 +448,33 @@ static int begin_request(HttpServer *srv, Pss *pss, struct lws *wsi, const char 
     }
     req->content_type = header_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
     char cl[32] = "";
-    long long length = 0;
+    pss->length = 0;
     if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-        length = strtoll(cl, NULL, 10);
+        pss->length = strtoll(cl, NULL, 10);
+    pss->expects_body = state_changing(req->method) && pss->length > 0;
     if (srv->stopping) {
         refuse(req, PGF_ERR_SHUTTING_DOWN, "retry against another instance",
                "pgfleet is shutting down");
         return 0;
     }
-    if (!admit_origin(srv, req, wsi, length) || !admit_route(srv, req, pss, wsi) ||
-        !admit_body(srv, req, wsi, length))
+    if (!admit_origin(srv, req, wsi, pss->length))
         return 0;
-    bool has_body = req->method == HTTP_POST || req->method == HTTP_PUT ||
-                    req->method == HTTP_PATCH || req->method == HTTP_DELETE;
-    if (has_body && length > 0) {
-        /* a slow client may not hold the connection: the body comes whole in time */
+    pss->match = router_match(srv->opts.routes, srv->opts.nroutes, req, &req->route,
+                              req->resp_allow, sizeof req->resp_allow);
+    if (pss->match != ROUTE_WRONG_METHOD)
+        req->resp_allow[0] = '\0';
+    if (pss->match != ROUTE_FOUND)
+        req->route = NULL;
+    pss->creds = credentials(srv, wsi, &req->who, &req->session_token);
+    if (pss->expects_body) /* a slow client may not hold the connection: the body comes whole */
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)srv->opts.body_timeout_seconds);
-        return 0; /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
+    bool needs_auth = req->route ? req->route->role != ROLE_NONE : is_api_path(req->path);
+    if (pss->creds == CREDS_SESSION && needs_auth) {
+        http_request_hold(req);
+        auth_resolve(srv->opts.auth, req->session_token, true, session_resolved, req);
+        return 0;
     }
-    dispatch(srv, req, pss);
+    admit_rest(srv, req, pss, wsi);
     return 0;
 }
 
@@ -353,6 +487,9 @@ static int write_response(HttpServer *srv, Pss *pss, struct lws *wsi)
         unsigned char buf[LWS_PRE + 2048];
         unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
         size_t body_len = req->resp_body.len;
+        char retry[24] = "";
+        if (req->resp_retry_after > 0)
+            snprintf(retry, sizeof retry, "%ld", req->resp_retry_after);
         if (lws_add_http_common_headers(wsi, req->status, req->resp_content_type,
                                         (lws_filepos_t)body_len, &p, end))
             return -1;
@@ -369,6 +506,8 @@ static int write_response(HttpServer *srv, Pss *pss, struct lws *wsi)
             {"www-authenticate:", req->resp_www_auth},
             {"allow:", req->resp_allow[0] ? req->resp_allow : NULL},
             {"connection:", req->close_after ? "close" : NULL},
+            {"set-cookie:", req->resp_set_cookie},
+            {"retry-after:", retry[0] ? retry : NULL},
         };
         for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++) {
             const char *v = optional[i][1];
@@ -453,9 +592,11 @@ static bool ws_admit(HttpServer *srv, struct lws *wsi)
     free(origin);
     if (!ok)
         return false;
-    bool presented;
-    const char *method;
-    if (authenticate(srv, wsi, &method, &presented) != ROLE_NONE)
+    Principal who;
+    char *token = NULL;
+    Creds c = credentials(srv, wsi, &who, &token);
+    xfree_secret(token);
+    if (c == CREDS_OK)
         return true;
     char peer[64] = "";
     lws_get_peer_simple(wsi, peer, sizeof peer);
@@ -466,23 +607,123 @@ static bool ws_admit(HttpServer *srv, struct lws *wsi)
     return false;
 }
 
+/* ---- sockets opened by a session ---- */
+
+static void ws_session_unref(WsSession *ss)
+{
+    if (--ss->refs > 0)
+        return;
+    sodium_memzero(ss->token, sizeof ss->token);
+    free(ss);
+}
+
+static void ws_session_unlist(WsSession *ss)
+{
+    if (!ss->listed)
+        return;
+    ss->listed = false;
+    if (ss->prev)
+        ss->prev->next = ss->next;
+    else
+        ss->srv->ws_sessions = ss->next;
+    if (ss->next)
+        ss->next->prev = ss->prev;
+    ss->prev = ss->next = NULL;
+}
+
+/* the socket is gone: what is in flight finds wsi NULL */
+static void ws_session_closed(Pss *pss)
+{
+    WsSession *ss = pss->session;
+    if (!ss)
+        return;
+    pss->session = NULL;
+    ws_session_unlist(ss);
+    ss->wsi = NULL;
+    ss->ws = NULL;
+    ws_session_unref(ss);
+}
+
+/* the first look-up: the welcome says who the socket is */
+static void ws_session_resolved(void *ud, PgfError err, const Principal *p)
+{
+    WsSession *ss = ud;
+    if (ss->wsi) {
+        HttpServer *srv = ss->srv;
+        Pss *pss = lws_wsi_user(ss->wsi);
+        Role role = err == PGF_OK && p ? p->role : ROLE_NONE;
+        wshub_client_welcome(ss->ws, role);
+        if (role != ROLE_NONE) {
+            lws_set_timeout(ss->wsi, NO_PENDING_TIMEOUT, 0);
+            unauthenticated_release(srv, pss);
+            ss->listed = true;
+            ss->next = srv->ws_sessions;
+            if (ss->next)
+                ss->next->prev = ss;
+            srv->ws_sessions = ss;
+        } else {
+            ws_session_closed(pss); /* it may still send {"type":"auth"} */
+        }
+    }
+    ws_session_unref(ss);
+}
+
+/* a later look-up: the session may have ended, or the user's role changed */
+static void ws_session_checked(void *ud, PgfError err, const Principal *p)
+{
+    WsSession *ss = ud;
+    ss->checking = false;
+    if (ss->wsi && err == PGF_OK) {
+        if (p)
+            wshub_client_set_role(ss->ws, p->role);
+        else
+            wshub_client_end(ss->ws, "the session has ended: sign in again");
+    }
+    ws_session_unref(ss);
+}
+
+static void ws_check_tick(uv_timer_t *t)
+{
+    HttpServer *srv = t->data;
+    for (WsSession *ss = srv->ws_sessions; ss; ss = ss->next) {
+        if (ss->checking)
+            continue;
+        ss->checking = true;
+        ss->refs++;
+        auth_resolve(srv->opts.auth, ss->token, false, ws_session_checked, ss);
+    }
+}
+
 static void ws_established(HttpServer *srv, Pss *pss, struct lws *wsi)
 {
-    bool presented = false;
-    const char *method = "none";
-    Role role = authenticate(srv, wsi, &method, &presented);
+    Principal who;
+    char *token = NULL;
+    Creds c = credentials(srv, wsi, &who, &token);
     char *rid = custom_header_dup(wsi, "x-request-id:");
     HttpRequest tmp = {0};
     http_request_set_id(&tmp, rid);
     free(rid);
-    pss->ws = wshub_client_new(srv->opts.hub, wsi, role, tmp.request_id);
-    if (role != ROLE_NONE)
-        return;
-    /* it has ws_auth_timeout_seconds to send {"type":"auth"} */
-    lws_get_peer_simple(wsi, pss->peer, sizeof pss->peer);
-    pss->ws_unauthenticated = true;
-    unauthenticated_add(srv, pss->peer, 1);
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)srv->opts.ws_auth_timeout_seconds);
+    bool session = c == CREDS_SESSION && sessions_token_valid(token);
+    pss->ws = wshub_client_new(srv->opts.hub, wsi, c == CREDS_OK ? who.role : ROLE_NONE,
+                               tmp.request_id, !session);
+    if (c != CREDS_OK) {
+        /* until authenticated, it has ws_auth_timeout_seconds to send {"type":"auth"} */
+        lws_get_peer_simple(wsi, pss->peer, sizeof pss->peer);
+        pss->ws_unauthenticated = true;
+        unauthenticated_add(srv, pss->peer, 1);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)srv->opts.ws_auth_timeout_seconds);
+    }
+    if (session) {
+        WsSession *ss = xcalloc(1, sizeof *ss);
+        ss->srv = srv;
+        ss->wsi = wsi;
+        ss->ws = pss->ws;
+        memcpy(ss->token, token, SESSION_TOKEN_LEN + 1);
+        ss->refs = 2; /* the socket, the look-up */
+        pss->session = ss;
+        auth_resolve(srv->opts.auth, token, true, ws_session_resolved, ss);
+    }
+    xfree_secret(token);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -516,7 +757,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-        if (pss->req && !pss->req->responded)
+        if (!pss->req || pss->req->responded || pss->dispatched)
+            return 0;
+        if (!pss->admitted)
+            pss->body_done = true; /* admission still waits for the session */
+        else
             dispatch(srv, pss->req, pss);
         return 0;
 
@@ -562,6 +807,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return wshub_client_writable(pss->ws) ? 0 : -1;
 
     case LWS_CALLBACK_CLOSED:
+        if (pss)
+            ws_session_closed(pss);
         if (pss && pss->ws) {
             wshub_client_free(pss->ws);
             pss->ws = NULL;
@@ -663,6 +910,8 @@ HttpServer *http_server_new(const HttpServerOptions *opts, char *err, size_t err
         srv->opts.ws_auth_timeout_seconds = 10;
     if (srv->opts.ws_unauthenticated_per_address <= 0)
         srv->opts.ws_unauthenticated_per_address = 16;
+    if (srv->opts.ws_session_check_ms <= 0)
+        srv->opts.ws_session_check_ms = 30000;
 
     void *foreign_loops[1] = {opts->loop};
     struct lws_context_creation_info info;
@@ -696,7 +945,17 @@ HttpServer *http_server_new(const HttpServerOptions *opts, char *err, size_t err
         free(srv);
         return NULL;
     }
+    uv_timer_init(opts->loop, &srv->ws_check);
+    srv->ws_check.data = srv;
+    srv->ws_check_open = true;
+    uint64_t every = (uint64_t)srv->opts.ws_session_check_ms;
+    uv_timer_start(&srv->ws_check, ws_check_tick, every, every);
     return srv;
+}
+
+static void ws_check_closed(uv_handle_t *h)
+{
+    (void)h;
 }
 
 static int deprecated_cb(void)
@@ -728,6 +987,10 @@ void http_server_close(HttpServer *srv)
         return;
     srv->stopping = true;
     srv->destroying = true;
+    if (srv->ws_check_open) {
+        srv->ws_check_open = false;
+        uv_close((uv_handle_t *)&srv->ws_check, ws_check_closed);
+    }
     /* first stage: closes every connection; the rest completes on the loop */
     lws_context_destroy(srv->ctx);
 }

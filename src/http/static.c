@@ -10,6 +10,8 @@ const StaticAsset *static_lookup(const char *path)
 {
     if (strcmp(path, "/") == 0)
         path = "/index.html";
+    else if (strcmp(path, "/login") == 0)
+        path = "/login.html";
     for (size_t i = 0; i < ui_assets_count; i++)
         if (strcmp(ui_assets[i].path, path) == 0)
             return &ui_assets[i];

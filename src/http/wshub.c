@@ -42,7 +42,7 @@ struct WsClient {
 };
 
 struct WsHub {
-    const AuthKey *authkey;
+    const Auth *auth;
     WsClient *clients;
     size_t nclients;
 };
@@ -51,10 +51,10 @@ static const char *const known_topics[] = {"heartbeat", "health", "topology", "m
                                            "events",    "alerts", NULL};
 static const char *const known_prefixes[] = {"stream", "migration", "database", NULL};
 
-WsHub *wshub_new(const AuthKey *authkey)
+WsHub *wshub_new(const Auth *auth)
 {
     WsHub *hub = xcalloc(1, sizeof *hub);
-    hub->authkey = authkey;
+    hub->auth = auth;
     return hub;
 }
 
@@ -191,7 +191,7 @@ void wshub_publish(WsHub *hub, const char *topic, json_t *data)
     msg_unref(m);
 }
 
-WsClient *wshub_client_new(WsHub *hub, void *wsi, Role role, const char *request_id)
+WsClient *wshub_client_new(WsHub *hub, void *wsi, Role role, const char *request_id, bool welcome)
 {
     WsClient *c = xcalloc(1, sizeof *c);
     c->hub = hub;
@@ -203,7 +203,14 @@ WsClient *wshub_client_new(WsHub *hub, void *wsi, Role role, const char *request
         hub->clients->prev = c;
     hub->clients = c;
     hub->nclients++;
+    if (welcome)
+        wshub_client_welcome(c, role);
+    return c;
+}
 
+void wshub_client_welcome(WsClient *c, Role role)
+{
+    c->role = role;
     json_t *topics = json_array();
     for (const char *const *t = known_topics; *t; t++)
         json_array_append_new(topics, json_string(*t));
@@ -213,7 +220,17 @@ WsClient *wshub_client_new(WsHub *hub, void *wsi, Role role, const char *request
                            role != ROLE_NONE, "role", role_name(role), "topics", topics));
     log_event(LOG_INFO, c->request_id, json_pack("{s:s}", "role", role_name(role)),
               "websocket client connected");
-    return c;
+}
+
+void wshub_client_set_role(WsClient *c, Role role)
+{
+    c->role = role;
+}
+
+void wshub_client_end(WsClient *c, const char *why)
+{
+    c->close_why = why;
+    lws_callback_on_writable(c->wsi);
 }
 
 static void handle_subscribe(WsClient *c, const json_t *msg, bool subscribe)
@@ -227,8 +244,8 @@ static void handle_subscribe(WsClient *c, const json_t *msg, bool subscribe)
     }
     if (subscribe && !role_allows(c->role, ROLE_VIEWER)) {
         send_error(c, PGF_ERR_UNAUTHORIZED,
-                   "send {\"type\":\"auth\",\"key\":\"<AUTH_KEY>\"} first, or connect with an "
-                   "Authorization header",
+                   "sign in first (the session cookie), send {\"type\":\"auth\",\"key\":"
+                   "\"<AUTH_KEY>\"}, or connect with an Authorization header",
                    "authentication required to subscribe");
         return;
     }
@@ -296,10 +313,11 @@ static void handle_message(WsClient *c, const char *data, size_t len)
         send_json(c, json_pack("{s:s}", "type", "pong"));
     } else if (strcmp(type, "auth") == 0) {
         const char *key = jsonutil_str(msg, "key");
-        if (!c->hub || !c->hub->authkey) {
+        Principal p;
+        if (!c->hub || !c->hub->auth || auth_open(c->hub->auth)) {
             c->role = ROLE_ADMIN;
             send_json(c, json_pack("{s:s, s:s}", "type", "auth_ok", "role", "admin"));
-        } else if (key && authkey_check(c->hub->authkey, key, strlen(key))) {
+        } else if (key && auth_key_principal(c->hub->auth, key, strlen(key), &p)) {
             c->role = ROLE_ADMIN;
             send_json(c, json_pack("{s:s, s:s}", "type", "auth_ok", "role", "admin"));
         } else {

@@ -2,7 +2,9 @@
  * wshub: WebSocket clients and the topics they subscribe to.
  *
  * Protocol (JSON text frames), client -> server:
- *   {"type":"auth","key":"..."}               authenticate when the upgrade had no key
+ *   {"type":"auth","key":"..."}               authenticate with the API key when the upgrade
+ *                                             carried no credentials (a browser's session
+ *                                             cookie authenticates the upgrade itself)
  *   {"type":"subscribe","topics":["heartbeat"]}
  *   {"type":"unsubscribe","topics":[...]}
  *   {"type":"ping"}
@@ -14,7 +16,10 @@
  *
  * Topics are a known name ("heartbeat", "health", "topology") or a known name,
  * a colon and an id ("stream:<id>", "migration:<id>"). Subscribing needs the
- * viewer role. A client that falls more than WSHUB_MAX_QUEUE messages behind
+ * viewer role. The welcome is the first message and comes once the
+ * upgrade's credentials are checked: a client waits for it before
+ * subscribing. A socket opened by a session is closed (1008) when the
+ * session ends. A client that falls more than WSHUB_MAX_QUEUE messages behind
  * is disconnected (close code 1008) rather than letting memory grow.
  */
 #ifndef PGFLEET_WSHUB_H
@@ -25,7 +30,7 @@
 
 #include <jansson.h>
 
-#include "auth/authkey.h"
+#include "auth/auth.h"
 #include "auth/rbac.h"
 
 #define WSHUB_MAX_QUEUE   1024
@@ -37,8 +42,8 @@
 typedef struct WsHub WsHub;
 typedef struct WsClient WsClient;
 
-/* authkey may be NULL: no auth configured, every client is admin */
-WsHub *wshub_new(const AuthKey *authkey);
+/* auth NULL or open: every client is admin */
+WsHub *wshub_new(const Auth *auth);
 void wshub_free(WsHub *hub);
 
 /* Sends {"type":"event","topic":topic,"data":data} to every subscriber; data is stolen. */
@@ -50,7 +55,13 @@ size_t wshub_subscriber_count(const WsHub *hub, const char *topic);
 bool wshub_topic_valid(const char *name);
 
 /* --- called by server.c from the libwebsockets callback --- */
-WsClient *wshub_client_new(WsHub *hub, void *wsi, Role role, const char *request_id);
+/* welcome false: the caller sends it with wshub_client_welcome once it knows the role */
+WsClient *wshub_client_new(WsHub *hub, void *wsi, Role role, const char *request_id, bool welcome);
+void wshub_client_welcome(WsClient *c, Role role);
+/* the role changed (a user's role in the users secret) */
+void wshub_client_set_role(WsClient *c, Role role);
+/* closes the connection (1008) with why, after what is queued */
+void wshub_client_end(WsClient *c, const char *why);
 /* one received fragment; returns false when the connection must close */
 bool wshub_client_receive(WsClient *c, const void *data, size_t len, bool final, bool binary);
 /* writes one queued message; returns false when the connection must close */

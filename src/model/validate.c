@@ -131,6 +131,13 @@ bool validate_string_rule(const char *s, StrRule rule)
         return true;
     case STR_TIMESTAMP:
         return timestamp_ok(s);
+    case STR_USERNAME:
+        if (!is_alnum(s[0]))
+            return false;
+        for (const char *p = s; *p; p++)
+            if (!is_alnum(*p) && !strchr("._@+-", *p))
+                return false;
+        return true;
     }
     return false;
 }
@@ -156,6 +163,9 @@ static const char *rule_text(StrRule rule)
         return "must be 64 lower-case hex digits (sha256)";
     case STR_TIMESTAMP:
         return "must be an RFC 3339 UTC time such as 2026-11-26T14:55:01Z";
+    case STR_USERNAME:
+        return "must start with a letter or digit and contain only letters, digits, '.', '_', "
+               "'@', '+', '-'";
     }
     return "is not valid";
 }

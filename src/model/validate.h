@@ -42,6 +42,7 @@ typedef enum StrRule {
     STR_ENV_NAME,  /* [A-Za-z_][A-Za-z0-9_]*                          */
     STR_HEX64,     /* sha256 hex                                     */
     STR_TIMESTAMP, /* RFC 3339, UTC: 2026-11-26T14:55:01Z            */
+    STR_USERNAME,  /* [A-Za-z0-9][A-Za-z0-9._@+-]*  (user names, e-mail) */
 } StrRule;
 
 void validation_init(Validation *v);

@@ -56,6 +56,7 @@ typedef enum OpKind {
     OP_HDEL,
     OP_LIST,
     OP_QUIET, /* one step of a pipelined group: its error, if any, is kept for the last step */
+    OP_JSON,  /* any command: the reply as JSON */
 } OpKind;
 
 typedef struct StoreOp {
@@ -67,6 +68,7 @@ typedef struct StoreOp {
         StorePingCb ping;
         StoreHashCb hash;
         StoreListCb list;
+        StoreJsonCb json;
     } cb;
     void *ud;
     uint64_t started_ns;
@@ -154,6 +156,29 @@ static void on_ready(Store *st)
     set_state(st, STORE_READY);
 }
 
+/* a reply as JSON: strings, integers, nil as null, arrays of those */
+static json_t *reply_json(const redisReply *r)
+{
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_VERB:
+        return json_stringn_nocheck(r->str, r->len);
+    case REDIS_REPLY_INTEGER:
+        return json_integer(r->integer);
+    case REDIS_REPLY_ARRAY:
+    case REDIS_REPLY_SET:
+    case REDIS_REPLY_MAP: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < r->elements; i++)
+            json_array_append_new(a, reply_json(r->element[i]));
+        return a;
+    }
+    default:
+        return json_null();
+    }
+}
+
 static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
     (void)ac;
@@ -209,6 +234,13 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
         if (err != PGF_OK)
             log_warn("%s", msg);
         break;
+    case OP_JSON: {
+        json_t *j = err == PGF_OK && op->cb.json ? reply_json(reply) : NULL;
+        if (op->cb.json)
+            op->cb.json(op->ud, err, err ? msg : NULL, j);
+        json_decref(j);
+        break;
+    }
     case OP_LIST: {
         if (err != PGF_OK || reply->type != REDIS_REPLY_ARRAY) {
             op->cb.list(op->ud, err ? err : PGF_ERR_STORE_DOWN, err ? msg : "unexpected reply", 0,
@@ -630,4 +662,34 @@ PgfError store_list_range(Store *st, const char *key, long start, long stop, Sto
     PgfError rc = submit(st, op, "LRANGE %b %ld %ld", k, klen, start, stop);
     free(k);
     return rc;
+}
+
+char *store_key(const Store *st, const char *key)
+{
+    return xasprintf("%s%s", st->prefix, key);
+}
+
+PgfError store_command(Store *st, int argc, const char *const *argv, const size_t *lens,
+                       StoreJsonCb cb, void *ud)
+{
+    StoreOp *op = op_begin(st, OP_JSON, ud);
+    if (!op)
+        return PGF_ERR_STORE_DOWN;
+    op->cb.json = cb;
+    size_t *l = xcalloc((size_t)argc + 1, sizeof *l);
+    for (int i = 0; i < argc; i++)
+        l[i] = lens ? lens[i] : strlen(argv[i]);
+    int rc = redisAsyncCommandArgv(st->ac, reply_cb, op, argc, (const char **)(uintptr_t)argv, l);
+    free(l);
+    if (rc != REDIS_OK) {
+        free(op);
+        return PGF_ERR_STORE_DOWN;
+    }
+    return PGF_OK;
+}
+
+void store_call(Store *st, StoreJsonCb cb, void *ud, int argc, const char *const *argv)
+{
+    if (store_command(st, argc, argv, NULL, cb, ud) != PGF_OK && cb)
+        cb(ud, PGF_ERR_STORE_DOWN, "the state store (Redis) is not connected", NULL);
 }

@@ -27,6 +27,8 @@
 
 #include <uv.h>
 
+#include <jansson.h>
+
 #include "common/error.h"
 
 typedef struct Store Store;
@@ -98,6 +100,24 @@ PgfError store_hgetall(Store *st, const char *key, StoreHashCb cb, void *ud)
 /* one field: cb gets value NULL when it does not exist */
 PgfError store_hget(Store *st, const char *key, const char *field, StoreValueCb cb, void *ud)
     __attribute__((warn_unused_result));
+
+/*
+ * Any command, for what the calls above do not cover (streams, sorted sets, counters):
+ * argv[0..argc) with their lengths (lens NULL: NUL-terminated). Keys are not prefixed:
+ * build them with store_key. The reply as JSON (borrowed during the call): a string,
+ * an integer, null (nil), or an array of those; a Redis error is err.
+ */
+typedef void (*StoreJsonCb)(void *ud, PgfError err, const char *errmsg, const json_t *reply);
+PgfError store_command(Store *st, int argc, const char *const *argv, const size_t *lens,
+                       StoreJsonCb cb, void *ud) __attribute__((warn_unused_result));
+/* prefix + key (new string) */
+char *store_key(const Store *st, const char *key);
+/*
+ * store_command with NUL-terminated arguments that always calls cb (when not
+ * NULL) exactly once: with the reply, or at once, inside this call, with
+ * PGF_ERR_STORE_DOWN when the store is not ready. cb NULL: the reply is dropped.
+ */
+void store_call(Store *st, StoreJsonCb cb, void *ud, int argc, const char *const *argv);
 
 /* lists, newest first */
 typedef void (*StoreListCb)(void *ud, PgfError err, const char *errmsg, size_t n,

@@ -75,6 +75,11 @@ static void test_config_bad_values_name_the_variable_and_rule(void **state)
     expect_error("PGFLEET_MAX_BODY_BYTES", "12abc", "not a whole number");
     expect_error("PGFLEET_MAX_BODY_BYTES", "10", "out of range");
     expect_error("PGFLEET_REDIS_URL", "localhost", "not a URL");
+    expect_error("PGFLEET_SESSION_IDLE_MINUTES", "half", "not a number");
+    expect_error("PGFLEET_SESSION_IDLE_MINUTES", "0", "out of range");
+    expect_error("PGFLEET_SESSION_IDLE_MINUTES", "nan", "not a number");
+    expect_error("PGFLEET_SESSION_LIFETIME_HOURS", "1000", "out of range");
+    expect_error("PGFLEET_TRUST_PROXY", "maybe", "not true or false");
 }
 
 static void test_config_masks_secrets(void **state)
@@ -90,6 +95,30 @@ static void test_config_masks_secrets(void **state)
     assert_string_equal(config_display(&cfg, CFG_REDIS_URL, buf, sizeof buf),
                         "rediss://app:****@cache.example.com:6380/1");
     assert_string_equal(config_display(&cfg, CFG_AWS_REGION, buf, sizeof buf), "(unset)");
+    config_free(&cfg);
+}
+
+static void test_config_sessions_and_switches(void **state)
+{
+    (void)state;
+    Env env = {{{"PGFLEET_SESSION_IDLE_MINUTES", "0.05"},
+                {"PGFLEET_SESSION_LIFETIME_HOURS", "0.5"},
+                {"PGFLEET_TRUST_PROXY", "Yes"},
+                {"PGFLEET_LOGIN_LOCK_MINUTES", "2"},
+                {NULL, NULL}}};
+    Config cfg;
+    char err[256];
+    assert_true(config_load(&cfg, fake_getenv, &env, err, sizeof err));
+    assert_true(cfg.session_idle_seconds > 2.99 && cfg.session_idle_seconds < 3.01);
+    assert_true(cfg.session_lifetime_seconds > 1799.9 && cfg.session_lifetime_seconds < 1800.1);
+    assert_true(cfg.trust_proxy);
+    assert_true(cfg.login_lock_seconds > 119.9 && cfg.login_lock_seconds < 120.1);
+    assert_int_equal(cfg.audit_max, 100000);
+    assert_string_equal(config_get(&cfg, CFG_USERS_SECRET), "pgfleet/users");
+    config_free(&cfg);
+    Env off = {{{"PGFLEET_TRUST_PROXY", "off"}, {NULL, NULL}}};
+    assert_true(config_load(&cfg, fake_getenv, &off, err, sizeof err));
+    assert_false(cfg.trust_proxy);
     config_free(&cfg);
 }
 
@@ -112,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_config_reads_env_values),
         cmocka_unit_test(test_config_bad_values_name_the_variable_and_rule),
         cmocka_unit_test(test_config_masks_secrets),
+        cmocka_unit_test(test_config_sessions_and_switches),
         cmocka_unit_test(test_config_loopback_detection),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
