@@ -38,11 +38,28 @@ export PGFLEET_LOG_DIRS="${PGFLEET_LOG_DIRS:-$DIR/log}"
 
 trap 'stop_all' EXIT
 trap 'exit 130' INT TERM
+
+# three users in the emulator's Secrets Manager (pgfleet/users), one per role;
+# their passwords are made once and kept in $DIR/passwords (mode 600)
+if [[ ! -s "$DIR/passwords" ]]; then
+  (umask 077; for u in admin operator viewer; do
+     echo "$u $(head -c 18 /dev/urandom | base64 | tr -d '/+=')"; done >"$DIR/passwords")
+fi
+while read -r user pw; do
+  printf '%s\n' "$pw" | "$BIN" user add "$user" --role "$user" --password-stdin >/dev/null 2>&1 ||
+    printf '%s\n' "$pw" | "$BIN" user passwd "$user" --role "$user" --password-stdin >/dev/null ||
+    echo "run: could not set up user $user" >&2
+done <"$DIR/passwords"
+
+URL="http://localhost:${PGFLEET_LISTEN##*:}"
 cat <<MSG
 
-  pgfleet:   http://localhost:${PGFLEET_LISTEN##*:}/#key=$AUTH_KEY
-  AUTH_KEY:  $AUTH_KEY
-  try:       curl -H "Authorization: Bearer $AUTH_KEY" http://localhost:${PGFLEET_LISTEN##*:}/api/models/test
+  pgfleet:   $URL/login
+MSG
+while read -r user pw; do printf '  %-10s %-10s password %s\n' "$([[ $user == admin ]] && echo users: || echo)" "$user" "$pw"; done <"$DIR/passwords"
+cat <<MSG
+  API key:   $URL/login#key=$AUTH_KEY
+  try:       curl -H "Authorization: Bearer $AUTH_KEY" $URL/api/models/test
   stop:      Ctrl-C (or 'make stop' from another shell)
 
 MSG

@@ -1,15 +1,16 @@
-// pgfleet dashboard: health, API key, endpoint explorer, live heartbeat over /ws.
+// pgfleet dashboard: health, endpoint explorer, live heartbeat over /ws.
+// Signed in by the session cookie (the /login page); state changes carry the
+// session's CSRF token; a 401 sends the browser to /login and back.
 const $ = (id) => document.getElementById(id);
-const keyStore = {
-  get: () => sessionStorage.getItem("pgfleet.key") || "",
-  set: (k) => sessionStorage.setItem("pgfleet.key", k),
-};
+let csrf = null;
 
-// http://localhost:8000/#key=... (what `make run` prints): the fragment never
-// reaches the server; keep the key for this tab and drop it from the address bar
-if (location.hash.startsWith("#key=")) {
-  keyStore.set(decodeURIComponent(location.hash.slice(5)));
-  history.replaceState(null, "", location.pathname);
+// a link with the key in the fragment: the login page trades it for a session (and
+// nothing else starts here, so no 401 sends the browser to /login without the key)
+const handingOver = location.hash.startsWith("#key=");
+if (handingOver) location.replace(`/login${location.hash}`);
+
+function toLogin() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
 }
 
 function mark(el, ok, text) {
@@ -18,20 +19,18 @@ function mark(el, ok, text) {
 }
 
 async function api(path) {
-  const headers = {};
-  const key = keyStore.get();
-  if (key) headers["Authorization"] = `Bearer ${key}`;
-  const res = await fetch(path, { headers });
+  const res = await fetch(path);
   const body = await res.json().catch(() => ({}));
+  if (res.status === 401 && path.startsWith("/api/")) toLogin();
   return { status: res.status, body };
 }
 
 async function apiSend(method, path, body) {
   const headers = { "Content-Type": "application/json" };
-  const key = keyStore.get();
-  if (key) headers["Authorization"] = `Bearer ${key}`;
+  if (csrf) headers["X-CSRF-Token"] = csrf;
   const res = await fetch(path, { method, headers, body: JSON.stringify(body) });
   const out = await res.json().catch(() => ({}));
+  if (res.status === 401) toLogin();
   return { status: res.status, body: out };
 }
 
@@ -54,9 +53,18 @@ async function refreshHealth() {
 
 async function refreshAuth() {
   const r = await api("/api/auth/status");
-  $("auth-status").textContent = r.status === 200 ? `signed in as ${r.body.role} (${r.body.method})` : r.body.error ? r.body.error.message : `HTTP ${r.status}`;
-  return r.status === 200;
+  if (r.status !== 200) return false;
+  csrf = r.body.csrf;
+  const open = r.body.method === "none";
+  $("who").textContent = open ? "no sign-in configured: admin" : `${r.body.user} · ${r.body.role} (${r.body.method})`;
+  $("logout").hidden = open;
+  return true;
 }
+
+$("logout").addEventListener("click", async () => {
+  await fetch("/auth/logout", { method: "POST", headers: { "Content-Type": "application/json" } });
+  location.assign("/login");
+});
 
 async function refreshAws() {
   const r = await api("/api/aws/test");
@@ -467,13 +475,14 @@ function connectWs() {
   ws.onopen = () => {
     mark($("h-ws"), true, "connected, waiting for the first heartbeat");
     streamTopics.clear();
-    const key = keyStore.get();
-    if (key) ws.send(JSON.stringify({ type: "auth", key }));
-    ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health", "metrics", "events"] }));
   };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
-    if (msg.type === "event" && msg.topic === "heartbeat") {
+    if (msg.type === "welcome") {
+      // the session cookie authenticated the upgrade; subscribe once it says so
+      if (msg.authenticated) ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health", "metrics", "events"] }));
+      else mark($("h-ws"), false, "not signed in");
+    } else if (msg.type === "event" && msg.topic === "heartbeat") {
       const d = msg.data;
       mark($("h-ws"), true, `#${d.seq} at ${msg.ts}: store ${d.store}, ${d.websocket_clients} client(s)`);
     } else if (msg.type === "event" && msg.topic === "metrics") {
@@ -502,24 +511,10 @@ function connectWs() {
   };
   ws.onclose = () => {
     mark($("h-ws"), false, "disconnected; retrying");
+    refreshAuth(); /* a session that ended sends the browser to /login */
     setTimeout(connectWs, 3000);
   };
 }
-
-$("keyform").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  keyStore.set($("key").value);
-  $("key").value = "";
-  if (await refreshAuth()) {
-    refreshAws();
-    refreshDatabases();
-    refreshReplication();
-    refreshEvents();
-    refreshMigHistory();
-    refreshStreams();
-  }
-  connectWs();
-});
 
 document.querySelectorAll("button[data-get]").forEach((b) =>
   b.addEventListener("click", async () => {
@@ -528,16 +523,19 @@ document.querySelectorAll("button[data-get]").forEach((b) =>
   })
 );
 
-refreshHealth();
-refreshAuth().then((ok) => {
-  if (ok) {
+function start() {
+  refreshHealth();
+  refreshAuth().then((ok) => {
+    if (!ok) return;
     refreshAws();
     refreshDatabases();
     refreshReplication();
     refreshEvents();
     refreshMigHistory();
     refreshStreams();
-  }
-});
-connectWs();
-setInterval(refreshHealth, 5000);
+    connectWs();
+  });
+  setInterval(refreshHealth, 5000);
+}
+
+if (!handingOver) start();
