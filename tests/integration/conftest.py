@@ -19,6 +19,38 @@ PGFLEET_BIN = os.environ.get("PGFLEET_BIN", str(ROOT / "build" / "pgfleet"))
 AUTH_KEY = "test-key-0123456789-abcdefghij"
 JSON = {"Content-Type": "application/json"}
 
+# Secrets the tests hand out (the API key, users' passwords, session ids): no daemon's log and
+# no Redis value may ever hold one. Every daemon and every Redis is scanned when it stops.
+SECRETS = {AUTH_KEY}
+
+# every value in a Redis, in one call (no process per key)
+_DUMP_LUA = """
+local out = {}
+for _, k in ipairs(redis.call('KEYS', '*')) do
+  local t = redis.call('TYPE', k).ok
+  local v
+  if t == 'string' then v = {redis.call('GET', k)}
+  elseif t == 'hash' then v = redis.call('HGETALL', k)
+  elseif t == 'list' then v = redis.call('LRANGE', k, 0, -1)
+  elseif t == 'set' then v = redis.call('SMEMBERS', k)
+  elseif t == 'zset' then v = redis.call('ZRANGE', k, 0, -1)
+  elseif t == 'stream' then
+    v = {}
+    for _, e in ipairs(redis.call('XRANGE', k, '-', '+')) do
+      for _, f in ipairs(e[2]) do v[#v + 1] = f end
+    end
+  else v = {} end
+  out[#out + 1] = k
+  for _, x in ipairs(v) do out[#out + 1] = x end
+end
+return table.concat(out, '\\n')
+"""
+
+
+def leaked(text):
+    """The first characters of each known secret found in text."""
+    return sorted(s[:4] + "..." for s in SECRETS if s and s in text)
+
 
 def free_port():
     while True:
@@ -67,6 +99,10 @@ class RedisServer:
         if self.password:
             cmd += ["--no-auth-warning", "-a", self.password]
         return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=10).stdout
+
+    def dump(self):
+        """Every key and value, as text."""
+        return self.cli("EVAL", _DUMP_LUA, "0")
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -179,7 +215,9 @@ def workdir():
 def redis(workdir):
     r = RedisServer(workdir).start()
     yield r
+    found = leaked(r.dump()) if r.proc and r.proc.poll() is None and not r.password else []
     r.stop()
+    assert not found, f"secrets in Redis values: {found}"
 
 
 @pytest.fixture
@@ -192,8 +230,11 @@ def daemon_factory(workdir):
         return d.start() if start else d
 
     yield make
+    found = []
     for d in started:
         d.stop(signal.SIGKILL if d.proc and d.proc.poll() is not None else signal.SIGTERM)
+        found += leaked(d.logs())
+    assert not found, f"secrets in a daemon's log: {found}"
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ def test_bearer_and_x_api_key_are_admin(daemon):
     for headers in [{"Authorization": f"Bearer {AUTH_KEY}"}, {"X-API-Key": AUTH_KEY}]:
         r = daemon.get("/api/auth/status", headers=headers)
         assert r.status_code == 200
-        assert r.json() == {"authenticated": True, "role": "admin", "method": "api_key",
+        assert r.json() == {"authenticated": True, "user": "api-key", "role": "admin",
+                            "method": "api_key", "session": None, "csrf": None,
                             "methods_configured": ["api_key"]}
 
 

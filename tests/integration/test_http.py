@@ -127,3 +127,12 @@ def test_keepalive_connection_serves_many_requests(daemon):
             assert r.status_code == 200
         r = s.get(daemon.url + "/api/auth/status", headers={"X-API-Key": AUTH_KEY}, timeout=5)
         assert r.json()["role"] == "admin"
+
+
+def test_an_empty_body_is_handled_once(daemon):
+    """Content-Length: 0 on a state change: one answer from one handler call (lws also
+    reports such a body complete; the handler must not run twice)."""
+    for _ in range(3):
+        r = daemon.post("/api/replication/streams/nope/pause", data=b"",
+                        headers={"Content-Type": "application/json", "Content-Length": "0"})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text

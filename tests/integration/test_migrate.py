@@ -314,7 +314,7 @@ def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_fact
     assert any(e["event"] in ("statement", "committed") for e in seen)
     rec = d.get(f"/api/migrations/{ex}", auth=True).json()
     assert rec["status"] == "succeeded" and [t["status"] for t in rec["targets"]] == ["committed"] * 3
-    assert rec["started_at"] and rec["finished_at"] and "admin" in rec["applied_by"]
+    assert rec["started_at"] and rec["finished_at"] and rec["applied_by"] == "api-key"
     assert all(has_table(srv, db) for db in dbs)
     lst = d.get("/api/migrations", auth=True).json()
     assert lst["count"] == 1 and lst["migrations"][0]["execution_id"] == ex

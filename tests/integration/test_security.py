@@ -404,29 +404,58 @@ def test_damaged_records_are_reported_and_skipped(daemon_factory, redis):
 
 # ---- who may call what ----
 
-def test_authorization_matrix_over_every_route(daemon):
-    d = daemon
+RANK = {"none": 0, "viewer": 1, "operator": 2, "admin": 3}
+
+
+def test_authorization_matrix_over_every_route(daemon_factory, redis, moto):
+    """Every route of the OpenAPI document, called by nobody, a wrong key, and a signed-in
+    viewer, operator and admin (cookie sessions with their CSRF token) and the API key:
+    401 without credentials, 403 below the route's role, never 401/403 at or above it."""
+    from test_login import PASSWORDS, ROLES, add_user, assert_no_secrets, aws_env, login
+    secret = f"pgfleet/users-matrix-{os.getpid()}"
+    for name, pw in PASSWORDS.items():
+        add_user(moto, secret, name, ROLES[name], pw)
+    d = daemon_factory({**aws_env(moto), "PGFLEET_REDIS_URL": redis.url, "AUTH_KEY": AUTH_KEY,
+                        "PGFLEET_USERS_SECRET": secret})
+    sessions = {ROLES[n]: login(d, n) for n in PASSWORDS}
     doc = d.get("/api/openapi.json", auth=True).json()
     checked = 0
     for path, item in doc["paths"].items():
         for method, op in item.items():
             url = path.replace("{id}", "nope").replace("{kind}", "database")
+            need = op["x-pgfleet-role"]
             public = op["security"] == []
             kw = {"data": "{}", "headers": JSON} if method in ("post", "put", "delete") else {}
+            if path == "/auth/login":
+                kw = {"data": json.dumps({"method": "api_key", "key": AUTH_KEY}), "headers": JSON}
             none = requests.request(method, d.url + url, timeout=30, **kw)
             wrong = requests.request(method, d.url + url, timeout=30,
                                      **{**kw, "headers": {**kw.get("headers", {}),
                                                           "Authorization": "Bearer " + "x" * 30}})
-            admin = d.request(method, url, timeout=60, **kw)
             if public:
-                assert none.status_code not in (401, 403), (method, path, none.status_code)
-            else:
-                assert none.status_code == 401, (method, path, none.status_code)
-                assert wrong.status_code == 401, (method, path, wrong.status_code)
+                assert need == "none" and none.status_code not in (401, 403), (method, path, none.status_code)
+                checked += 1
+                continue  # signed-in callers of /auth/logout would end their sessions
+            assert none.status_code == 401, (method, path, none.status_code)
+            assert wrong.status_code == 401, (method, path, wrong.status_code)
+            for role, s in sessions.items():
+                r = s.request(method, d.url + url, timeout=60, **kw)
+                if RANK[role] >= RANK[need]:
+                    assert r.status_code not in (401, 403) and (r.status_code < 500 or
+                                                                r.status_code in (502, 503)), \
+                        (role, method, path, r.status_code, r.text)
+                else:
+                    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", \
+                        (role, method, path, r.status_code, r.text)
+            admin = d.request(method, url, timeout=60, **kw)
             assert admin.status_code not in (401, 403) and admin.status_code < 500 or \
                 admin.status_code in (502, 503), (method, path, admin.status_code, admin.text)
             checked += 1
-    assert checked == sum(len(v) for v in doc["paths"].values()) >= 30
+    assert checked == sum(len(v) for v in doc["paths"].values()) >= 36
+    # every role saw a 403 somewhere, and the trail recorded the refused changes
+    trail = sessions["admin"].get(d.url + "/api/audit?limit=1000").json()["entries"]
+    assert {e["user"] for e in trail if e["result"] == "denied"} == {"vic", "olga"}
+    assert_no_secrets(d, redis, [s.token for s in sessions.values()])
 
 
 def test_openapi_fuzzing_finds_no_server_error_and_no_schema_violation(daemon):

@@ -89,6 +89,7 @@ def test_stream_lifecycle(pair, daemon, redis):
     s, events = asyncio.run(create_and_watch())
     sid = s["id"]
     assert PW not in json.dumps(s) and s["publication_created"] is True
+    assert s["created_by"] == "api-key"  # who made it: the key here, the user when signed in
     last = events[-1]
     assert last["tables"] == 1 and last["ready"] == 1 and last["detail"][0]["table_name"] == "orders"
     assert tgt.sql("SELECT count(*) FROM orders", db="shop_copy") == "2000"
