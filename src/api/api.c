@@ -11,6 +11,8 @@ static const char *const r_ready[] = {"503", NULL};
 static const char *const r_auth[] = {"401", NULL};
 static const char *const r_login[] = {"400", "401", "415", "422", "429", "503", NULL};
 static const char *const r_logout[] = {"503", NULL};
+static const char *const r_sso[] = {"400", "403", "503", NULL};
+static const char *const r_missing[] = {"404", NULL};
 static const char *const r_store[] = {"401", "403", "503", NULL};
 static const char *const r_aws[] = {"401", "403", NULL};
 static const char *const r_db_read[] = {"401", "403", "404", "503", NULL};
@@ -21,7 +23,13 @@ static const char *const r_validate[] = {"400", "401", "403", "404", "413", "415
 
 #define R(method, pattern, role, handler, tag, summary, req, resp, responses, success, action)     \
     {                                                                                              \
-        method, pattern, role, handler, tag, summary, req, resp, responses, success, action        \
+        method, pattern, role, handler, tag, summary, req, resp, responses, success, action, 0     \
+    }
+/* the same, with ROUTE_* flags */
+#define RF(method, pattern, role, handler, tag, summary, req, resp, responses, success, action,    \
+           flags)                                                                                  \
+    {                                                                                              \
+        method, pattern, role, handler, tag, summary, req, resp, responses, success, action, flags \
     }
 
 /*
@@ -50,6 +58,26 @@ static const Route routes[] = {
     R(HTTP_POST, "/auth/logout", ROLE_NONE, api_auth_logout, "auth",
       "Sign out: ends the cookie's session and clears the cookie", NULL, "LogoutResult", r_logout,
       0, NULL),
+    RF(HTTP_GET, "/auth/saml/metadata", ROLE_NONE, api_saml_metadata, "auth",
+       "This service provider's SAML metadata (entity id and ACS, from PGFLEET_PUBLIC_URL): give "
+       "it to the identity provider",
+       NULL, NULL, r_missing, 0, NULL, ROUTE_XML),
+    RF(HTTP_GET, "/auth/saml/login", ROLE_NONE, api_saml_login, "auth",
+       "Starts a SAML sign-in: 303 to the identity provider (query: next, a path here to come "
+       "back to)",
+       NULL, NULL, r_sso, 303, NULL, ROUTE_PAGE),
+    {HTTP_POST, "/auth/saml/acs", ROLE_NONE, api_saml_acs, "auth",
+     "Assertion consumer service: the identity provider posts its signed SAMLResponse here "
+     "(a form); 303 to the app with a session, or a page that says why not",
+     "SamlPost", NULL, r_sso, 303, NULL, ROUTE_CROSS_SITE_FORM | ROUTE_PAGE},
+    RF(HTTP_GET, "/auth/oidc/login", ROLE_NONE, api_oidc_login, "auth",
+       "Starts an OpenID Connect sign-in (code flow with PKCE): 303 to the provider (query: "
+       "next)",
+       NULL, NULL, r_sso, 303, NULL, ROUTE_PAGE),
+    RF(HTTP_GET, "/auth/oidc/callback", ROLE_NONE, api_oidc_callback, "auth",
+       "Where the provider sends the browser back (query: code, state): 303 to the app with a "
+       "session, or a page that says why not",
+       NULL, NULL, r_sso, 303, NULL, ROUTE_PAGE),
     R(HTTP_GET, "/api/openapi.json", ROLE_VIEWER, api_openapi, "meta", "This OpenAPI document",
       NULL, NULL, r_auth, 0, NULL),
     R(HTTP_GET, "/api/auth/status", ROLE_VIEWER, api_auth_status, "auth",

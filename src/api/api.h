@@ -65,6 +65,12 @@ void api_auth_status(HttpRequest *req, void *app);
 void api_sessions_list(HttpRequest *req, void *app);
 void api_sessions_revoke(HttpRequest *req, void *app);
 void api_audit_list(HttpRequest *req, void *app);
+/* sso.c */
+void api_saml_metadata(HttpRequest *req, void *app);
+void api_saml_login(HttpRequest *req, void *app);
+void api_saml_acs(HttpRequest *req, void *app);
+void api_oidc_login(HttpRequest *req, void *app);
+void api_oidc_callback(HttpRequest *req, void *app);
 /* the audit entry of a finished request whose route changes something (others: none) */
 void api_audit_request(Services *s, const HttpRequest *req);
 /* who acted, as recorded in applied_by / created_by: the user name */

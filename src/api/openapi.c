@@ -45,6 +45,9 @@ static const char components_json[] =
     "\"username\":{\"type\":\"string\",\"maxLength\":128},"
     "\"password\":{\"type\":\"string\",\"writeOnly\":true,\"maxLength\":1024},"
     "\"key\":{\"type\":\"string\",\"writeOnly\":true,\"maxLength\":1024}}},"
+    "\"SamlPost\":{\"type\":\"object\",\"required\":[\"SAMLResponse\"],\"properties\":{"
+    "\"SAMLResponse\":{\"type\":\"string\",\"description\":\"base64 of the signed Response\"},"
+    "\"RelayState\":{\"type\":\"string\"}}},"
     "\"LogoutResult\":{\"type\":\"object\",\"properties\":{\"ended\":{\"type\":\"boolean\"}}},"
     "\"Session\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},"
     "\"user\":{\"type\":\"string\"},\"role\":{\"type\":\"string\"},\"method\":{\"type\":"
@@ -228,6 +231,15 @@ static json_t *ref(const char *schema)
     return json_pack("{s:s}", "$ref", buf);
 }
 
+/* how a route's errors look: JSON, and for a browser's pages also an HTML page */
+static json_t *error_content(const Route *r)
+{
+    json_t *c = json_pack("{s:{s:o}}", "application/json", "schema", ref("Error"));
+    if (r->flags & ROUTE_PAGE)
+        json_object_set_new(c, "text/html", json_pack("{s:{s:s}}", "schema", "type", "string"));
+    return c;
+}
+
 static json_t *operation(const Route *r)
 {
     json_t *op = json_pack("{s:s, s:[s]}", "summary", r->summary, "tags", r->tag);
@@ -256,26 +268,34 @@ static json_t *operation(const Route *r)
     if (r->request_schema)
         json_object_set_new(op, "requestBody",
                             json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
-                                      "application/json", "schema", ref(r->request_schema)));
+                                      (r->flags & ROUTE_CROSS_SITE_FORM)
+                                          ? "application/x-www-form-urlencoded"
+                                          : "application/json",
+                                      "schema", ref(r->request_schema)));
     json_t *responses = json_object();
-    json_t *ok = json_pack("{s:s}", "description", "Success");
+    json_t *ok = json_pack("{s:s}", "description",
+                           (r->flags & ROUTE_PAGE) ? "A redirect (Location)" : "Success");
     if (r->response_schema)
         json_object_set_new(
             ok, "content",
             json_pack("{s:{s:o}}", "application/json", "schema", ref(r->response_schema)));
+    else if (r->flags & ROUTE_XML)
+        json_object_set_new(
+            ok, "content",
+            json_pack("{s:{s:{s:s}}}", "application/samlmetadata+xml", "schema", "type", "string"));
     char success[16];
     snprintf(success, sizeof success, "%u", r->success ? r->success : 200);
     json_object_set_new(responses, success, ok);
     for (const char *const *s = r->responses; s && *s; s++)
-        json_object_set_new(responses, *s,
-                            json_pack("{s:s, s:{s:{s:o}}}", "description", status_text(*s),
-                                      "content", "application/json", "schema", ref("Error")));
+        json_object_set_new(
+            responses, *s,
+            json_pack("{s:s, s:o}", "description", status_text(*s), "content", error_content(r)));
     /* every other failure has the same shape: 405, 413, 415, 421, 503 while shutting down ... */
     json_object_set_new(responses, "default",
-                        json_pack("{s:s, s:{s:{s:o}}}", "description",
+                        json_pack("{s:s, s:o}", "description",
                                   "Any other error, always {\"error\":{\"code\",\"message\","
                                   "\"hint\"}}",
-                                  "content", "application/json", "schema", ref("Error")));
+                                  "content", error_content(r)));
     json_object_set_new(op, "responses", responses);
     if (r->role != ROLE_NONE)
         json_object_set_new(

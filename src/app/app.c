@@ -320,7 +320,8 @@ static PgfError start_auth(App *a)
 {
     a->secrets = secrets_new(a->aws, a->cfg->secrets_ttl_seconds);
     char err[600] = "";
-    AuthDeps ad = {.loop = &a->loop, .cfg = a->cfg, .store = a->store, .secrets = a->secrets};
+    AuthDeps ad = {
+        .loop = &a->loop, .cfg = a->cfg, .store = a->store, .secrets = a->secrets, .aws = a->aws};
     a->auth = auth_new(&ad, err, sizeof err);
     if (!a->auth) {
         fprintf(stderr, "pgfleet: %s\n", err);

@@ -8,6 +8,7 @@
 
 #include "auth/authkey.h"
 #include "auth/password.h"
+#include "auth/sso.h"
 #include "auth/throttle.h"
 #include "auth/users.h"
 #include "common/log.h"
@@ -21,6 +22,7 @@ struct Auth {
     Sessions *sessions;
     Throttle *throttle;
     Audit *audit;
+    Sso *sso;
     bool open;
     int refs; /* the owner and each sign-in in flight */
     bool closing;
@@ -36,6 +38,10 @@ static void unref(Auth *a)
     audit_free(a->audit);
     free(a);
 }
+
+static void start_session(void *starter, const char *user, Role role, const char *method,
+                          const char *address, const char *request_id, const char *old_token,
+                          SsoStartedCb cb, void *ud);
 
 Auth *auth_new(const AuthDeps *d, char *err, size_t errlen)
 {
@@ -55,6 +61,18 @@ Auth *auth_new(const AuthDeps *d, char *err, size_t errlen)
     a->sessions = sessions_new(d->store, cfg->session_idle_seconds, cfg->session_lifetime_seconds);
     a->throttle =
         throttle_new(d->store, cfg->login_backoff_ms, (long)(cfg->login_lock_seconds * 1000));
+    SsoDeps sd = {.loop = d->loop,
+                  .cfg = cfg,
+                  .store = d->store,
+                  .aws = d->aws,
+                  .audit = a->audit,
+                  .start = start_session,
+                  .starter = a};
+    a->sso = sso_new(&sd, err, errlen);
+    if (!a->sso) {
+        auth_free(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -65,6 +83,8 @@ void auth_free(Auth *a)
     a->closing = true;
     users_free(a->users);
     a->users = NULL;
+    sso_free(a->sso);
+    a->sso = NULL;
     unref(a);
 }
 
@@ -74,7 +94,7 @@ void auth_settle(Auth *a)
     while (users_state(a->users) == USERS_UNREAD && uv_now(a->loop) < until)
         uv_run(a->loop, UV_RUN_ONCE);
     UsersState st = users_state(a->users);
-    a->open = !a->authkey && st == USERS_ABSENT;
+    a->open = !a->authkey && st == USERS_ABSENT && !sso_configured(a->sso);
     if (st == USERS_UNREAD || st == USERS_FAILING)
         log_warn("users secret %s could not be read yet: password sign-in waits for it "
                  "(authentication stays on)",
@@ -95,7 +115,13 @@ json_t *auth_methods(const Auth *a)
             m, json_pack("{s:s, s:s}", "id", "password", "label", "User name and password"));
     if (a->authkey)
         json_array_append_new(m, json_pack("{s:s, s:s}", "id", "api_key", "label", "API key"));
+    sso_methods(a->sso, m);
     return json_pack("{s:o, s:b}", "methods", m, "open", a->open);
+}
+
+Sso *auth_sso(Auth *a)
+{
+    return a->sso;
 }
 
 void auth_open_principal(Principal *p)
@@ -220,7 +246,6 @@ typedef struct Login {
     char request_id[80];
     char *old_token;
     uint64_t started;
-    char token[SESSION_TOKEN_LEN + 1];
     Role role;
     long failures;
     long wait_ms;
@@ -235,7 +260,6 @@ static void login_free(Login *l)
     Auth *a = l->a;
     xfree_secret(l->secret);
     xfree_secret(l->old_token);
-    sodium_memzero(l->token, sizeof l->token);
     failure_clear(&l->f);
     free(l);
     unref(a);
@@ -317,23 +341,77 @@ static void counted(void *ud, PgfError err, long wait_ms, long failures)
     answer_failure(l);
 }
 
+/* ---- a session for whoever was just recognized (password, key, SSO) ---- */
+
+typedef struct Start {
+    Auth *a;
+    char token[SESSION_TOKEN_LEN + 1];
+    char address[64], request_id[80];
+    SsoStartedCb cb;
+    void *ud;
+} Start;
+
 static void session_started(void *ud, PgfError err, const Session *s)
 {
-    Login *l = ud;
+    Start *st = ud;
     if (err != PGF_OK || !s) {
-        failure_store(&l->f, err ? err : PGF_ERR_STORE_DOWN, "start a session", NULL);
-        l->cb(l->ud, NULL, NULL, &l->f);
-        login_free(l);
-        return;
+        st->cb(st->ud, err ? err : PGF_ERR_STORE_DOWN, NULL, NULL);
+    } else {
+        Principal p;
+        session_principal(st->a, s, st->token, &p);
+        AuditEntry e = {.user = s->user,
+                        .method = s->method,
+                        .role = role_name(s->role),
+                        .address = st->address,
+                        .action = "login",
+                        .result = "ok",
+                        .status = 200,
+                        .request_id = st->request_id,
+                        .detail = json_pack("{s:s}", "session", s->id)};
+        audit_record(st->a->audit, &e);
+        log_event(LOG_INFO, st->request_id,
+                  json_pack("{s:s, s:s, s:s}", "user", s->user, "role", role_name(s->role),
+                            "method", s->method),
+                  "signed in: %s (%s, %s)", s->user, role_name(s->role), s->method);
+        st->cb(st->ud, PGF_OK, st->token, &p);
     }
-    Principal p;
-    session_principal(l->a, s, l->token, &p);
-    login_audit(l, "login", "ok", 200, json_pack("{s:s}", "session", s->id));
-    log_event(LOG_INFO, l->request_id,
-              json_pack("{s:s, s:s, s:s}", "user", s->user, "role", role_name(s->role), "method",
-                        s->method),
-              "signed in: %s (%s)", s->user, role_name(s->role));
-    l->cb(l->ud, l->token, &p, NULL);
+    Auth *a = st->a;
+    sodium_memzero(st->token, sizeof st->token);
+    free(st);
+    unref(a);
+}
+
+/* ends the session the browser came with (no fixation), starts a new one, audits it */
+static void start_session(void *starter, const char *user, Role role, const char *method,
+                          const char *address, const char *request_id, const char *old_token,
+                          SsoStartedCb cb, void *ud)
+{
+    Auth *a = starter;
+    if (old_token)
+        sessions_end(a->sessions, old_token, NULL, NULL);
+    Start *st = xcalloc(1, sizeof *st);
+    st->a = a;
+    a->refs++;
+    snprintf(st->address, sizeof st->address, "%s", address ? address : "");
+    snprintf(st->request_id, sizeof st->request_id, "%s", request_id ? request_id : "");
+    st->cb = cb;
+    st->ud = ud;
+    Session proto = {.role = role};
+    snprintf(proto.user, sizeof proto.user, "%s", user);
+    snprintf(proto.method, sizeof proto.method, "%s", method);
+    snprintf(proto.address, sizeof proto.address, "%s", st->address);
+    sessions_create(a->sessions, &proto, st->token, session_started, st);
+}
+
+static void login_started(void *ud, PgfError err, const char *token, const Principal *p)
+{
+    Login *l = ud;
+    if (err != PGF_OK) {
+        failure_store(&l->f, err, "start a session", NULL);
+        l->cb(l->ud, NULL, NULL, &l->f);
+    } else {
+        l->cb(l->ud, token, p, NULL);
+    }
     login_free(l);
 }
 
@@ -344,13 +422,8 @@ static void verified(Login *l, bool ok)
         return;
     }
     throttle_succeeded(l->a->throttle, l->username);
-    if (l->old_token)
-        sessions_end(l->a->sessions, l->old_token, NULL, NULL);
-    Session proto = {.role = l->role};
-    snprintf(proto.user, sizeof proto.user, "%s", l->username);
-    snprintf(proto.method, sizeof proto.method, "%s", l->password ? "password" : "api_key");
-    snprintf(proto.address, sizeof proto.address, "%s", l->address);
-    sessions_create(l->a->sessions, &proto, l->token, session_started, l);
+    start_session(l->a, l->username, l->role, l->password ? "password" : "api_key", l->address,
+                  l->request_id, l->old_token, login_started, l);
 }
 
 static void password_checked(void *ud, bool ok)
@@ -502,7 +575,10 @@ static void logged_out(void *ud, PgfError err, const Session *s)
                         .request_id = c->request_id};
         audit_record(c->a->audit, &e);
     }
-    c->cb(c->ud, json_pack("{s:b}", "ended", s != NULL), NULL);
+    json_t *r = json_pack("{s:b}", "ended", s != NULL);
+    if (s)
+        json_object_set_new(r, "method", json_string(s->method));
+    c->cb(c->ud, r, NULL);
     call_free(c);
 }
 

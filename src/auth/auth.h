@@ -26,6 +26,7 @@
 
 #include "auth/audit.h"
 #include "auth/principal.h"
+#include "auth/sso.h"
 #include "aws/secrets.h"
 #include "common/config.h"
 #include "common/failure.h"
@@ -43,6 +44,7 @@ typedef struct AuthDeps {
     const Config *cfg;
     Store *store;
     SecretsCache *secrets;
+    AwsClient *aws;
 } AuthDeps;
 
 /* NULL with err filled (e.g. the audit file cannot be opened) */
@@ -55,6 +57,9 @@ void auth_settle(Auth *a);
 bool auth_open(const Auth *a);
 /* the methods a sign-in page offers: {"methods":[{"id","label"}], "open": bool} */
 json_t *auth_methods(const Auth *a);
+
+/* single sign-on (SAML, OIDC), for its endpoints */
+Sso *auth_sso(Auth *a);
 
 /* the principal of an open daemon ("local", admin) */
 void auth_open_principal(Principal *p);

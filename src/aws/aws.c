@@ -21,6 +21,8 @@ const AwsService aws_rds = {"rds", "RDS", AWS_PROTO_QUERY, "2014-10-31", NULL};
 const AwsService aws_elasticache = {"elasticache", "ELASTICACHE", AWS_PROTO_QUERY, "2015-02-02",
                                     NULL};
 const AwsService aws_sns = {"sns", "SNS", AWS_PROTO_QUERY, "2010-03-31", NULL};
+const AwsService aws_identitystore = {"identitystore", "IDENTITYSTORE", AWS_PROTO_JSON, NULL,
+                                      "AWSIdentityStore"};
 
 struct AwsCall;
 static void finish(struct AwsCall *k, bool ok);

@@ -28,7 +28,7 @@
 typedef enum AwsProtocol { AWS_PROTO_QUERY, AWS_PROTO_JSON } AwsProtocol;
 
 typedef struct AwsService {
-    const char *signing_name; /* "secretsmanager", "rds", "elasticache", "sns" */
+    const char *signing_name; /* "secretsmanager", "rds", "elasticache", "sns", "identitystore" */
     const char *env_suffix;   /* AWS_ENDPOINT_URL_<suffix> */
     AwsProtocol protocol;
     const char *api_version; /* Query protocol: Version= */
@@ -39,6 +39,7 @@ extern const AwsService aws_secretsmanager;
 extern const AwsService aws_rds;
 extern const AwsService aws_elasticache;
 extern const AwsService aws_sns;
+extern const AwsService aws_identitystore;
 
 typedef struct AwsResult {
     bool ok;

@@ -326,6 +326,90 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                         .default_value = NULL,
                         .description = "also append every audit entry to this file, one JSON "
                                        "object per line"},
+    [CFG_SAML_IDP_METADATA] = {.name = "saml_idp_metadata",
+                               .env = "PGFLEET_SAML_IDP_METADATA",
+                               .type = CFGT_STRING,
+                               .default_value = NULL,
+                               .description = "SAML sign-in: the identity provider's metadata, a "
+                                              "file or an https:// URL (read again every hour); "
+                                              "needs PGFLEET_PUBLIC_URL"},
+    [CFG_SAML_LABEL] = {.name = "saml_label",
+                        .env = "PGFLEET_SAML_LABEL",
+                        .type = CFGT_STRING,
+                        .default_value = "AWS IAM Identity Center",
+                        .description = "the SAML button's text on the sign-in page"},
+    [CFG_SAML_GROUPS_ATTRIBUTE] = {.name = "saml_groups_attribute",
+                                   .env = "PGFLEET_SAML_GROUPS_ATTRIBUTE",
+                                   .type = CFGT_STRING,
+                                   .default_value = "groups",
+                                   .description = "the assertion attribute that lists the user's "
+                                                  "groups (IAM Identity Center: group ids)"},
+    [CFG_SAML_IDP_INITIATED] = {.name = "saml_idp_initiated",
+                                .env = "PGFLEET_SAML_IDP_INITIATED",
+                                .type = CFGT_BOOL,
+                                .default_value = "true",
+                                .description = "accept sign-ins the identity provider starts (the "
+                                               "AWS access portal's tile)"},
+    [CFG_OIDC_ISSUER] = {.name = "oidc_issuer",
+                         .env = "PGFLEET_OIDC_ISSUER",
+                         .type = CFGT_URL,
+                         .default_value = NULL,
+                         .description = "OpenID Connect sign-in: the provider's issuer URL "
+                                        "(discovery at /.well-known/openid-configuration)"},
+    [CFG_OIDC_CLIENT_ID] = {.name = "oidc_client_id",
+                            .env = "PGFLEET_OIDC_CLIENT_ID",
+                            .type = CFGT_STRING,
+                            .default_value = NULL,
+                            .description = "the client id pgfleet is registered with at the "
+                                           "provider"},
+    [CFG_OIDC_CLIENT_SECRET] = {.name = "oidc_client_secret",
+                                .env = "PGFLEET_OIDC_CLIENT_SECRET",
+                                .type = CFGT_SECRET,
+                                .default_value = NULL,
+                                .description = "its client secret (unset: a public client, PKCE "
+                                               "only)"},
+    [CFG_OIDC_SCOPES] = {.name = "oidc_scopes",
+                         .env = "PGFLEET_OIDC_SCOPES",
+                         .type = CFGT_STRING,
+                         .default_value = "openid email profile",
+                         .description = "scopes asked for (add the one that brings the groups "
+                                        "claim, often \"groups\")"},
+    [CFG_OIDC_GROUPS_CLAIM] = {.name = "oidc_groups_claim",
+                               .env = "PGFLEET_OIDC_GROUPS_CLAIM",
+                               .type = CFGT_STRING,
+                               .default_value = "groups",
+                               .description = "the ID token claim that lists the user's groups"},
+    [CFG_OIDC_USERNAME_CLAIM] = {.name = "oidc_username_claim",
+                                 .env = "PGFLEET_OIDC_USERNAME_CLAIM",
+                                 .type = CFGT_STRING,
+                                 .default_value = "email",
+                                 .description = "the ID token claim that names the user (sub "
+                                                "when absent)"},
+    [CFG_OIDC_ALGS] = {.name = "oidc_algs",
+                       .env = "PGFLEET_OIDC_ALGS",
+                       .type = CFGT_STRING,
+                       .default_value = "RS256,PS256,ES256",
+                       .description = "ID token signature algorithms accepted (RS*, PS*, ES*; "
+                                      "never none or HS*)"},
+    [CFG_OIDC_LABEL] = {.name = "oidc_label",
+                        .env = "PGFLEET_OIDC_LABEL",
+                        .type = CFGT_STRING,
+                        .default_value = "OpenID Connect",
+                        .description = "the OpenID Connect button's text on the sign-in page"},
+    [CFG_SSO_ROLE_MAP] = {.name = "sso_role_map",
+                          .env = "PGFLEET_SSO_ROLE_MAP",
+                          .type = CFGT_STRING,
+                          .default_value = NULL,
+                          .description = "single sign-on groups to roles: "
+                                         "group=role,... (group names or ids; the highest "
+                                         "role wins; no mapped group, no session)"},
+    [CFG_SSO_IDENTITY_STORE_ID] = {.name = "sso_identity_store_id",
+                                   .env = "PGFLEET_SSO_IDENTITY_STORE_ID",
+                                   .type = CFGT_STRING,
+                                   .default_value = NULL,
+                                   .description = "IAM Identity Center's identity store: group "
+                                                  "ids are also matched by their names "
+                                                  "(identitystore:DescribeGroup)"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -530,6 +614,8 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->login_backoff_ms = strtol(cfg->raw[CFG_LOGIN_BACKOFF_MS], NULL, 10);
     cfg->login_lock_seconds = 60 * strtod(cfg->raw[CFG_LOGIN_LOCK_MINUTES], NULL);
     cfg->audit_max = strtol(cfg->raw[CFG_AUDIT_MAX], NULL, 10);
+    if (!config_parse_bool(cfg->raw[CFG_SAML_IDP_INITIATED], &cfg->saml_idp_initiated))
+        return false; /* unreachable: checked above */
     return true;
 }
 

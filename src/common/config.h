@@ -60,6 +60,20 @@ typedef enum ConfigKey {
     CFG_LOGIN_LOCK_MINUTES,
     CFG_AUDIT_MAX,
     CFG_AUDIT_FILE,
+    CFG_SAML_IDP_METADATA,
+    CFG_SAML_LABEL,
+    CFG_SAML_GROUPS_ATTRIBUTE,
+    CFG_SAML_IDP_INITIATED,
+    CFG_OIDC_ISSUER,
+    CFG_OIDC_CLIENT_ID,
+    CFG_OIDC_CLIENT_SECRET,
+    CFG_OIDC_SCOPES,
+    CFG_OIDC_GROUPS_CLAIM,
+    CFG_OIDC_USERNAME_CLAIM,
+    CFG_OIDC_ALGS,
+    CFG_OIDC_LABEL,
+    CFG_SSO_ROLE_MAP,
+    CFG_SSO_IDENTITY_STORE_ID,
     CFG_COUNT
 } ConfigKey;
 
@@ -116,6 +130,7 @@ typedef struct Config {
     long login_backoff_ms;
     double login_lock_seconds;
     long audit_max;
+    bool saml_idp_initiated;
 } Config;
 
 /* looks up one variable; returns NULL when unset */

@@ -85,3 +85,28 @@ int hex_digit_value(char c)
         return c - 'A' + 10;
     return -1;
 }
+
+void strbuf_puts_markup(StrBuf *sb, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&':
+            strbuf_puts(sb, "&amp;");
+            break;
+        case '<':
+            strbuf_puts(sb, "&lt;");
+            break;
+        case '>':
+            strbuf_puts(sb, "&gt;");
+            break;
+        case '"':
+            strbuf_puts(sb, "&quot;");
+            break;
+        case '\'':
+            strbuf_puts(sb, "&#39;");
+            break;
+        default:
+            strbuf_append(sb, s, 1);
+        }
+    }
+}

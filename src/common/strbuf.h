@@ -30,4 +30,7 @@ void strbuf_free(StrBuf *sb);
 /* the value of a hex digit (either case), or -1 */
 int hex_digit_value(char c);
 
+/* appends s with & < > " ' as entities (for XML and HTML text and attributes) */
+void strbuf_puts_markup(StrBuf *sb, const char *s);
+
 #endif

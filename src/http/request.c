@@ -11,6 +11,7 @@
 
 #include "common/jsonutil.h"
 #include "common/strbuf.h"
+#include "common/urlenc.h"
 #include "common/xalloc.h"
 
 static const char *const method_names[] = {"GET",   "HEAD",   "POST",    "PUT",
@@ -54,7 +55,12 @@ void http_request_free(HttpRequest *req)
     free(req->query_args);
     free(req->content_type);
     xfree_secret(req->session_token);
-    xfree_secret(req->resp_set_cookie);
+    xfree_secret(req->sso_state);
+    for (size_t i = 0; i < HTTP_MAX_COOKIES; i++)
+        xfree_secret(req->resp_cookies[i]);
+    free(req->resp_location);
+    if (req->body.data) /* it may hold a password or a SAML response */
+        sodium_memzero(req->body.data, req->body.len);
     for (size_t i = 0; i < req->nparams; i++) {
         free(req->param_names[i]);
         free(req->param_values[i]);
@@ -286,10 +292,84 @@ char *http_cookie_value(const char *header, const char *name)
     return NULL;
 }
 
+void http_set_cookie_path(HttpRequest *req, const char *name, const char *value, long max_age,
+                          bool secure, const char *path)
+{
+    char *c = xasprintf("%s=%s; Path=%s; HttpOnly; SameSite=Lax; Max-Age=%ld%s", name, value,
+                        path ? path : "/", max_age, secure ? "; Secure" : "");
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < HTTP_MAX_COOKIES; i++) {
+        char *old = req->resp_cookies[i];
+        if (!old || (!strncmp(old, name, nlen) && old[nlen] == '=')) {
+            xfree_secret(old);
+            req->resp_cookies[i] = c;
+            return;
+        }
+    }
+    xfree_secret(c); /* more cookies than a response carries: a programming error */
+}
+
 void http_set_cookie(HttpRequest *req, const char *name, const char *value, long max_age,
                      bool secure)
 {
-    xfree_secret(req->resp_set_cookie);
-    req->resp_set_cookie = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%ld%s", name,
-                                     value, max_age, secure ? "; Secure" : "");
+    http_set_cookie_path(req, name, value, max_age, secure, NULL);
+}
+
+bool http_is_form_type(const char *ct)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    if (!ct || strncasecmp(ct, form, sizeof form - 1) != 0)
+        return false;
+    const char *rest = ct + sizeof form - 1;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    return *rest == '\0' || *rest == ';';
+}
+
+char *http_form_value(const HttpRequest *req, const char *name)
+{
+    if (!http_is_form_type(req->content_type) || !req->body.data)
+        return NULL;
+    return urlenc_form_value(req->body.data, req->body.len, name);
+}
+
+void http_respond_redirect(HttpRequest *req, unsigned status, const char *location)
+{
+    free(req->resp_location);
+    req->resp_location = xstrdup(location);
+    http_respond_raw(req, status, "text/plain; charset=utf-8", "", 0);
+}
+
+void http_respond_page(HttpRequest *req, unsigned status, const char *title, const char *message,
+                       const char *hint, const char *link, const char *link_text)
+{
+    StrBuf b = STRBUF_INIT;
+    strbuf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                    "<title>");
+    strbuf_puts_markup(&b, title);
+    strbuf_puts(&b, " · pgfleet</title><link rel=\"stylesheet\" href=\"/style.css\"></head>\n"
+                    "<body><header><h1>pgfleet</h1></header><main class=\"login\"><section>"
+                    "<h2 id=\"page-title\">");
+    strbuf_puts_markup(&b, title);
+    strbuf_puts(&b, "</h2><p id=\"page-message\" role=\"alert\">");
+    strbuf_puts_markup(&b, message);
+    strbuf_puts(&b, "</p>");
+    if (hint) {
+        strbuf_puts(&b, "<p class=\"muted\" id=\"page-hint\">");
+        strbuf_puts_markup(&b, hint);
+        strbuf_puts(&b, "</p>");
+    }
+    if (link) {
+        strbuf_puts(&b, "<p><a href=\"");
+        strbuf_puts_markup(&b, link);
+        strbuf_puts(&b, "\">");
+        strbuf_puts_markup(&b, link_text ? link_text : link);
+        strbuf_puts(&b, "</a></p>");
+    }
+    strbuf_printf(&b, "<p class=\"muted\">request %s</p></section></main></body></html>\n",
+                  req->request_id);
+    req->resp_cache = "no-store";
+    http_respond_raw(req, status, "text/html; charset=utf-8", b.data, b.len);
+    strbuf_free(&b);
 }

@@ -34,6 +34,7 @@ typedef enum HttpMethod {
 } HttpMethod;
 
 #define HTTP_MAX_PARAMS     4
+#define HTTP_MAX_COOKIES    2
 #define HTTP_REQUEST_ID_MAX 64
 
 typedef struct HttpRequest HttpRequest;
@@ -59,18 +60,20 @@ struct HttpRequest {
     char peer[64];             /* the client address (X-Forwarded-For's last with trust_proxy) */
     bool secure;               /* reached over https (TLS, or a trusted X-Forwarded-Proto) */
     char *session_token;       /* the pgfleet_session cookie as sent (a secret), or NULL */
+    char *sso_state;           /* /auth/oidc/...: the pgfleet_sso cookie as sent, or NULL */
     const struct Route *route; /* the matched route, NULL when none */
     uint64_t started_ns;
 
     /* response */
     unsigned status;
     const char *resp_content_type;
-    const char *resp_encoding; /* e.g. "gzip", or NULL */
-    const char *resp_cache;    /* Cache-Control, or NULL */
-    const char *resp_www_auth; /* WWW-Authenticate, or NULL */
-    char *resp_set_cookie;     /* Set-Cookie, or NULL (owned) */
-    long resp_retry_after;     /* Retry-After seconds, or 0 */
-    char resp_allow[128];      /* Allow (405), or "" */
+    const char *resp_encoding;            /* e.g. "gzip", or NULL */
+    const char *resp_cache;               /* Cache-Control, or NULL */
+    const char *resp_www_auth;            /* WWW-Authenticate, or NULL */
+    char *resp_cookies[HTTP_MAX_COOKIES]; /* Set-Cookie values (owned) */
+    char *resp_location;                  /* Location, or NULL (owned) */
+    long resp_retry_after;                /* Retry-After seconds, or 0 */
+    char resp_allow[128];                 /* Allow (405), or "" */
     StrBuf resp_body;
     bool responded;
     bool close_after; /* Connection: close (body left unread) */
@@ -110,9 +113,25 @@ void http_request_add_query_arg(HttpRequest *req, const char *arg, size_t len);
  * first occurrence counts; values may be quoted.
  */
 char *http_cookie_value(const char *header, const char *name);
-/* sets the response's Set-Cookie (value a secret: wiped when the request goes) */
+/*
+ * Adds a Set-Cookie to the response (value a secret: wiped when the request
+ * goes); path NULL is "/". A second one of the same name replaces the first.
+ */
 void http_set_cookie(HttpRequest *req, const char *name, const char *value, long max_age,
                      bool secure);
+void http_set_cookie_path(HttpRequest *req, const char *name, const char *value, long max_age,
+                          bool secure, const char *path);
+
+/* the value of a field of an application/x-www-form-urlencoded body (new string), or NULL */
+char *http_form_value(const HttpRequest *req, const char *name);
+/* true for "application/x-www-form-urlencoded", with or without parameters */
+bool http_is_form_type(const char *content_type);
+
+/* a redirect (303 See Other, or another 3xx) to location */
+void http_respond_redirect(HttpRequest *req, unsigned status, const char *location);
+/* a small HTML page: a heading, a message and a hint (all escaped), and a link back */
+void http_respond_page(HttpRequest *req, unsigned status, const char *title, const char *message,
+                       const char *hint, const char *link, const char *link_text);
 
 /* the named path parameter ("{id}") or NULL */
 const char *http_param(const HttpRequest *req, const char *name);

@@ -29,7 +29,20 @@ typedef struct Route {
     const char *const *responses; /* extra documented statuses, e.g. {"422", "503", NULL} */
     unsigned success;             /* the status of a success: 0 is 200 */
     const char *action; /* state-changing routes: the audit trail's name, "stream.pause" */
+    unsigned flags;     /* ROUTE_* */
 } Route;
+
+/*
+ * An HTML form posted from another site (a SAML IdP's page to the ACS): the
+ * Origin check and the JSON-only rule do not apply; the body may be
+ * application/x-www-form-urlencoded. Only for public routes whose input is
+ * signed by someone pgfleet trusts.
+ */
+#define ROUTE_CROSS_SITE_FORM 1u
+/* answers a browser: a redirect, or an HTML page that says what went wrong (not JSON) */
+#define ROUTE_PAGE 2u
+/* answers SAML metadata (XML), not JSON */
+#define ROUTE_XML 4u
 
 typedef enum RouteMatch {
     ROUTE_FOUND,

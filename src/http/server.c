@@ -42,11 +42,18 @@ struct HttpServer {
     bool ws_check_open;
 };
 
+typedef enum Creds {
+    CREDS_NONE,    /* nothing presented */
+    CREDS_OK,      /* who is set */
+    CREDS_BAD_KEY, /* an API key that is not the one */
+    CREDS_SESSION, /* a session cookie: to be looked up */
+} Creds;
+
 /* per connection; lws zeroes it and keeps it across keep-alive requests */
 typedef struct Pss {
     HttpRequest *req;
     RouteMatch match;
-    int creds;         /* Creds: what the headers presented */
+    Creds creds;       /* what the headers presented */
     long long length;  /* Content-Length */
     bool expects_body; /* a state change with a body */
     bool admitted;     /* passed admission: a completed body goes to the handler */
@@ -153,21 +160,14 @@ static char *presented_key(struct lws *wsi, size_t *len)
     return key;
 }
 
-/* the pgfleet_session cookie (new string, a secret) or NULL */
-static char *presented_session(struct lws *wsi)
+/* a cookie (new string, a secret) or NULL */
+static char *presented_cookie(struct lws *wsi, const char *name)
 {
     char *cookies = header_dup(wsi, WSI_TOKEN_HTTP_COOKIE);
-    char *token = cookies ? http_cookie_value(cookies, AUTH_COOKIE) : NULL;
+    char *value = cookies ? http_cookie_value(cookies, name) : NULL;
     xfree_secret(cookies);
-    return token;
+    return value;
 }
-
-typedef enum Creds {
-    CREDS_NONE,    /* nothing presented */
-    CREDS_OK,      /* who is set */
-    CREDS_BAD_KEY, /* an API key that is not the one */
-    CREDS_SESSION, /* a session cookie: to be looked up */
-} Creds;
 
 /* what the headers say about who is calling; the cookie goes to *token */
 static Creds credentials(const HttpServer *srv, struct lws *wsi, Principal *who, char **token)
@@ -184,7 +184,7 @@ static Creds credentials(const HttpServer *srv, struct lws *wsi, Principal *who,
         xfree_secret(key);
         return ok ? CREDS_OK : CREDS_BAD_KEY;
     }
-    *token = presented_session(wsi);
+    *token = presented_cookie(wsi, AUTH_COOKIE);
     return *token ? CREDS_SESSION : CREDS_NONE;
 }
 
@@ -271,11 +271,14 @@ static bool admit_origin(HttpServer *srv, HttpRequest *req, struct lws *wsi, lon
     char *host = header_dup(wsi, WSI_TOKEN_HOST);
     char *origin = header_dup(wsi, WSI_TOKEN_ORIGIN);
     bool ok = true;
+    bool form = req->route && (req->route->flags & ROUTE_CROSS_SITE_FORM);
     if (!origin_host_allowed(srv->origins, host))
         ok = refuse(req, PGF_ERR_MISDIRECTED,
                     "reach pgfleet by an address it serves, or add the name to PGFLEET_PUBLIC_URL "
                     "or PGFLEET_ALLOWED_ORIGINS",
                     "this server does not serve host '%.200s'", host ? host : "");
+    else if (form)
+        ok = true; /* another site's form, by design (the route's input is signed) */
     else if (state_changing(req->method) && !origin_allowed(srv->origins, origin, host))
         ok = refuse(req, PGF_ERR_FORBIDDEN_ORIGIN,
                     "pages of other sites may not change anything here; allow an origin with "
@@ -363,6 +366,11 @@ static bool admit_body(HttpServer *srv, HttpRequest *req, struct lws *wsi, long 
                       "chunked request bodies are not supported");
     if (length <= 0)
         return true;
+    bool form = req->route && (req->route->flags & ROUTE_CROSS_SITE_FORM);
+    if (form && http_is_form_type(req->content_type))
+        return length <= srv->opts.max_body_bytes ||
+               refuse(req, PGF_ERR_TOO_LARGE, "the limit is PGFLEET_MAX_BODY_BYTES",
+                      "request body larger than %ld bytes", srv->opts.max_body_bytes);
     if (!http_is_json_type(req->content_type))
         return refuse(req, PGF_ERR_MEDIA_TYPE, "send 'Content-Type: application/json'",
                       "request body must be JSON, not %s",
@@ -457,15 +465,17 @@ static int begin_request(HttpServer *srv, Pss *pss, struct lws *wsi, const char 
                "pgfleet is shutting down");
         return 0;
     }
-    if (!admit_origin(srv, req, wsi, pss->length))
-        return 0;
     pss->match = router_match(srv->opts.routes, srv->opts.nroutes, req, &req->route,
                               req->resp_allow, sizeof req->resp_allow);
     if (pss->match != ROUTE_WRONG_METHOD)
         req->resp_allow[0] = '\0';
     if (pss->match != ROUTE_FOUND)
         req->route = NULL;
+    if (!admit_origin(srv, req, wsi, pss->length))
+        return 0;
     pss->creds = credentials(srv, wsi, &req->who, &req->session_token);
+    if (!strncmp(req->path, "/auth/oidc/", 11))
+        req->sso_state = presented_cookie(wsi, SSO_COOKIE);
     if (pss->expects_body) /* a slow client may not hold the connection: the body comes whole */
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)srv->opts.body_timeout_seconds);
     bool needs_auth = req->route ? req->route->role != ROLE_NONE : is_api_path(req->path);
@@ -506,8 +516,10 @@ static int write_response(HttpServer *srv, Pss *pss, struct lws *wsi)
             {"www-authenticate:", req->resp_www_auth},
             {"allow:", req->resp_allow[0] ? req->resp_allow : NULL},
             {"connection:", req->close_after ? "close" : NULL},
-            {"set-cookie:", req->resp_set_cookie},
             {"retry-after:", retry[0] ? retry : NULL},
+            {"location:", req->resp_location},
+            {"set-cookie:", req->resp_cookies[0]},
+            {"set-cookie:", req->resp_cookies[1]},
         };
         for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++) {
             const char *v = optional[i][1];

@@ -12,12 +12,13 @@ static void h(HttpRequest *req, void *app)
 }
 
 static const Route routes[] = {
-    {HTTP_GET, "/healthz", ROLE_NONE, h, "t", "s", NULL, NULL, NULL, 0, NULL},
-    {HTTP_GET, "/api/databases", ROLE_VIEWER, h, "t", "s", NULL, NULL, NULL, 0, NULL},
-    {HTTP_POST, "/api/databases", ROLE_OPERATOR, h, "t", "s", NULL, NULL, NULL, 0, NULL},
-    {HTTP_GET, "/api/databases/{id}", ROLE_VIEWER, h, "t", "s", NULL, NULL, NULL, 0, NULL},
-    {HTTP_DELETE, "/api/databases/{id}", ROLE_ADMIN, h, "t", "s", NULL, NULL, NULL, 0, NULL},
-    {HTTP_POST, "/api/databases/{id}/test", ROLE_OPERATOR, h, "t", "s", NULL, NULL, NULL, 0, NULL},
+    {HTTP_GET, "/healthz", ROLE_NONE, h, "t", "s", NULL, NULL, NULL, 0, NULL, 0},
+    {HTTP_GET, "/api/databases", ROLE_VIEWER, h, "t", "s", NULL, NULL, NULL, 0, NULL, 0},
+    {HTTP_POST, "/api/databases", ROLE_OPERATOR, h, "t", "s", NULL, NULL, NULL, 0, NULL, 0},
+    {HTTP_GET, "/api/databases/{id}", ROLE_VIEWER, h, "t", "s", NULL, NULL, NULL, 0, NULL, 0},
+    {HTTP_DELETE, "/api/databases/{id}", ROLE_ADMIN, h, "t", "s", NULL, NULL, NULL, 0, NULL, 0},
+    {HTTP_POST, "/api/databases/{id}/test", ROLE_OPERATOR, h, "t", "s", NULL, NULL, NULL, 0, NULL,
+     0},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
