@@ -20,6 +20,7 @@ PACKAGES=(
   gcc meson ninja-build pkg-config python3 python3-venv curl ca-certificates openssl
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libpq-dev libcurl4-openssl-dev
   libssl-dev libxml2-dev libjansson-dev libcjose-dev libsodium-dev libcmocka-dev
+  liblasso3-dev xmlsec1
   postgresql-15 postgresql-client-15 redis-server redis-tools
   valgrind clang-format cppcheck wrk bc procps time chromium
 )
@@ -128,14 +129,20 @@ if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
   echo "$want" >"$STAMP"
 fi
 
-# npm packages of the UI build, once the UI has any
-if [[ -f "$ROOT/ui/package.json" ]]; then
-  command -v npm >/dev/null 2>&1 || { MISSING=(nodejs npm); as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
-  lock="$ROOT/ui/package-lock.json"
-  if [[ ! -d "$ROOT/ui/node_modules" || "$lock" -nt "$ROOT/ui/node_modules" ]]; then
-    say "installing the UI's npm packages"
-    (cd "$ROOT/ui" && npm ci --no-audit --no-fund --silent) || die "npm ci failed (see above)"
-    touch "$ROOT/ui/node_modules"
+# npm packages: the UI build (once it has any) and the test OpenID provider
+for dir in "$ROOT/ui" "$ROOT/scripts/idp"; do
+  [[ -f "$dir/package.json" ]] || continue
+  if ! command -v npm >/dev/null 2>&1; then
+    MISSING=(nodejs npm)
+    apt_update
+    say "installing: nodejs npm"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null ||
+      die "apt-get install nodejs npm failed"
   fi
-fi
-exit 0
+  lock="$dir/package-lock.json"
+  if [[ ! -d "$dir/node_modules" || "$lock" -nt "$dir/node_modules" ]]; then
+    say "installing npm packages in ${dir#"$ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent) || die "npm ci in $dir failed (see above)"
+    touch "$dir/node_modules"
+  fi
+done

@@ -11,8 +11,13 @@
 #   55435  pg reporting     second primary; database "app_reporting" subscribes to app_pub
 #   56379  redis
 #   55000  moto server      Secrets Manager holds pgfleet/dev/<server> for each server
+#   55010  SAML IdP         pysaml2, shaped like IAM Identity Center (scripts/idp/saml_idp.py)
+#   55011  OIDC provider    oidc-provider from npm (scripts/idp/oidc_provider.mjs)
 #
-# PGFLEET_DEVENV_PORT_BASE=N moves them to N..N+5 in the same order.
+# PGFLEET_DEVENV_PORT_BASE=N moves them to N..N+7 in the same order.
+# The identity providers send people back to PGFLEET_PUBLIC_URL (default
+# http://localhost:8000); their users (sso-admin|operator|viewer@example.com) and
+# passwords are in $DIR/idp/passwords.json.
 # Roles: pgfleet (LOGIN REPLICATION, member of pg_monitor, password pgfleet-dev) owns the data;
 # replication uses the same role. State lives under $PGFLEET_DEVENV_DIR
 # (default .devenv/, or /var/tmp/pgfleet-devenv when run as root, since PostgreSQL
@@ -30,11 +35,14 @@ fi
 if [[ -n "${PGFLEET_DEVENV_PORT_BASE:-}" ]]; then
   b=$PGFLEET_DEVENV_PORT_BASE
   PG_PRIMARY=$b PG_STANDBY=$((b + 1)) PG_CASCADE=$((b + 2)) PG_REPORTING=$((b + 3))
-  REDIS_PORT=$((b + 4)) MOTO_PORT=$((b + 5))
+  REDIS_PORT=$((b + 4)) MOTO_PORT=$((b + 5)) SAML_PORT=$((b + 6)) OIDC_PORT=$((b + 7))
 else
   PG_PRIMARY=55432 PG_STANDBY=55433 PG_CASCADE=55434 PG_REPORTING=55435
-  REDIS_PORT=56379 MOTO_PORT=55000
+  REDIS_PORT=56379 MOTO_PORT=55000 SAML_PORT=55010 OIDC_PORT=55011
 fi
+PUBLIC_URL="${PGFLEET_PUBLIC_URL:-http://localhost:8000}"
+STORE_ID=d-90672devenv
+ROLE_MAP="pgfleet-admins=admin,pgfleet-operators=operator,pgfleet-viewers=viewer"
 PGUSER_NAME=pgfleet PGPASS=pgfleet-dev
 ADMIN_USER=pgfleet_admin ADMIN_PASS=pgfleet-dev-admin
 REGION=us-east-1
@@ -202,6 +210,41 @@ moto_up() {
     >"$DIR/log/seed_aws.log" 2>&1 || die "seeding moto failed; see $DIR/log/seed_aws.log"
 }
 
+# the identity providers of single sign-on: their users, then the servers
+idp_up() {
+  mkdir -p "$DIR/idp"
+  AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+    AWS_REGION=$REGION AWS_DEFAULT_REGION=$REGION \
+    "$ROOT/.venv/bin/python" "$ROOT/scripts/idp/seed_users.py" "$DIR/idp" $STORE_ID \
+    >"$DIR/log/seed_idp.log" 2>&1 || die "seeding the SSO users failed; see $DIR/log/seed_idp.log"
+  [[ -s "$DIR/idp/oidc-secret" ]] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$DIR/idp/oidc-secret")
+  if ! { [[ -f "$DIR/saml_idp.pid" ]] && kill -0 "$(cat "$DIR/saml_idp.pid")" 2>/dev/null; }; then
+    port_free_or_ours $SAML_PORT "SAML IdP"
+    nohup "$ROOT/.venv/bin/python" "$ROOT/scripts/idp/saml_idp.py" --port $SAML_PORT \
+      --users "$DIR/idp/saml-users.json" --dir "$DIR/idp" >"$DIR/log/saml_idp.log" 2>&1 &
+    echo $! >"$DIR/saml_idp.pid"
+    wait_port $SAML_PORT "SAML IdP" "$(cat "$DIR/saml_idp.pid")" "$DIR/log/saml_idp.log"
+  fi
+  if ! { [[ -f "$DIR/oidc.pid" ]] && kill -0 "$(cat "$DIR/oidc.pid")" 2>/dev/null; }; then
+    command -v node >/dev/null || die "node is not installed; run scripts/bootstrap.sh"
+    port_free_or_ours $OIDC_PORT "OIDC provider"
+    nohup node "$ROOT/scripts/idp/oidc_provider.mjs" $OIDC_PORT "$DIR/idp/oidc-users.json" pgfleet \
+      "$(cat "$DIR/idp/oidc-secret")" "$PUBLIC_URL/auth/oidc/callback" "$PUBLIC_URL/login" \
+      >"$DIR/log/oidc.log" 2>&1 &
+    echo $! >"$DIR/oidc.pid"
+    wait_port $OIDC_PORT "OIDC provider" "$(cat "$DIR/oidc.pid")" "$DIR/log/oidc.log"
+  fi
+}
+
+stop_pid() { # file
+  [[ -f "$1" ]] || return 0
+  local pid
+  pid=$(cat "$1")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$1"
+}
+
 redis_up() {
   if redis-cli -p $REDIS_PORT ping >/dev/null 2>&1; then return 0; fi
   port_free_or_ours $REDIS_PORT "redis"
@@ -232,7 +275,8 @@ cmd_up() {
   seed_archive
   redis_up
   moto_up
-  say "up: postgres $PG_PRIMARY (primary) -> $PG_STANDBY (standby) -> $PG_CASCADE (cascade); $PG_PRIMARY/app =logical=> $PG_REPORTING/app_reporting; redis $REDIS_PORT; moto $MOTO_PORT"
+  idp_up
+  say "up: postgres $PG_PRIMARY (primary) -> $PG_STANDBY (standby) -> $PG_CASCADE (cascade); $PG_PRIMARY/app =logical=> $PG_REPORTING/app_reporting; redis $REDIS_PORT; moto $MOTO_PORT; SAML IdP $SAML_PORT, OIDC provider $OIDC_PORT"
 }
 
 cmd_down() {
@@ -245,14 +289,10 @@ cmd_down() {
     redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || kill "$(cat "$DIR/redis.pid")" 2>/dev/null || true
     rm -f "$DIR/redis.pid"
   fi
-  if [[ -f "$DIR/moto.pid" ]]; then
-    local mpid
-    mpid=$(cat "$DIR/moto.pid")
-    kill "$mpid" 2>/dev/null || true
-    # gone for real before the next 'up' binds its port again
-    for _ in $(seq 1 100); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.1; done
-    rm -f "$DIR/moto.pid"
-  fi
+  # each gone for real before the next 'up' binds its port again
+  stop_pid "$DIR/moto.pid"
+  stop_pid "$DIR/saml_idp.pid"
+  stop_pid "$DIR/oidc.pid"
   say "down"
 }
 
@@ -267,7 +307,10 @@ cmd_status() {
     fi
   done
   if redis-cli -p $REDIS_PORT ping >/dev/null 2>&1; then printf '%-10s %-6s up\n' redis $REDIS_PORT; else printf '%-10s %-6s down\n' redis $REDIS_PORT; rc=1; fi
-  if [[ -f "$DIR/moto.pid" ]] && kill -0 "$(cat "$DIR/moto.pid")" 2>/dev/null; then printf '%-10s %-6s up\n' moto $MOTO_PORT; else printf '%-10s %-6s down\n' moto $MOTO_PORT; rc=1; fi
+  for s in moto:$MOTO_PORT saml_idp:$SAML_PORT oidc:$OIDC_PORT; do
+    local n=${s%%:*} p=${s##*:}
+    if [[ -f "$DIR/$n.pid" ]] && kill -0 "$(cat "$DIR/$n.pid")" 2>/dev/null; then printf '%-10s %-6s up\n' "$n" "$p"; else printf '%-10s %-6s down\n' "$n" "$p"; rc=1; fi
+  done
   return $rc
 }
 
@@ -280,6 +323,16 @@ AWS_DEFAULT_REGION=$REGION
 AWS_ACCESS_KEY_ID=testing
 AWS_SECRET_ACCESS_KEY=testing
 AWS_EC2_METADATA_DISABLED=true
+PGFLEET_PUBLIC_URL=$PUBLIC_URL
+PGFLEET_SAML_IDP_METADATA=http://127.0.0.1:$SAML_PORT/metadata
+PGFLEET_SSO_ROLE_MAP=$ROLE_MAP
+PGFLEET_SSO_IDENTITY_STORE_ID=$STORE_ID
+PGFLEET_OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT
+PGFLEET_OIDC_CLIENT_ID=pgfleet
+PGFLEET_OIDC_CLIENT_SECRET=$(cat "$DIR/idp/oidc-secret" 2>/dev/null)
+PGFLEET_OIDC_SCOPES="openid email groups"
+PGFLEET_OIDC_LABEL="OpenID Connect (test provider)"
+PGFLEET_SAML_LABEL="AWS IAM Identity Center (test IdP)"
 ENV
 }
 

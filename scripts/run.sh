@@ -57,6 +57,13 @@ cat <<MSG
   pgfleet:   $URL/login
 MSG
 while read -r user pw; do printf '  %-10s %-10s password %s\n' "$([[ $user == admin ]] && echo users: || echo)" "$user" "$pw"; done <"$DIR/passwords"
+"$ROOT/.venv/bin/python" - "$DIR/idp/passwords.json" <<'PY'
+import json, sys
+users = json.load(open(sys.argv[1]))
+print("  single sign-on, through the local test IdPs (both buttons on the sign-in page):")
+for u, pw in sorted(users.items()):
+    print(f"             {u:26} password {pw}")
+PY
 cat <<MSG
   API key:   $URL/login#key=$AUTH_KEY
   try:       curl -H "Authorization: Bearer $AUTH_KEY" $URL/api/models/test
