@@ -62,8 +62,10 @@ async function refreshAuth() {
 }
 
 $("logout").addEventListener("click", async () => {
-  await fetch("/auth/logout", { method: "POST", headers: { "Content-Type": "application/json" } });
-  location.assign("/login");
+  const res = await fetch("/auth/logout", { method: "POST", headers: { "Content-Type": "application/json" } });
+  const out = await res.json().catch(() => ({}));
+  // the login page offers the provider's own sign-out after a single sign-on session
+  location.assign(out.method ? `/login?signed_out=${encodeURIComponent(out.method)}` : "/login");
 });
 
 async function refreshAws() {

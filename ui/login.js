@@ -65,11 +65,22 @@ async function start() {
   $("password-form").hidden = !ids.has("password");
   $("key-form").hidden = !ids.has("api_key");
   $("login-status").textContent = ids.size ? "" : "No sign-in method is available; ask an admin.";
+  const out = new URLSearchParams(location.search).get("signed_out");
   for (const x of m.methods || []) {
+    if (out && x.id === out && x.logout_url) {
+      const p = document.createElement("p");
+      const a = document.createElement("a");
+      a.href = x.logout_url;
+      a.id = "provider-logout";
+      a.textContent = `Sign out of ${x.label} too`;
+      p.append("You are signed out of pgfleet. ", a);
+      $("sso-buttons").before(p);
+    }
     if (x.url) {
       const b = document.createElement("a");
       b.href = `${x.url}?next=${encodeURIComponent(nextPath())}`;
       b.className = "button";
+      b.id = `sso-${x.id}`;
       b.textContent = x.label;
       $("sso-buttons").append(b);
     }

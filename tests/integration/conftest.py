@@ -230,11 +230,17 @@ def daemon_factory(workdir):
         return d.start() if start else d
 
     yield make
-    found = []
+    found, reports = [], []
     for d in started:
         d.stop(signal.SIGKILL if d.proc and d.proc.poll() is not None else signal.SIGTERM)
-        found += leaked(d.logs())
+        logs = d.logs()
+        found += leaked(logs)
+        # a sanitizer report (leak, overflow, undefined behaviour) fails the test that caused it
+        reports += [line for line in logs.splitlines()
+                    if "ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line
+                    or "runtime error:" in line][:3]
     assert not found, f"secrets in a daemon's log: {found}"
+    assert not reports, f"sanitizer reports in a daemon's log: {reports}"
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ DEVENV = str(ROOT / "scripts" / "devenv.sh")
 
 
 def port_base():
-    # six consecutive free ports
+    # eight consecutive free ports
     for _ in range(50):
         base = free_port()
-        if base + 6 > 65000:
+        if base + 8 > 65000:
             continue
         ok = True
-        for p in range(base, base + 6):
+        for p in range(base, base + 8):
             import socket
             with socket.socket() as s:
                 try:
@@ -29,7 +29,7 @@ def port_base():
                     ok = False
         if ok:
             return base
-    pytest.skip("no run of six free ports")
+    pytest.skip("no run of eight free ports")
 
 
 @pytest.fixture
@@ -97,6 +97,20 @@ def test_devenv_builds_physical_cascade_and_logical_replication(devenv):
     archive = json.loads(sm.get_secret_value(SecretId="pgfleet/dev/archive")["SecretString"])
     assert archive["username"] == "pgfleet_admin" and archive["dbname"] == "app_archive"
     assert psql(reporting, "app_archive", "SELECT count(*) FROM orders") == "0"
+    # the identity providers answer, with their users in IAM Identity Center's shape
+    import requests
+    assert "EntityDescriptor" in requests.get(f"http://127.0.0.1:{base + 6}/metadata", timeout=10).text
+    oidc = requests.get(f"http://127.0.0.1:{base + 7}/.well-known/openid-configuration", timeout=10)
+    assert oidc.json()["issuer"] == f"http://127.0.0.1:{base + 7}"
+    d = env["PGFLEET_DEVENV_DIR"]
+    saml_users = json.load(open(os.path.join(d, "idp", "saml-users.json")))
+    assert set(saml_users) == {"sso-admin@example.com", "sso-operator@example.com", "sso-viewer@example.com"}
+    ids = boto3.client("identitystore", endpoint_url=f"http://127.0.0.1:{base + 5}",
+                       region_name="us-east-1", aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    groups = {g["GroupId"]: g["DisplayName"] for g in ids.list_groups(IdentityStoreId="d-90672devenv")["Groups"]}
+    assert groups[saml_users["sso-admin@example.com"]["groups"][0]] == "pgfleet-admins"
+    assert oct(os.stat(os.path.join(d, "idp", "passwords.json")).st_mode & 0o777) == "0o600"
 
 
 def test_devenv_down_leaves_no_process(devenv):
@@ -106,5 +120,6 @@ def test_devenv_down_leaves_no_process(devenv):
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert d not in ps
     assert f":{base + 4}" not in ps and f"-p {base + 5}" not in ps
+    assert f"--port {base + 6}" not in ps and f"oidc_provider.mjs {base + 7}" not in ps
     st = subprocess.run([DEVENV, "status"], env=env, capture_output=True, text=True, timeout=60)
     assert st.returncode != 0 and "down" in st.stdout

@@ -142,7 +142,7 @@ def test_logout_ends_the_session_and_clears_the_cookie(signin, redis):
     s = login(d, "vic")
     token = s.token
     r = s.post(d.url + "/auth/logout", headers=JSON)
-    assert r.status_code == 200 and r.json() == {"ended": True}
+    assert r.status_code == 200 and r.json() == {"ended": True, "method": "password"}
     assert "Max-Age=0" in r.headers["set-cookie"]
     # the old cookie, sent again, is worth nothing
     r = requests.get(d.url + "/api/auth/status", cookies={"pgfleet_session": token}, timeout=10)
@@ -506,7 +506,7 @@ def test_login_page_with_a_password_then_logout(signin, redis, browser):
     cookies = page.context.cookies()
     assert [c["httpOnly"] for c in cookies if c["name"] == "pgfleet_session"] == [True]
     page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url("**/login")
+    page.wait_for_url("**/login?signed_out=password")
     page.goto(d.url + "/")
     page.wait_for_url("**/login?next=%2F")
     page.close()
