@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert/alert.h"
 #include "auth/auth.h"
 #include "aws/aws.h"
 #include "common/config.h"
@@ -35,6 +36,7 @@ typedef struct Services {
     Replication *replication;
     Streams *streams;
     Runs *runs;
+    Alert *alert;
     Auth *auth;
     uint64_t started_ns;
 } Services;
@@ -65,6 +67,23 @@ void api_auth_status(HttpRequest *req, void *app);
 void api_sessions_list(HttpRequest *req, void *app);
 void api_sessions_revoke(HttpRequest *req, void *app);
 void api_audit_list(HttpRequest *req, void *app);
+/* alerts.c */
+void api_alerts_active(HttpRequest *req, void *app);
+void api_alerts_history(HttpRequest *req, void *app);
+void api_alerts_ack(HttpRequest *req, void *app);
+void api_alerts_deliveries(HttpRequest *req, void *app);
+void api_alert_rules_list(HttpRequest *req, void *app);
+void api_alert_rules_create(HttpRequest *req, void *app);
+void api_alert_rules_update(HttpRequest *req, void *app);
+void api_alert_rules_delete(HttpRequest *req, void *app);
+void api_alert_channels_list(HttpRequest *req, void *app);
+void api_alert_channels_create(HttpRequest *req, void *app);
+void api_alert_channels_update(HttpRequest *req, void *app);
+void api_alert_channels_delete(HttpRequest *req, void *app);
+void api_alert_channels_test(HttpRequest *req, void *app);
+void api_alert_silences_list(HttpRequest *req, void *app);
+void api_alert_silences_create(HttpRequest *req, void *app);
+void api_alert_silences_delete(HttpRequest *req, void *app);
 /* sso.c */
 void api_saml_metadata(HttpRequest *req, void *app);
 void api_saml_login(HttpRequest *req, void *app);

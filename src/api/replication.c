@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/strbuf.h"
 
 static void no_snapshot(HttpRequest *req)
 {
@@ -42,7 +43,14 @@ void api_metrics(HttpRequest *req, void *app)
 {
     Services *s = app;
     char *text = replication_prometheus(s->replication);
-    http_respond_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+    char *alerts = s->alert ? alert_prometheus(s->alert) : NULL;
+    StrBuf b = STRBUF_INIT;
+    strbuf_puts(&b, text);
+    if (alerts)
+        strbuf_puts(&b, alerts);
+    http_respond_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+    strbuf_free(&b);
+    free(alerts);
     free(text);
 }
 

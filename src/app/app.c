@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "alert/alert.h"
 #include "api/api.h"
 #include "auth/auth.h"
 #include "auth/authkey.h"
@@ -42,6 +43,7 @@ typedef struct App {
     Replication *replication;
     Streams *streams;
     Runs *runs;
+    Alert *alert;
     HttpServer *http;
     Services services; /* what the API handlers see */
     uv_signal_t sigterm, sigint;
@@ -64,6 +66,27 @@ static Publisher to_hub(App *a)
     return (Publisher){.publish = hub_publish, .ud = a->hub};
 }
 
+/* what services publish reaches the browsers, and alerting sees it on the way */
+static void watched_publish(void *ud, const char *topic, json_t *data)
+{
+    App *a = ud;
+    if (a->alert)
+        alert_observe(a->alert, topic, data);
+    wshub_publish(a->hub, topic, data);
+}
+
+static Publisher watched(App *a)
+{
+    return (Publisher){.publish = watched_publish, .ud = a};
+}
+
+static void on_collected(void *ud, const json_t *topology, const json_t *metrics)
+{
+    App *a = ud;
+    if (a->alert)
+        alert_collected(a->alert, topology, metrics);
+}
+
 static void on_store_state(void *ud, StoreState state)
 {
     App *a = ud;
@@ -72,6 +95,8 @@ static void on_store_state(void *ud, StoreState state)
             registry_store_ready(a->registry);
         if (a->runs)
             runs_store_ready(a->runs);
+        if (a->alert)
+            alert_store_ready(a->alert);
     }
     if (a->hub)
         wshub_publish(
@@ -117,6 +142,9 @@ static void app_stop(App *a)
     /* connections first: their requests detach, so service callbacks answer no one */
     if (a->http)
         http_server_close(a->http);
+    alert_free(a->alert);
+    a->alert = NULL;
+    a->services.alert = NULL;
     runs_free(a->runs);
     a->runs = NULL;
     streams_free(a->streams);
@@ -335,7 +363,7 @@ static void start_services(App *a)
 {
     const Config *cfg = a->cfg;
     a->hub = wshub_new(a->auth);
-    a->events = eventlog_new(a->store, to_hub(a));
+    a->events = eventlog_new(a->store, watched(a));
     RegistryDeps rd = {.loop = &a->loop,
                        .cfg = cfg,
                        .store = a->store,
@@ -353,14 +381,30 @@ static void start_services(App *a)
                           .aws = a->aws,
                           .registry = a->registry,
                           .events = a->events,
-                          .pub = to_hub(a)};
+                          .pub = to_hub(a),
+                          .on_collected = on_collected,
+                          .collected_ud = a};
     a->replication = replication_new(&pd);
-    StreamsDeps sd = {
-        .loop = &a->loop, .cfg = cfg, .store = a->store, .registry = a->registry, .pub = to_hub(a)};
+    StreamsDeps sd = {.loop = &a->loop,
+                      .cfg = cfg,
+                      .store = a->store,
+                      .registry = a->registry,
+                      .pub = watched(a)};
     a->streams = streams_new(&sd);
-    RunsDeps ud = {
-        .loop = &a->loop, .cfg = cfg, .store = a->store, .registry = a->registry, .pub = to_hub(a)};
+    RunsDeps ud = {.loop = &a->loop,
+                   .cfg = cfg,
+                   .store = a->store,
+                   .registry = a->registry,
+                   .pub = watched(a)};
     a->runs = runs_new(&ud);
+    AlertDeps ad = {.loop = &a->loop,
+                    .cfg = cfg,
+                    .store = a->store,
+                    .aws = a->aws,
+                    .secrets = a->secrets,
+                    .registry = a->registry,
+                    .pub = to_hub(a)};
+    a->alert = alert_new(&ad);
     a->services = (Services){.cfg = cfg,
                              .store = a->store,
                              .aws = a->aws,
@@ -368,6 +412,7 @@ static void start_services(App *a)
                              .replication = a->replication,
                              .streams = a->streams,
                              .runs = a->runs,
+                             .alert = a->alert,
                              .auth = a->auth,
                              .started_ns = uv_hrtime()};
     if (store_state(a->store) == STORE_READY)

@@ -15,12 +15,11 @@
 #include "common/xalloc.h"
 
 #define FIELD_MAX  256
-#define BATCH      "1000"
 #define QUERY_SCAN 200000 /* entries one query reads at most */
 
 struct Audit {
     Store *store;
-    char maxlen[24];
+    long max;
     int fd; /* -1: no file */
     char *file;
     bool warned_store;
@@ -42,7 +41,7 @@ Audit *audit_new(Store *store, long max_entries, const char *file, char *err, si
     }
     Audit *a = xcalloc(1, sizeof *a);
     a->store = store;
-    snprintf(a->maxlen, sizeof a->maxlen, "%ld", max_entries);
+    a->max = max_entries;
     a->fd = fd;
     a->file = file ? xstrdup(file) : NULL;
     return a;
@@ -91,24 +90,13 @@ static json_t *entry_json(const AuditEntry *e)
     return o;
 }
 
-static void stored(void *ud, PgfError err, const char *errmsg, const json_t *reply)
-{
-    (void)reply;
-    (void)ud;
-    if (err != PGF_OK)
-        log_error("audit entry not stored in Redis: %s", errmsg ? errmsg : "state store down");
-}
-
 void audit_record(Audit *a, const AuditEntry *e)
 {
     json_t *o = entry_json(e);
     json_decref(e->detail);
     char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    store_stream_add(a->store, "audit", o, a->max, 0);
     json_decref(o);
-    char *key = store_key(a->store, "audit");
-    const char *argv[] = {"XADD", key, "MAXLEN", "~", a->maxlen, "*", "e", line};
-    store_call(a->store, stored, a, 8, argv);
-    free(key);
     if (a->fd >= 0) {
         size_t n = strlen(line);
         line[n] = '\n'; /* over the NUL for the one write, put back after */
@@ -124,20 +112,14 @@ void audit_record(Audit *a, const AuditEntry *e)
 /* ---- query ---- */
 
 typedef struct Query {
-    Audit *a;
     char user[FIELD_MAX + 1], action[FIELD_MAX + 1];
-    double since, until;
-    long limit;
-    long scanned;
-    char end[64]; /* the next XREVRANGE end */
-    char start[32];
-    json_t *entries;
     DoneCb cb;
     void *ud;
 } Query;
 
-static bool matches(const Query *q, const json_t *e)
+static bool matches(void *fud, const json_t *e)
 {
+    const Query *q = fud;
     const char *user = jsonutil_str(e, "user"), *action = jsonutil_str(e, "action");
     if (q->user[0] && (!user || strcmp(user, q->user)))
         return false;
@@ -150,80 +132,28 @@ static bool matches(const Query *q, const json_t *e)
     return true;
 }
 
-static void query_finish(Query *q, bool complete)
-{
-    json_t *r = json_pack("{s:o, s:I, s:b}", "entries", q->entries, "scanned",
-                          (json_int_t)q->scanned, "complete", complete);
-    q->entries = NULL;
-    q->cb(q->ud, r, NULL);
-    free(q);
-}
-
-static void query_next(Query *q);
-
-static void batch_read(void *ud, PgfError err, const char *errmsg, const json_t *reply)
+static void scanned(void *ud, PgfError err, const char *errmsg, const json_t *entries, long count,
+                    bool complete)
 {
     Query *q = ud;
     if (err != PGF_OK) {
-        Failure f = {0};
-        failure_store(&f, err, "read the audit trail", errmsg);
-        json_decref(q->entries);
-        failure_report(&f, q->cb, q->ud);
-        free(q);
-        return;
+        failure_store_report(err, "read the audit trail", errmsg, q->cb, q->ud);
+    } else {
+        q->cb(q->ud,
+              json_pack("{s:O, s:I, s:b}", "entries", entries, "scanned", (json_int_t)count,
+                        "complete", complete),
+              NULL);
     }
-    size_t n = json_array_size(reply), i;
-    const json_t *item;
-    json_array_foreach(reply, i, item)
-    {
-        q->scanned++;
-        const char *id = json_string_value(json_array_get(item, 0));
-        const json_t *fields = json_array_get(item, 1);
-        if (id)
-            snprintf(q->end, sizeof q->end, "(%s", id);
-        const char *text = json_string_value(json_array_get(fields, 1));
-        char e[80];
-        json_t *entry = text ? jsonutil_parse(text, strlen(text), e, sizeof e) : NULL;
-        if (json_is_object(entry) && matches(q, entry))
-            json_array_append(q->entries, entry);
-        json_decref(entry);
-        if ((long)json_array_size(q->entries) >= q->limit) {
-            query_finish(q, true);
-            return;
-        }
-    }
-    if (n == 0 || q->scanned >= QUERY_SCAN) {
-        query_finish(q, n == 0);
-        return;
-    }
-    query_next(q);
-}
-
-static void query_next(Query *q)
-{
-    char *key = store_key(q->a->store, "audit");
-    const char *argv[] = {"XREVRANGE", key, q->end, q->start, "COUNT", BATCH};
-    store_call(q->a->store, batch_read, q, 6, argv);
-    free(key);
+    free(q);
 }
 
 void audit_query(Audit *a, const AuditQuery *aq, DoneCb cb, void *ud)
 {
     Query *q = xcalloc(1, sizeof *q);
-    q->a = a;
     snprintf(q->user, sizeof q->user, "%s", aq->user ? aq->user : "");
     snprintf(q->action, sizeof q->action, "%s", aq->action ? aq->action : "");
-    q->limit = aq->limit > 0 ? aq->limit : 100;
-    if (aq->until > 0)
-        snprintf(q->end, sizeof q->end, "%.0f", floor(aq->until * 1000));
-    else
-        snprintf(q->end, sizeof q->end, "+");
-    if (aq->since > 0)
-        snprintf(q->start, sizeof q->start, "%.0f", ceil(aq->since * 1000));
-    else
-        snprintf(q->start, sizeof q->start, "-");
-    q->entries = json_array();
     q->cb = cb;
     q->ud = ud;
-    query_next(q);
+    store_scan_stream(a->store, "audit", aq->since, aq->until, aq->limit, QUERY_SCAN, matches, q,
+                      scanned, q);
 }

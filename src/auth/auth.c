@@ -557,9 +557,7 @@ static void logged_out(void *ud, PgfError err, const Session *s)
 {
     Call *c = ud;
     if (err != PGF_OK) {
-        Failure f = {0};
-        failure_store(&f, err, "end the session", NULL);
-        failure_report(&f, c->cb, c->ud);
+        failure_store_report(err, "end the session", NULL, c->cb, c->ud);
         call_free(c);
         return;
     }
@@ -592,9 +590,7 @@ static void listed(void *ud, PgfError err, json_t *list)
 {
     Call *c = ud;
     if (err != PGF_OK) {
-        Failure f = {0};
-        failure_store(&f, err, "list the sessions", NULL);
-        failure_report(&f, c->cb, c->ud);
+        failure_store_report(err, "list the sessions", NULL, c->cb, c->ud);
     } else {
         c->cb(c->ud, json_pack("{s:O}", "sessions", list), NULL);
     }

@@ -36,6 +36,7 @@ extern const Command cli_migrate_command;
 extern const Command cli_stream_command;
 extern const Command cli_user_command;
 extern const Command cli_audit_command;
+extern const Command cli_alerts_command;
 
 /* entry point: returns the process exit status */
 int cli_main(int argc, char **argv);

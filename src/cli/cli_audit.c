@@ -4,11 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "cli/cli.h"
 #include "common/jsonutil.h"
 #include "common/strbuf.h"
+#include "common/urlenc.h"
 #include "common/xalloc.h"
 
 static const struct option audit_opts[] = {
@@ -23,9 +22,8 @@ static const struct option audit_opts[] = {
 
 static void add_param(StrBuf *q, const char *name, const char *value)
 {
-    char *enc = curl_easy_escape(NULL, value, 0);
-    strbuf_printf(q, "%s%s=%s", q->len ? "&" : "?", name, enc ? enc : "");
-    curl_free(enc);
+    strbuf_puts(q, q->len ? "&" : "?");
+    urlenc_param(q, name, value);
 }
 
 static void print_entry(const json_t *e)

@@ -410,6 +410,30 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                                    .description = "IAM Identity Center's identity store: group "
                                                   "ids are also matched by their names "
                                                   "(identitystore:DescribeGroup)"},
+    [CFG_ALERT_HISTORY_DAYS] = {.name = "alert_history_days",
+                                .env = "PGFLEET_ALERT_HISTORY_DAYS",
+                                .type = CFGT_NUMBER,
+                                .default_value = "30",
+                                .min = 0,
+                                .max = 3650,
+                                .description = "alert transitions and deliveries are kept this "
+                                               "long in Redis"},
+    [CFG_ALERT_REPEAT_MINUTES] = {.name = "alert_repeat_minutes",
+                                  .env = "PGFLEET_ALERT_REPEAT_MINUTES",
+                                  .type = CFGT_NUMBER,
+                                  .default_value = "240",
+                                  .min = 0,
+                                  .max = 10080,
+                                  .description = "a firing alert nobody acknowledged is notified "
+                                                 "again this often (decimals allowed)"},
+    [CFG_ALERT_RETRY_MS] = {.name = "alert_retry_ms",
+                            .env = "PGFLEET_ALERT_RETRY_MS",
+                            .type = CFGT_INT,
+                            .default_value = "1000",
+                            .min = 1,
+                            .max = 600000,
+                            .description = "a failed notification is tried again after this "
+                                           "long, doubling, 5 attempts in all"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -616,6 +640,9 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->audit_max = strtol(cfg->raw[CFG_AUDIT_MAX], NULL, 10);
     if (!config_parse_bool(cfg->raw[CFG_SAML_IDP_INITIATED], &cfg->saml_idp_initiated))
         return false; /* unreachable: checked above */
+    cfg->alert_history_days = strtod(cfg->raw[CFG_ALERT_HISTORY_DAYS], NULL);
+    cfg->alert_repeat_seconds = 60 * strtod(cfg->raw[CFG_ALERT_REPEAT_MINUTES], NULL);
+    cfg->alert_retry_ms = strtol(cfg->raw[CFG_ALERT_RETRY_MS], NULL, 10);
     return true;
 }
 

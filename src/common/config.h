@@ -74,6 +74,9 @@ typedef enum ConfigKey {
     CFG_OIDC_LABEL,
     CFG_SSO_ROLE_MAP,
     CFG_SSO_IDENTITY_STORE_ID,
+    CFG_ALERT_HISTORY_DAYS,
+    CFG_ALERT_REPEAT_MINUTES,
+    CFG_ALERT_RETRY_MS,
     CFG_COUNT
 } ConfigKey;
 
@@ -131,6 +134,9 @@ typedef struct Config {
     double login_lock_seconds;
     long audit_max;
     bool saml_idp_initiated;
+    double alert_history_days;
+    double alert_repeat_seconds;
+    long alert_retry_ms;
 } Config;
 
 /* looks up one variable; returns NULL when unset */

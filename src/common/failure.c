@@ -32,3 +32,10 @@ void failure_report(Failure *f, DoneCb cb, void *ud)
     cb(ud, NULL, f);
     failure_clear(f);
 }
+
+void failure_store_report(PgfError err, const char *what, const char *why, DoneCb cb, void *ud)
+{
+    Failure f = {0};
+    failure_store(&f, err, what, why);
+    failure_report(&f, cb, ud);
+}

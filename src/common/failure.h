@@ -39,5 +39,7 @@ typedef void (*DoneCb)(void *ud, json_t *result, const Failure *failure);
 
 /* reports a failure to cb and clears it */
 void failure_report(Failure *f, DoneCb cb, void *ud);
+/* failure_store then failure_report */
+void failure_store_report(PgfError err, const char *what, const char *why, DoneCb cb, void *ud);
 
 #endif

@@ -457,9 +457,7 @@ static void listed(void *ud, PgfError err, const char *errmsg, size_t n, const c
 {
     Read *q = ud;
     if (err != PGF_OK) {
-        Failure f = {0};
-        failure_store(&f, err, "read migrations", errmsg);
-        failure_report(&f, q->cb, q->ud);
+        failure_store_report(err, "read migrations", errmsg, q->cb, q->ud);
     } else {
         json_t **recs = xcalloc(n + 1, sizeof *recs);
         size_t k = 0;

@@ -128,9 +128,7 @@ static void read_done(void *ud, PgfError err, const char *errmsg, size_t n,
 {
     Read *r = ud;
     if (err != PGF_OK) {
-        Failure f = {0};
-        failure_store(&f, err, "read events", errmsg);
-        failure_report(&f, r->cb, r->ud);
+        failure_store_report(err, "read events", errmsg, r->cb, r->ud);
     } else {
         json_t *out = json_array();
         for (size_t i = 0; i < n && (long)json_array_size(out) < r->q.limit; i++) {

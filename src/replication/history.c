@@ -78,9 +78,7 @@ static void read_done(void *ud, PgfError err, const char *errmsg, size_t n,
 {
     Read *h = ud;
     if (err != PGF_OK) {
-        Failure f = {0};
-        failure_store(&f, err, "read the history", errmsg);
-        failure_report(&f, h->cb, h->ud);
+        failure_store_report(err, "read the history", errmsg, h->cb, h->ud);
     } else {
         json_t *samples = json_array();
         /* the list is newest first; the answer is oldest first */
@@ -112,8 +110,6 @@ void history_read(Store *store, long interval, long minutes, DoneCb cb, void *ud
     if (store_list_range(store, KEY_REPLICATION_HISTORY, 0, history_len(interval) - 1, read_done,
                          h) != PGF_OK) {
         free(h);
-        Failure f = {0};
-        failure_store(&f, PGF_ERR_STORE_DOWN, "read the history", NULL);
-        failure_report(&f, cb, ud);
+        failure_store_report(PGF_ERR_STORE_DOWN, "read the history", NULL, cb, ud);
     }
 }

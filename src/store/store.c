@@ -1,9 +1,11 @@
 #include "store/store.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
@@ -16,6 +18,7 @@
 
 #include "common/backoff.h"
 #include "common/config.h"
+#include "common/jsonutil.h"
 #include "common/log.h"
 #include "common/mask.h"
 #include "common/xalloc.h"
@@ -692,4 +695,123 @@ void store_call(Store *st, StoreJsonCb cb, void *ud, int argc, const char *const
 {
     if (store_command(st, argc, argv, NULL, cb, ud) != PGF_OK && cb)
         cb(ud, PGF_ERR_STORE_DOWN, "the state store (Redis) is not connected", NULL);
+}
+
+/* ---- JSON entries in a stream ---- */
+
+typedef struct StreamScan {
+    Store *st;
+    char *key;
+    char end[64], start[32];
+    long limit, max_scan, scanned;
+    StreamFilter filter;
+    void *fud;
+    json_t *entries;
+    StreamScanCb cb;
+    void *ud;
+} StreamScan;
+
+static void scan_finish(StreamScan *s, PgfError err, const char *errmsg, bool complete)
+{
+    s->cb(s->ud, err, errmsg, s->entries, s->scanned, complete);
+    json_decref(s->entries);
+    free(s->key);
+    free(s);
+}
+
+static void scan_next(StreamScan *s);
+
+static void scan_batch(void *ud, PgfError err, const char *errmsg, const json_t *reply)
+{
+    StreamScan *s = ud;
+    if (err != PGF_OK) {
+        scan_finish(s, err, errmsg, false);
+        return;
+    }
+    size_t n = json_array_size(reply), i;
+    const json_t *item;
+    json_array_foreach(reply, i, item)
+    {
+        s->scanned++;
+        const char *id = json_string_value(json_array_get(item, 0));
+        if (id)
+            snprintf(s->end, sizeof s->end, "(%s", id);
+        const char *text = json_string_value(json_array_get(json_array_get(item, 1), 1));
+        char e[80];
+        json_t *entry = text ? jsonutil_parse(text, strlen(text), e, sizeof e) : NULL;
+        if (json_is_object(entry) && (!s->filter || s->filter(s->fud, entry)))
+            json_array_append(s->entries, entry);
+        json_decref(entry);
+        if ((long)json_array_size(s->entries) >= s->limit) {
+            scan_finish(s, PGF_OK, NULL, true);
+            return;
+        }
+    }
+    if (n == 0 || s->scanned >= s->max_scan) {
+        scan_finish(s, PGF_OK, NULL, n == 0);
+        return;
+    }
+    scan_next(s);
+}
+
+static void scan_next(StreamScan *s)
+{
+    const char *argv[] = {"XREVRANGE", s->key, s->end, s->start, "COUNT", "1000"};
+    store_call(s->st, scan_batch, s, 6, argv);
+}
+
+void store_scan_stream(Store *st, const char *key, double since, double until, long limit,
+                       long max_scan, StreamFilter filter, void *fud, StreamScanCb cb, void *ud)
+{
+    StreamScan *s = xcalloc(1, sizeof *s);
+    s->st = st;
+    s->key = store_key(st, key);
+    s->limit = limit > 0 ? limit : 100;
+    s->max_scan = max_scan > 0 ? max_scan : 100000;
+    s->filter = filter;
+    s->fud = fud;
+    s->entries = json_array();
+    s->cb = cb;
+    s->ud = ud;
+    if (until > 0)
+        snprintf(s->end, sizeof s->end, "%.0f", floor(until * 1000));
+    else
+        snprintf(s->end, sizeof s->end, "+");
+    if (since > 0)
+        snprintf(s->start, sizeof s->start, "%.0f", ceil(since * 1000));
+    else
+        snprintf(s->start, sizeof s->start, "-");
+    scan_next(s);
+}
+
+static void stream_added(void *ud, PgfError err, const char *errmsg, const json_t *reply)
+{
+    (void)reply;
+    char *key = ud;
+    if (err != PGF_OK)
+        log_error("not stored in Redis stream %s: %s", key,
+                  errmsg ? errmsg : "the state store is down");
+    free(key);
+}
+
+void store_stream_add(Store *st, const char *key, const json_t *entry, long max_len,
+                      double min_age_s)
+{
+    char *k = store_key(st, key);
+    char *line = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char bound[40];
+    if (max_len > 0) {
+        snprintf(bound, sizeof bound, "%ld", max_len);
+        const char *argv[] = {"XADD", k, "MAXLEN", "~", bound, "*", "e", line};
+        store_call(st, stream_added, xstrdup(key), 8, argv);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double oldest = (double)ts.tv_sec - min_age_s;
+        snprintf(bound, sizeof bound, "%.0f", oldest > 0 ? oldest * 1000 : 0);
+        const char *argv[] = {"XADD", k, "MINID", "~", bound, "*", "e", line};
+        store_call(st, stream_added, xstrdup(key), 8, argv);
+    }
+    free(line);
+    free(k);
 }

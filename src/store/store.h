@@ -119,6 +119,22 @@ char *store_key(const Store *st, const char *key);
  */
 void store_call(Store *st, StoreJsonCb cb, void *ud, int argc, const char *const *argv);
 
+/*
+ * A stream whose entries hold one JSON object each (field "e"), read newest
+ * first between since and until (unix s; 0: open), keeping the entries filter
+ * accepts (NULL: all) until limit of them, reading at most max_scan entries.
+ * entries is borrowed during the call; complete is false when max_scan stopped it.
+ */
+typedef bool (*StreamFilter)(void *fud, const json_t *entry);
+typedef void (*StreamScanCb)(void *ud, PgfError err, const char *errmsg, const json_t *entries,
+                             long scanned, bool complete);
+void store_scan_stream(Store *st, const char *key, double since, double until, long limit,
+                       long max_scan, StreamFilter filter, void *fud, StreamScanCb cb, void *ud);
+/* appends one JSON entry to a stream, trimmed to about max_len entries (MAXLEN ~) or, with
+ * max_len 0, to those newer than min_age_s (MINID ~); the reply is dropped */
+void store_stream_add(Store *st, const char *key, const json_t *entry, long max_len,
+                      double min_age_s);
+
 /* lists, newest first */
 typedef void (*StoreListCb)(void *ud, PgfError err, const char *errmsg, size_t n,
                             const char *const *values, const size_t *lens);

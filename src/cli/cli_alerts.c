@@ -1,0 +1,220 @@
+/* cli_alerts: `pgfleet alerts list|history|ack|silence|unsilence`, a client of a running server */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/jsonutil.h"
+#include "common/strbuf.h"
+#include "common/urlenc.h"
+#include "common/xalloc.h"
+
+static bool json_flag(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--json"))
+            return true;
+    return false;
+}
+
+static void print_labels(const json_t *l)
+{
+    const char *k;
+    const json_t *v;
+    bool first = true;
+    json_object_foreach(jsonutil_unconst(l), k, v)
+    {
+        printf("%s%s=%s", first ? "" : ",", k, json_string_value(v) ? json_string_value(v) : "?");
+        first = false;
+    }
+}
+
+static int run_list(const Command *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    CliCall c;
+    int rc = cli_request("GET", "/api/alerts", NULL, &c);
+    if (rc >= 0)
+        return rc;
+    if (json_flag(argc, argv)) {
+        cli_print_json(c.body);
+        json_decref(c.body);
+        return 0;
+    }
+    printf("%-16s %-8s %-20s %-9s %s\n", "ID", "STATE", "RULE", "SEVERITY", "LABELS / WHAT");
+    size_t i;
+    const json_t *a;
+    json_array_foreach(json_object_get(c.body, "alerts"), i, a)
+    {
+        printf("%-16s %-8s %-20s %-9s ", jsonutil_str(a, "id"), jsonutil_str(a, "state"),
+               jsonutil_str(a, "rule"), jsonutil_str(a, "severity"));
+        print_labels(json_object_get(a, "labels"));
+        printf("\n%56s %s%s\n", "", jsonutil_str(a, "text") ? jsonutil_str(a, "text") : "",
+               json_is_object(json_object_get(a, "ack")) ? " (acknowledged)" : "");
+    }
+    if (json_array_size(json_object_get(c.body, "alerts")) == 0)
+        printf("no alert is pending or firing\n");
+    json_decref(c.body);
+    return 0;
+}
+
+static int run_history(const Command *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    static const struct option opts[] = {{"rule", required_argument, NULL, 'r'},
+                                         {"since", required_argument, NULL, 's'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
+    StrBuf q = STRBUF_INIT;
+    bool json = false;
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == 'j') {
+            json = true;
+            continue;
+        }
+        if (o == '?') {
+            strbuf_free(&q);
+            return cli_usage_error("pgfleet alerts history", "unknown option '%s'",
+                                   argv[optind - 1]);
+        }
+        char *enc = urlenc(optarg);
+        strbuf_printf(&q, "%s%s=%s", q.len ? "&" : "?",
+                      o == 'r' ? "rule" : o == 's' ? "since" : "limit", enc);
+        free(enc);
+    }
+    char *path = xasprintf("/api/alerts/history%s", q.len ? q.data : "");
+    strbuf_free(&q);
+    CliCall c;
+    int rc = cli_request("GET", path, NULL, &c);
+    free(path);
+    if (rc >= 0)
+        return rc;
+    if (json) {
+        cli_print_json(c.body);
+    } else {
+        size_t i;
+        const json_t *t;
+        json_array_foreach(json_object_get(c.body, "transitions"), i, t)
+        {
+            printf("%-20s %-9s %-20s ", jsonutil_str(t, "ts"), jsonutil_str(t, "state"),
+                   jsonutil_str(t, "rule"));
+            print_labels(json_object_get(t, "labels"));
+            printf("%s\n", json_is_true(json_object_get(t, "silenced")) ? " (silenced)" : "");
+        }
+    }
+    json_decref(c.body);
+    return 0;
+}
+
+static int run_ack(const Command *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    if (argc != 2)
+        return cli_usage_error("pgfleet alerts ack", "needs the alert's ID (pgfleet alerts list)");
+    char *path = xasprintf("/api/alerts/%s/ack", argv[1]);
+    CliCall c;
+    int rc = cli_request("POST", path, "{}", &c);
+    free(path);
+    if (rc >= 0)
+        return rc;
+    printf("acknowledged %s\n", argv[1]);
+    json_decref(c.body);
+    return 0;
+}
+
+static int run_silence(const Command *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    static const struct option opts[] = {{"match", required_argument, NULL, 'm'},
+                                         {"for", required_argument, NULL, 'f'},
+                                         {"comment", required_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
+    json_t *body = json_pack("{s:{}, s:s}", "match", "for", "2h");
+    int o, rc = -1;
+    optind = 1;
+    opterr = 0;
+    while (rc < 0 && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *eq = o == 'm' ? strchr(optarg, '=') : NULL;
+        if (o == 'm' && eq) {
+            *eq = '\0';
+            json_object_set_new(json_object_get(body, "match"), optarg, json_string(eq + 1));
+        } else if (o == 'f' || o == 'c') {
+            json_object_set_new(body, o == 'f' ? "for" : "comment", json_string(optarg));
+        } else {
+            rc = cli_usage_error("pgfleet alerts silence", "%s",
+                                 o == 'm' ? "--match takes label=value" : "unknown option");
+        }
+    }
+    if (rc < 0 && json_object_size(json_object_get(body, "match")) == 0)
+        rc = cli_usage_error("pgfleet alerts silence", "needs at least one --match label=value");
+    if (rc >= 0) {
+        json_decref(body);
+        return rc;
+    }
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    CliCall c;
+    rc = cli_request("POST", "/api/alerts/silences", text, &c);
+    free(text);
+    if (rc >= 0)
+        return rc;
+    printf("silence %s until %.0f\n", jsonutil_str(c.body, "id"),
+           json_number_value(json_object_get(c.body, "until")));
+    json_decref(c.body);
+    return 0;
+}
+
+static int run_unsilence(const Command *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    if (argc != 2)
+        return cli_usage_error("pgfleet alerts unsilence", "needs the silence's ID");
+    char *path = xasprintf("/api/alerts/silences/%s", argv[1]);
+    CliCall c;
+    int rc = cli_request("DELETE", path, NULL, &c);
+    free(path);
+    if (rc >= 0)
+        return rc;
+    printf("silence %s ended\n", argv[1]);
+    json_decref(c.body);
+    return 0;
+}
+
+static const Command list_command = {.name = "list",
+                                     .summary = "pending and firing alerts",
+                                     .usage = "[--json]",
+                                     .run = run_list};
+static const Command history_command = {.name = "history",
+                                        .summary = "transitions, newest first",
+                                        .usage = "[--rule R] [--since T] [--limit N] [--json]",
+                                        .run = run_history};
+static const Command ack_command = {.name = "ack",
+                                   .summary = "acknowledge an alert (no more repeats)",
+                                   .usage = "ID",
+                                   .run = run_ack};
+static const Command silence_command = {
+    .name = "silence",
+    .summary = "keep matching alerts quiet for a while",
+    .usage = "--match label=value... [--for 2h] [--comment TEXT]",
+    .help = "Labels are the alert's (node, slot, from, to, database ...) plus rule and severity;\n"
+            "a value ending in * matches a prefix.",
+    .run = run_silence};
+static const Command unsilence_command = {.name = "unsilence",
+                                          .summary = "end a silence",
+                                          .usage = "ID",
+                                          .run = run_unsilence};
+
+static const Command *const subcommands[] = {&list_command,    &history_command,   &ack_command,
+                                             &silence_command, &unsilence_command, NULL};
+
+const Command cli_alerts_command = {
+    .name = "alerts",
+    .summary = "alerts of a running server: list, history, ack, silence",
+    .usage = "COMMAND",
+    .subcommands = subcommands,
+};
