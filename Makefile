@@ -30,6 +30,7 @@ bench: build
 	@bench/http/run.sh $(BUILD)/pgfleet
 	@bench/discover/run.sh $(BUILD)
 	@bench/migrate/run.sh $(BUILD)
+	@bench/alerts/run.sh $(BUILD)
 
 # libFuzzer targets (clang), each for FUZZ_SECONDS (default 60)
 fuzz: deps

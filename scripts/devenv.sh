@@ -3,6 +3,7 @@
 # between them, Redis, and moto as the AWS emulator.
 #
 #   scripts/devenv.sh up | down | status | env
+#   scripts/devenv.sh provoke lag | cascade | slot | calm   (what fires the demo alerts)
 #
 # Fixed ports (all outside 5432-5499 and 6379, which a person's own servers may hold):
 #   55432  pg primary       database "app", publication app_pub (wal_level=logical)
@@ -13,8 +14,10 @@
 #   55000  moto server      Secrets Manager holds pgfleet/dev/<server> for each server
 #   55010  SAML IdP         pysaml2, shaped like IAM Identity Center (scripts/idp/saml_idp.py)
 #   55011  OIDC provider    oidc-provider from npm (scripts/idp/oidc_provider.mjs)
+#   55012  webhook sink     keeps what alert channels post (scripts/webhook_sink.py); its
+#                           page at / lists them; signatures checked with pgfleet-dev-hook
 #
-# PGFLEET_DEVENV_PORT_BASE=N moves them to N..N+7 in the same order.
+# PGFLEET_DEVENV_PORT_BASE=N moves them to N..N+8 in the same order.
 # The identity providers send people back to PGFLEET_PUBLIC_URL (default
 # http://localhost:8000); their users (sso-admin|operator|viewer@example.com) and
 # passwords are in $DIR/idp/passwords.json.
@@ -36,10 +39,12 @@ if [[ -n "${PGFLEET_DEVENV_PORT_BASE:-}" ]]; then
   b=$PGFLEET_DEVENV_PORT_BASE
   PG_PRIMARY=$b PG_STANDBY=$((b + 1)) PG_CASCADE=$((b + 2)) PG_REPORTING=$((b + 3))
   REDIS_PORT=$((b + 4)) MOTO_PORT=$((b + 5)) SAML_PORT=$((b + 6)) OIDC_PORT=$((b + 7))
+  HOOK_PORT=$((b + 8))
 else
   PG_PRIMARY=55432 PG_STANDBY=55433 PG_CASCADE=55434 PG_REPORTING=55435
-  REDIS_PORT=56379 MOTO_PORT=55000 SAML_PORT=55010 OIDC_PORT=55011
+  REDIS_PORT=56379 MOTO_PORT=55000 SAML_PORT=55010 OIDC_PORT=55011 HOOK_PORT=55012
 fi
+HOOK_SECRET=pgfleet-dev-hook
 PUBLIC_URL="${PGFLEET_PUBLIC_URL:-http://localhost:8000}"
 STORE_ID=d-90672devenv
 ROLE_MAP="pgfleet-admins=admin,pgfleet-operators=operator,pgfleet-viewers=viewer"
@@ -253,6 +258,16 @@ redis_up() {
   wait_port $REDIS_PORT redis
 }
 
+# the receiver of the demo alert channel (make run creates the channel)
+hook_up() {
+  if [[ -f "$DIR/webhook_sink.pid" ]] && kill -0 "$(cat "$DIR/webhook_sink.pid")" 2>/dev/null; then return 0; fi
+  port_free_or_ours $HOOK_PORT "webhook sink"
+  nohup "$ROOT/.venv/bin/python" "$ROOT/scripts/webhook_sink.py" --port $HOOK_PORT \
+    --secret $HOOK_SECRET >"$DIR/log/webhook_sink.log" 2>&1 &
+  echo $! >"$DIR/webhook_sink.pid"
+  wait_port $HOOK_PORT "webhook sink" "$(cat "$DIR/webhook_sink.pid")" "$DIR/log/webhook_sink.log"
+}
+
 cmd_up() {
   command -v "$PGBIN/initdb" >/dev/null || die "PostgreSQL 15 is not installed ($PGBIN); run scripts/bootstrap.sh"
   mkdir -p "$DIR/log" "$DIR/sock"
@@ -276,7 +291,8 @@ cmd_up() {
   redis_up
   moto_up
   idp_up
-  say "up: postgres $PG_PRIMARY (primary) -> $PG_STANDBY (standby) -> $PG_CASCADE (cascade); $PG_PRIMARY/app =logical=> $PG_REPORTING/app_reporting; redis $REDIS_PORT; moto $MOTO_PORT; SAML IdP $SAML_PORT, OIDC provider $OIDC_PORT"
+  hook_up
+  say "up: postgres $PG_PRIMARY (primary) -> $PG_STANDBY (standby) -> $PG_CASCADE (cascade); $PG_PRIMARY/app =logical=> $PG_REPORTING/app_reporting; redis $REDIS_PORT; moto $MOTO_PORT; SAML IdP $SAML_PORT, OIDC provider $OIDC_PORT; webhook sink $HOOK_PORT"
 }
 
 cmd_down() {
@@ -293,6 +309,7 @@ cmd_down() {
   stop_pid "$DIR/moto.pid"
   stop_pid "$DIR/saml_idp.pid"
   stop_pid "$DIR/oidc.pid"
+  stop_pid "$DIR/webhook_sink.pid"
   say "down"
 }
 
@@ -307,11 +324,45 @@ cmd_status() {
     fi
   done
   if redis-cli -p $REDIS_PORT ping >/dev/null 2>&1; then printf '%-10s %-6s up\n' redis $REDIS_PORT; else printf '%-10s %-6s down\n' redis $REDIS_PORT; rc=1; fi
-  for s in moto:$MOTO_PORT saml_idp:$SAML_PORT oidc:$OIDC_PORT; do
+  for s in moto:$MOTO_PORT saml_idp:$SAML_PORT oidc:$OIDC_PORT webhook_sink:$HOOK_PORT; do
     local n=${s%%:*} p=${s##*:}
     if [[ -f "$DIR/$n.pid" ]] && kill -0 "$(cat "$DIR/$n.pid")" 2>/dev/null; then printf '%-10s %-6s up\n' "$n" "$p"; else printf '%-10s %-6s down\n' "$n" "$p"; rc=1; fi
   done
   return $rc
+}
+
+# provoke what alerting watches, so a new user sees an alert fire, notify and resolve
+pg_su() { # port db sql
+  as_pg "$PGBIN/psql" -X -q -At -h "$DIR/sock" -p "$1" -U postgres -d "$2" -v ON_ERROR_STOP=1 -c "$3"
+}
+write_load() { # MB of WAL on the primary
+  pg_su $PG_PRIMARY app "CREATE TABLE IF NOT EXISTS provoke_load (id bigint, pad text);
+    INSERT INTO provoke_load SELECT g, repeat('x', 900) FROM generate_series(1, $1 * 1000) g;
+    DELETE FROM provoke_load" >/dev/null
+}
+cmd_provoke() {
+  case "${1:-}" in
+    lag)
+      pg_su $PG_STANDBY postgres "SELECT pg_wal_replay_pause()" >/dev/null
+      write_load 8
+      say "replay paused on the standby ($PG_STANDBY) and 8 MB written on the primary: the standby's" \
+          "lag grows past the demo-lag rule's 1 MB; it fires after 20 s (scripts/devenv.sh provoke calm resolves it)" ;;
+    cascade)
+      as_pg "$PGBIN/pg_ctl" -D "$DIR/cascade" -m fast -w stop >/dev/null
+      say "the cascade ($PG_CASCADE) is stopped: database-down fires after 1 minute" ;;
+    slot)
+      pg_su $PG_PRIMARY app "SELECT 1 FROM pg_create_logical_replication_slot('provoke_slot', 'pgoutput')
+        WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'provoke_slot')" >/dev/null
+      write_load 40
+      say "slot provoke_slot (inactive, nobody reads it) retains 40 MB of WAL on the primary: demo-slot fires after 20 s" ;;
+    calm)
+      pg_su $PG_STANDBY postgres "SELECT pg_wal_replay_resume()" >/dev/null || true
+      pg_running cascade || pg_start cascade $PG_CASCADE
+      pg_su $PG_PRIMARY app "SELECT pg_drop_replication_slot('provoke_slot') FROM pg_replication_slots
+        WHERE slot_name = 'provoke_slot'; DROP TABLE IF EXISTS provoke_load" >/dev/null
+      say "replay resumed, the cascade started, provoke_slot dropped: the alerts resolve" ;;
+    *) echo "usage: scripts/devenv.sh provoke lag|cascade|slot|calm" >&2; exit 2 ;;
+  esac
 }
 
 cmd_env() {
@@ -333,6 +384,8 @@ PGFLEET_OIDC_CLIENT_SECRET=$(cat "$DIR/idp/oidc-secret" 2>/dev/null)
 PGFLEET_OIDC_SCOPES="openid email groups"
 PGFLEET_OIDC_LABEL="OpenID Connect (test provider)"
 PGFLEET_SAML_LABEL="AWS IAM Identity Center (test IdP)"
+PGFLEET_DEVENV_HOOK_URL=http://127.0.0.1:$HOOK_PORT/hook
+PGFLEET_DEVENV_HOOK_SECRET=$HOOK_SECRET
 ENV
 }
 
@@ -341,5 +394,6 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: scripts/devenv.sh up|down|status|env" >&2; exit 2 ;;
+  provoke) shift; cmd_provoke "$@" ;;
+  *) echo "usage: scripts/devenv.sh up|down|status|env|provoke lag|cascade|slot|calm" >&2; exit 2 ;;
 esac

@@ -65,6 +65,8 @@ for u, pw in sorted(users.items()):
     print(f"             {u:26} password {pw}")
 PY
 cat <<MSG
+  alerts:    scripts/devenv.sh provoke lag   (then: calm; also cascade, slot); see them at
+             $URL/#alerts, notifications at ${PGFLEET_DEVENV_HOOK_URL%/hook}/
   API key:   $URL/login#key=$AUTH_KEY
   try:       curl -H "Authorization: Bearer $AUTH_KEY" $URL/api/models/test
   stop:      Ctrl-C (or 'make stop' from another shell)
@@ -89,4 +91,19 @@ done
 out=$("$BIN" db add --id archive --name "local archive (stream target)" --host 127.0.0.1 --port 55435 \
       --dbname app_archive --user pgfleet_admin --secret-id pgfleet/dev/archive --tag local 2>&1) ||
   grep -q "already registered" <<<"$out" || echo "run: could not register archive: $out" >&2
+# alerting: a webhook channel to the local sink (its page lists what arrives) and rules with
+# short durations; `scripts/devenv.sh provoke lag|cascade|slot|calm` makes them fire and resolve
+api() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AUTH_KEY" \
+          -H 'Content-Type: application/json' -X "$1" "$PGFLEET_URL$2" --data-binary @-; }
+for body in \
+  "{\"name\":\"local-webhook\",\"type\":\"webhook\",\"url\":\"$PGFLEET_DEVENV_HOOK_URL\",\"secret\":\"$PGFLEET_DEVENV_HOOK_SECRET\"}"; do
+  st=$(api POST /api/alerts/channels <<<"$body")
+  [[ $st == 201 || $st == 409 ]] || echo "run: could not create the demo alert channel (HTTP $st)" >&2
+done
+for body in \
+  '{"name":"demo-lag","kind":"replication_lag","severity":"warning","for":"20s","resolve_after":"20s","threshold_bytes":1048576,"channels":["local-webhook"]}' \
+  '{"name":"demo-slot","kind":"slot_retention","severity":"warning","for":"20s","resolve_after":"20s","threshold_bytes":33554432,"channels":["local-webhook"]}'; do
+  st=$(api POST /api/alerts/rules <<<"$body")
+  [[ $st == 201 || $st == 409 ]] || echo "run: could not create a demo alert rule (HTTP $st)" >&2
+done
 wait $PID || true

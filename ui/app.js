@@ -1,8 +1,11 @@
 // pgfleet dashboard: health, endpoint explorer, live heartbeat over /ws.
 // Signed in by the session cookie (the /login page); state changes carry the
 // session's CSRF token; a 401 sends the browser to /login and back.
+import { alertEvent, initAlerts } from "./alerts.js";
+
 const $ = (id) => document.getElementById(id);
 let csrf = null;
+let role = null;
 
 // a link with the key in the fragment: the login page trades it for a session (and
 // nothing else starts here, so no 401 sends the browser to /login without the key)
@@ -55,6 +58,7 @@ async function refreshAuth() {
   const r = await api("/api/auth/status");
   if (r.status !== 200) return false;
   csrf = r.body.csrf;
+  role = r.body.role;
   const open = r.body.method === "none";
   $("who").textContent = open ? "no sign-in configured: admin" : `${r.body.user} · ${r.body.role} (${r.body.method})`;
   $("logout").hidden = open;
@@ -482,7 +486,7 @@ function connectWs() {
     const msg = JSON.parse(ev.data);
     if (msg.type === "welcome") {
       // the session cookie authenticated the upgrade; subscribe once it says so
-      if (msg.authenticated) ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health", "metrics", "events"] }));
+      if (msg.authenticated) ws.send(JSON.stringify({ type: "subscribe", topics: ["heartbeat", "health", "metrics", "events", "alerts"] }));
       else mark($("h-ws"), false, "not signed in");
     } else if (msg.type === "event" && msg.topic === "heartbeat") {
       const d = msg.data;
@@ -493,6 +497,8 @@ function connectWs() {
       streamEvent(msg.data);
     } else if (msg.type === "event" && msg.topic === migWatching) {
       migEvent(msg.data);
+    } else if (msg.type === "event" && msg.topic === "alerts") {
+      alertEvent(msg.data);
     } else if (msg.type === "event" && msg.topic === "events") {
       addEvent(msg.data, true);
     } else if (msg.type === "event" && msg.topic === "health") {
@@ -535,6 +541,7 @@ function start() {
     refreshEvents();
     refreshMigHistory();
     refreshStreams();
+    initAlerts({ api, apiSend, mark, role: () => role });
     connectWs();
   });
   setInterval(refreshHealth, 5000);

@@ -18,17 +18,16 @@
 #include "common/xalloc.h"
 #include "pg/target.h"
 
-#define RELOAD_MS         30000
-#define REPEAT_CHECK_MS   60000
+#define RELOAD_MS       30000
+#define REPEAT_CHECK_MS 60000
 /* a repeat of a firing alert: claimed only while no instance has resolved it */
 #define REPEAT_CLAIM                                                                               \
-    "if redis.call('EXISTS', KEYS[2]) == 1 then return false end "                                \
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return false end "                                 \
     "return redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1])"
 #define EVENTS_KEEP_S     86400.0
 #define EVENTS_MAX        20000
 #define MIGRATIONS_KEEP_S 86400.0
 #define DELIVERIES_MAX    1000
-
 
 double alert_now(void)
 {
@@ -36,7 +35,6 @@ double alert_now(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
-
 
 /* ---- the rules, channels and silences held ---- */
 
@@ -158,8 +156,8 @@ static void adopt(Alert *a, What what, size_t n, const char *const *values, cons
     }
 }
 
-static void loaded(void *ud, PgfError err, const char *errmsg, size_t n,
-                   const char *const *fields, const char *const *values, const size_t *lens)
+static void loaded(void *ud, PgfError err, const char *errmsg, size_t n, const char *const *fields,
+                   const char *const *values, const size_t *lens)
 {
     (void)fields;
     Load *l = ud;
@@ -287,9 +285,9 @@ void alert_observe(Alert *a, const char *topic, const json_t *data)
     } else if (!strncmp(topic, "stream:", 7)) {
         const char *state = jsonutil_str(data, "state");
         if (state)
-            json_object_set_new(a->streams, topic + 7,
-                                json_pack("{s:s, s:s?}", "state", state, "error",
-                                          jsonutil_str(data, "error")));
+            json_object_set_new(
+                a->streams, topic + 7,
+                json_pack("{s:s, s:s?}", "state", state, "error", jsonutil_str(data, "error")));
     } else if (!strncmp(topic, "migration:", 10)) {
         const char *ev = jsonutil_str(data, "event");
         const json_t *report = json_object_get(data, "report");
@@ -392,7 +390,9 @@ static void secret_read(void *ud, const json_t *result, const AwsResult *r)
     if (!r->ok) {
         log_event(LOG_ERROR, NULL, json_pack("{s:s}", "channel", s->c.name),
                   "alert channel %s: its secret could not be read: %s", s->c.name,
-                  r->message ? r->message : r->code ? r->code : "error");
+                  r->message ? r->message
+                  : r->code  ? r->code
+                             : "error");
         if (s->test_cb) {
             Failure f = {0};
             failure_set(&f, PGF_ERR_AWS, NULL, "check the channel's secret in Secrets Manager",
@@ -451,8 +451,7 @@ static void route(Alert *a, const Rule *r, const json_t *group)
         bool named = false;
         for (size_t k = 0; r && k < r->nchannels; k++)
             named |= !strcmp(r->channels[k], c->name);
-        bool takes = c->min_severity <= severity &&
-                     labels_match(c->match, labels);
+        bool takes = c->min_severity <= severity && labels_match(c->match, labels);
         if ((r && r->nchannels) ? named : takes)
             alert_send_to(a, c, group, NULL, NULL);
     }
@@ -466,9 +465,11 @@ json_t *alert_with_guidance(const json_t *alert)
     json_t *x = json_deep_copy(alert);
     int kind = 0;
     for (int k = 0; alert_kind_names[k]; k++)
-        if (!strcmp(alert_kind_names[k], jsonutil_str(alert, "kind") ? jsonutil_str(alert, "kind") : ""))
+        if (!strcmp(alert_kind_names[k],
+                    jsonutil_str(alert, "kind") ? jsonutil_str(alert, "kind") : ""))
             kind = k;
-    json_object_set_new(x, "guidance", guidance_for((AlertKind)kind, json_object_get(alert, "labels")));
+    json_object_set_new(x, "guidance",
+                        guidance_for((AlertKind)kind, json_object_get(alert, "labels")));
     return x;
 }
 
@@ -481,13 +482,13 @@ typedef struct Tick {
 
 static void history_add(Alert *a, const json_t *t, bool silenced)
 {
-    json_t *h = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:f, s:b}", "id",
-                          json_object_get(t, "id"), "rule", json_object_get(t, "rule"), "kind",
-                          json_object_get(t, "kind"), "severity", json_object_get(t, "severity"),
-                          "state", json_object_get(t, "state"), "labels",
-                          json_object_get(t, "labels"), "value",
-                          json_object_get(t, "value") ? json_object_get(t, "value") : json_null(),
-                          "since", json_object_get(t, "since"), "at", alert_now(), "silenced", silenced);
+    json_t *h =
+        json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:I, s:b}", "id",
+                  json_object_get(t, "id"), "rule", json_object_get(t, "rule"), "kind",
+                  json_object_get(t, "kind"), "severity", json_object_get(t, "severity"), "state",
+                  json_object_get(t, "state"), "labels", json_object_get(t, "labels"), "value",
+                  json_object_get(t, "value") ? json_object_get(t, "value") : json_null(), "since",
+                  json_object_get(t, "since"), "at", (json_int_t)alert_now(), "silenced", silenced);
     char ts[40];
     jsonutil_now_rfc3339(ts, sizeof ts);
     json_object_set_new(h, "ts", json_string(ts));
@@ -506,8 +507,8 @@ static void notify_groups(Alert *a, const json_t *won, bool repeat)
         if (json_is_true(json_object_get(t, "silenced")))
             continue;
         const Rule *r = alert_rule_named(a, jsonutil_str(t, "rule"));
-        const char *gv = r && r->group_by ? jsonutil_str(json_object_get(t, "labels"), r->group_by)
-                                          : NULL;
+        const char *gv =
+            r && r->group_by ? jsonutil_str(json_object_get(t, "labels"), r->group_by) : NULL;
         char key[600];
         snprintf(key, sizeof key, "%s|%s|%s", jsonutil_str(t, "rule"), jsonutil_str(t, "state"),
                  gv ? gv : jsonutil_str(t, "id"));
@@ -657,8 +658,9 @@ static json_t *databases_health(const Alert *a)
     PgTarget *targets[4096];
     size_t n = registry_targets(a->deps.registry, targets, sizeof targets / sizeof targets[0]);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(out, json_pack("{s:s, s:s}", "id", pgtarget_config(targets[i])->id,
-                                             "health", pg_health_name(pgtarget_health(targets[i]))));
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s}", "id", pgtarget_config(targets[i])->id,
+                                        "health", pg_health_name(pgtarget_health(targets[i]))));
     return out;
 }
 
@@ -756,4 +758,3 @@ void alert_free(Alert *a)
     uv_close((uv_handle_t *)&a->reload, timer_closed);
     alert_unref(a);
 }
-

@@ -57,8 +57,8 @@ static json_t *lag(const json_t *l)
     json_t *actions = json_array();
     char text[400];
     if (logical) {
-        snprintf(text, sizeof text, "On %s, see whether the apply worker runs and errors:",
-                 label(l, "to"));
+        snprintf(text, sizeof text,
+                 "On %s, see whether the apply worker runs and errors:", label(l, "to"));
         char *sql = sql_with("SELECT subname, pid, received_lsn, latest_end_lsn, "
                              "last_msg_receipt_time FROM pg_stat_subscription WHERE subname = ",
                              label(l, "subscription"), ";");
@@ -72,22 +72,20 @@ static json_t *lag(const json_t *l)
                                      "'logical replication worker' OR wait_event_type = 'Lock';",
                                      NULL, NULL));
     } else {
-        snprintf(text, sizeof text, "On %s, see what is sent, written and replayed:",
-                 label(l, "from"));
+        snprintf(text, sizeof text,
+                 "On %s, see what is sent, written and replayed:", label(l, "from"));
         json_array_append_new(
-            actions,
-            action(text,
-                   "SELECT application_name, client_addr, state, sent_lsn, replay_lsn, "
-                   "pg_wal_lsn_diff(sent_lsn, replay_lsn) AS replay_lag_bytes, replay_lag "
-                   "FROM pg_stat_replication;",
-                   NULL, NULL));
-        snprintf(text, sizeof text, "On %s, check that replay is not paused (and resume it):",
-                 label(l, "to"));
-        json_array_append_new(actions,
-                              action(text,
-                                     "SELECT pg_is_wal_replay_paused(); -- then, if true: "
-                                     "SELECT pg_wal_replay_resume();",
-                                     NULL, NULL));
+            actions, action(text,
+                            "SELECT application_name, client_addr, state, sent_lsn, replay_lsn, "
+                            "pg_wal_lsn_diff(sent_lsn, replay_lsn) AS replay_lag_bytes, replay_lag "
+                            "FROM pg_stat_replication;",
+                            NULL, NULL));
+        snprintf(text, sizeof text,
+                 "On %s, check that replay is not paused (and resume it):", label(l, "to"));
+        json_array_append_new(actions, action(text,
+                                              "SELECT pg_is_wal_replay_paused(); -- then, if true: "
+                                              "SELECT pg_wal_replay_resume();",
+                                              NULL, NULL));
     }
     return make(logical ? "The subscriber applies changes slower than the publisher makes them, "
                           "so its data is behind and the publisher keeps WAL for it."
@@ -142,8 +140,8 @@ static json_t *slot(const json_t *l, bool forecast)
 {
     json_t *actions = json_array();
     char text[400];
-    snprintf(text, sizeof text, "On %s, see what the slot holds back and who uses it:",
-             label(l, "node"));
+    snprintf(text, sizeof text,
+             "On %s, see what the slot holds back and who uses it:", label(l, "node"));
     char *sql = sql_with("SELECT slot_name, active, active_pid, wal_status, safe_wal_size, "
                          "pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) "
                          "AS retained FROM pg_replication_slots WHERE slot_name = ",
@@ -153,8 +151,8 @@ static json_t *slot(const json_t *l, bool forecast)
     json_array_append_new(actions, action("Bring its consumer back (the standby or subscription "
                                           "that streams from it), so it catches up.",
                                           NULL, NULL, NULL));
-    snprintf(text, sizeof text, "If nothing will ever use it again, drop it on %s:",
-             label(l, "node"));
+    snprintf(text, sizeof text,
+             "If nothing will ever use it again, drop it on %s:", label(l, "node"));
     sql = sql_with("SELECT pg_drop_replication_slot(", label(l, "slot"), ");");
     json_array_append_new(actions,
                           action(text, sql, NULL,
@@ -230,8 +228,9 @@ json_t *guidance_for(AlertKind kind, const json_t *labels)
     case AK_COLLECTOR_STALE:
         return make("pgfleet has not completed a collection for a while: everything it shows "
                     "(lag, slots, alerts) is old.",
-                    json_pack("[s, s]", "the daemon's event loop is blocked or the daemon is "
-                                        "overloaded",
+                    json_pack("[s, s]",
+                              "the daemon's event loop is blocked or the daemon is "
+                              "overloaded",
                               "every server is slow to answer"),
                     json_pack("[o]", action("Check the daemon's log and /readyz.", NULL,
                                             "curl /readyz", NULL)));

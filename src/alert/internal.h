@@ -21,7 +21,7 @@ struct Alert {
     size_t nchannels;
     Silence *silences;
     size_t nsilences;
-    json_t *acks;       /* id -> {"by", "at"} */
+    json_t *acks; /* id -> {"by", "at"} */
     json_t *topology, *status;
     double collected_epoch, started_epoch;
     json_t *events;     /* recent log events with "epoch" */

@@ -64,17 +64,18 @@ json_t *notify_slack_body(const json_t *group, const char *public_url)
             break; /* Slack takes 50 blocks; the rest is on pgfleet's page */
         StrBuf b = STRBUF_INIT;
         strbuf_printf(&b, "*%s* %s", jsonutil_str(a, "summary"), jsonutil_str(a, "text"));
-        const json_t *act = json_array_get(json_object_get(json_object_get(a, "guidance"), "actions"), 0);
+        const json_t *act =
+            json_array_get(json_object_get(json_object_get(a, "guidance"), "actions"), 0);
         if (jsonutil_str(act, "sql"))
-            strbuf_printf(&b, "\n%s\n```%s```", jsonutil_str(act, "text"), jsonutil_str(act, "sql"));
+            strbuf_printf(&b, "\n%s\n```%s```", jsonutil_str(act, "text"),
+                          jsonutil_str(act, "sql"));
         json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s}}", "type", "section", "text",
                                                 "type", "mrkdwn", "text", b.data));
         strbuf_free(&b);
     }
     if (public_url)
-        json_array_append_new(blocks,
-                              json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context", "elements",
-                                        "type", "mrkdwn", "text", public_url));
+        json_array_append_new(blocks, json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context",
+                                                "elements", "type", "mrkdwn", "text", public_url));
     json_t *body = json_pack("{s:s, s:o}", "text", text, "blocks", blocks);
     free(text);
     return body;
@@ -98,8 +99,8 @@ json_t *notify_pagerduty_event(const json_t *alert, const json_t *group, const c
     if (resolved)
         return e;
     const json_t *l = json_object_get(alert, "labels");
-    const char *source = jsonutil_str(l, "from") ? jsonutil_str(l, "from")
-                         : jsonutil_str(l, "node") ? jsonutil_str(l, "node")
+    const char *source = jsonutil_str(l, "from")       ? jsonutil_str(l, "from")
+                         : jsonutil_str(l, "node")     ? jsonutil_str(l, "node")
                          : jsonutil_str(l, "database") ? jsonutil_str(l, "database")
                                                        : "pgfleet";
     char summary[1024];
@@ -107,19 +108,18 @@ json_t *notify_pagerduty_event(const json_t *alert, const json_t *group, const c
              jsonutil_str(alert, "text"));
     json_object_set_new(
         e, "payload",
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:O, s:O, s:O, s:O}}", "summary", summary,
-                  "source", source, "severity", pd_severity(jsonutil_str(group, "severity")),
-                  "component", jsonutil_str(alert, "kind") ? jsonutil_str(alert, "kind") : "",
-                  "group", jsonutil_str(group, "rule"), "class",
-                  jsonutil_str(alert, "kind") ? jsonutil_str(alert, "kind") : "",
-                  "custom_details", "labels", l ? l : json_null(), "value",
-                  json_object_get(alert, "value") ? json_object_get(alert, "value") : json_null(),
-                  "threshold",
-                  json_object_get(alert, "threshold") ? json_object_get(alert, "threshold")
-                                                      : json_null(),
-                  "guidance",
-                  json_object_get(alert, "guidance") ? json_object_get(alert, "guidance")
-                                                     : json_null()));
+        json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:O, s:O, s:O, s:O}}", "summary", summary, "source",
+            source, "severity", pd_severity(jsonutil_str(group, "severity")), "component",
+            jsonutil_str(alert, "kind") ? jsonutil_str(alert, "kind") : "", "group",
+            jsonutil_str(group, "rule"), "class",
+            jsonutil_str(alert, "kind") ? jsonutil_str(alert, "kind") : "", "custom_details",
+            "labels", l ? l : json_null(), "value",
+            json_object_get(alert, "value") ? json_object_get(alert, "value") : json_null(),
+            "threshold",
+            json_object_get(alert, "threshold") ? json_object_get(alert, "threshold") : json_null(),
+            "guidance",
+            json_object_get(alert, "guidance") ? json_object_get(alert, "guidance") : json_null()));
     json_object_set_new(e, "client", json_string("pgfleet"));
     return e;
 }
@@ -131,9 +131,9 @@ json_t *notify_alertmanager_body(const json_t *group, const char *public_url)
     const json_t *a;
     json_array_foreach(json_object_get(group, "alerts"), i, a)
     {
-        json_t *labels = json_pack("{s:s, s:s, s:s}", "alertname", jsonutil_str(group, "rule"),
-                                   "severity", jsonutil_str(group, "severity"), "source",
-                                   "pgfleet");
+        json_t *labels =
+            json_pack("{s:s, s:s, s:s}", "alertname", jsonutil_str(group, "rule"), "severity",
+                      jsonutil_str(group, "severity"), "source", "pgfleet");
         const char *k;
         const json_t *v;
         json_object_foreach(json_object_get(a, "labels"), k, v)
@@ -142,14 +142,14 @@ json_t *notify_alertmanager_body(const json_t *group, const char *public_url)
                 json_object_set(labels, k, jsonutil_unconst(v));
         }
         const json_t *g = json_object_get(a, "guidance");
-        json_t *ann = json_pack("{s:s, s:s}", "summary", jsonutil_str(a, "summary"),
-                                "description", jsonutil_str(a, "text") ? jsonutil_str(a, "text") : "");
+        json_t *ann = json_pack("{s:s, s:s}", "summary", jsonutil_str(a, "summary"), "description",
+                                jsonutil_str(a, "text") ? jsonutil_str(a, "text") : "");
         if (jsonutil_str(g, "meaning"))
             json_object_set_new(ann, "meaning", json_string(jsonutil_str(g, "meaning")));
         char since[40];
         rfc3339(json_number_value(json_object_get(a, "since")), since, sizeof since);
-        json_t *pa = json_pack("{s:o, s:o, s:s}", "labels", labels, "annotations", ann, "startsAt",
-                               since);
+        json_t *pa =
+            json_pack("{s:o, s:o, s:s}", "labels", labels, "annotations", ann, "startsAt", since);
         const char *state = jsonutil_str(a, "state");
         if (state && !strcmp(state, "resolved")) {
             char end[40];
@@ -228,11 +228,11 @@ struct Notifier {
 typedef struct Delivery {
     Notifier *n;
     ChannelType type;
-    char *url;       /* where it goes (may be a secret: Slack) */
+    char *url; /* where it goes (may be a secret: Slack) */
     char *topic_arn;
-    char *hmac;      /* webhook secret */
+    char *hmac; /* webhook secret */
     char *body;
-    char *subject;   /* sns */
+    char *subject; /* sns */
     json_t *record;
     int attempt;
     uint64_t started;
@@ -303,7 +303,9 @@ static void attempted(Delivery *d, long status, const char *error, bool retryabl
     bool ok = !error && status >= 200 && status < 300;
     bool again = !ok && retryable && d->attempt < NOTIFY_MAX_ATTEMPTS && !d->n->closing;
     json_object_set_new(d->record, "status",
-                        json_string(ok ? "delivered" : again ? "pending" : "failed"));
+                        json_string(ok      ? "delivered"
+                                    : again ? "pending"
+                                            : "failed"));
     d->cb(d->ud, d->record, !again);
     if (again) {
         uint64_t wait = (uint64_t)d->n->retry_ms << (d->attempt - 1);
@@ -387,9 +389,9 @@ static void start(Notifier *n, const Channel *c, const char *url, const char *hm
     randombytes_buf(raw, sizeof raw);
     char hex[17];
     sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-    d->record = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[]}", "id", hex, "channel", c->name,
-                          "type", channel_type_names[c->type], "key", key ? key : "", "status",
-                          "pending", "attempts");
+    d->record = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[]}", "id", hex, "channel", c->name, "type",
+                          channel_type_names[c->type], "key", key ? key : "", "status", "pending",
+                          "attempts");
     uv_timer_init(n->loop, &d->timer);
     d->timer.data = d;
     if (c->type == CH_SNS) {

@@ -28,7 +28,7 @@
 #include "aws/aws.h"
 #include "httpc/httpc.h"
 
-#define NOTIFY_MAX_ATTEMPTS 5
+#define NOTIFY_MAX_ATTEMPTS  5
 #define PAGERDUTY_EVENTS_URL "https://events.pagerduty.com/v2/enqueue"
 
 /* ---- payloads ---- */

@@ -10,11 +10,11 @@
 #include "common/xalloc.h"
 
 const char *const alert_kind_names[] = {
-    "replication_lag",  "edge_down",    "slot_retention", "slot_forecast",   "database_down",
-    "log_events",       "migration_failed", "stream_error", "collector_stale", NULL};
+    "replication_lag", "edge_down",        "slot_retention", "slot_forecast",   "database_down",
+    "log_events",      "migration_failed", "stream_error",   "collector_stale", NULL};
 const char *const severity_names[] = {"info", "warning", "critical", NULL};
-const char *const channel_type_names[] = {"sns", "webhook", "slack", "pagerduty", "alertmanager",
-                                          NULL};
+const char *const channel_type_names[] = {"sns",       "webhook",      "slack",
+                                          "pagerduty", "alertmanager", NULL};
 
 #define MAX_CHANNELS 16
 #define MAX_MATCHERS 16
@@ -123,11 +123,23 @@ static long long v_threshold(Validation *v, const json_t *obj, const char *key)
     return n;
 }
 
-static const char *const rule_fields[] = {
-    "name",   "kind",   "severity",       "for",      "resolve_after", "window",
-    "inactive_for",     "forecast_hours", "threshold_bytes", "threshold_seconds",
-    "threshold_count",  "channels",       "match",    "group_by",      "enabled",
-    "builtin",          NULL};
+static const char *const rule_fields[] = {"name",
+                                          "kind",
+                                          "severity",
+                                          "for",
+                                          "resolve_after",
+                                          "window",
+                                          "inactive_for",
+                                          "forecast_hours",
+                                          "threshold_bytes",
+                                          "threshold_seconds",
+                                          "threshold_count",
+                                          "channels",
+                                          "match",
+                                          "group_by",
+                                          "enabled",
+                                          "builtin",
+                                          NULL};
 
 /* what each kind needs to be meaningful */
 static void rule_needs(Validation *v, const Rule *r)
@@ -179,8 +191,8 @@ bool rule_from_json(Rule *r, const json_t *obj, Validation *v)
     int k = 0, sev = 1;
     if (v_enum(v, obj, NULL, "kind", true, alert_kind_names, &k))
         r->kind = (AlertKind)k;
-    if (!json_object_get(obj, "severity") || v_enum(v, obj, NULL, "severity", false,
-                                                   severity_names, &sev))
+    if (!json_object_get(obj, "severity") ||
+        v_enum(v, obj, NULL, "severity", false, severity_names, &sev))
         r->severity = (Severity)sev;
     r->for_s = v_duration(v, obj, "for", 0);
     r->resolve_s = v_duration(v, obj, "resolve_after", 0);
@@ -290,9 +302,8 @@ json_t *rule_defaults(void)
 
 /* ---- channels ---- */
 
-static const char *const channel_fields[] = {"name",  "type",   "url",        "topic_arn",
-                                             "match", "secret", "min_severity", "has_secret",
-                                             NULL};
+static const char *const channel_fields[] = {
+    "name", "type", "url", "topic_arn", "match", "secret", "min_severity", "has_secret", NULL};
 
 static bool url_ok(const char *u)
 {
@@ -326,7 +337,8 @@ bool channel_from_json(Channel *c, const json_t *obj, char **secret, Validation 
             validation_add(v, NULL, "url", "required", "%s needs url (http:// or https://)",
                            channel_type_names[c->type]);
         if (c->type == CH_SNS && (!c->topic_arn || strncmp(c->topic_arn, "arn:", 4)))
-            validation_add(v, NULL, "topic_arn", "required", "sns needs topic_arn (arn:aws:sns:...)");
+            validation_add(v, NULL, "topic_arn", "required",
+                           "sns needs topic_arn (arn:aws:sns:...)");
         bool needs_secret = c->type == CH_SLACK || c->type == CH_PAGERDUTY;
         if (needs_secret && !*secret && !c->has_secret)
             validation_add(v, NULL, "secret", "required",
@@ -349,9 +361,9 @@ bool channel_from_json(Channel *c, const json_t *obj, char **secret, Validation 
 
 json_t *channel_to_json(const Channel *c)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "name", c->name, "type",
-                          channel_type_names[c->type], "min_severity",
-                          severity_names[c->min_severity], "has_secret", c->has_secret);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:b}", "name", c->name, "type", channel_type_names[c->type],
+                  "min_severity", severity_names[c->min_severity], "has_secret", c->has_secret);
     if (c->url)
         json_object_set_new(o, "url", json_string(c->url));
     if (c->topic_arn)
@@ -371,8 +383,8 @@ void channel_free(Channel *c)
 
 /* ---- silences ---- */
 
-static const char *const silence_fields[] = {"id",         "match",      "until", "for",
-                                             "comment",    "created_by", NULL};
+static const char *const silence_fields[] = {"id",      "match",      "until", "for",
+                                             "comment", "created_by", NULL};
 
 bool silence_from_json(Silence *s, const json_t *obj, Validation *v)
 {
@@ -408,8 +420,8 @@ bool silence_from_json(Silence *s, const json_t *obj, Validation *v)
 
 json_t *silence_to_json(const Silence *s)
 {
-    return json_pack("{s:s?, s:O, s:f, s:s?, s:s?}", "id", s->id, "match", s->match, "until",
-                     s->until, "comment", s->comment, "created_by", s->created_by);
+    return json_pack("{s:s?, s:O, s:I, s:s?, s:s?}", "id", s->id, "match", s->match, "until",
+                     (json_int_t)s->until, "comment", s->comment, "created_by", s->created_by);
 }
 
 void silence_free(Silence *s)
@@ -421,22 +433,28 @@ void silence_free(Silence *s)
     memset(s, 0, sizeof *s);
 }
 
-bool labels_match(const json_t *matchers, const json_t *labels)
+bool matchers_match(const json_t *matchers, LabelGet get, const void *ud)
 {
     const char *k;
     const json_t *want;
     json_object_foreach(jsonutil_unconst(matchers), k, want)
     {
-        const char *w = json_string_value(want), *have = jsonutil_str(labels, k);
+        const char *w = json_string_value(want), *have = get(k, ud);
         if (!w || !have)
             return false;
         size_t n = strlen(w);
-        if (n && w[n - 1] == '*') {
-            if (strncmp(have, w, n - 1))
-                return false;
-        } else if (strcmp(have, w)) {
+        if (n && w[n - 1] == '*' ? strncmp(have, w, n - 1) != 0 : strcmp(have, w) != 0)
             return false;
-        }
     }
     return true;
+}
+
+static const char *json_label(const char *key, const void *labels)
+{
+    return jsonutil_str(labels, key);
+}
+
+bool labels_match(const json_t *matchers, const json_t *labels)
+{
+    return matchers_match(matchers, json_label, labels);
 }

@@ -38,7 +38,13 @@ typedef enum AlertKind {
 
 typedef enum Severity { SEV_INFO, SEV_WARNING, SEV_CRITICAL } Severity;
 
-typedef enum ChannelType { CH_SNS, CH_WEBHOOK, CH_SLACK, CH_PAGERDUTY, CH_ALERTMANAGER } ChannelType;
+typedef enum ChannelType {
+    CH_SNS,
+    CH_WEBHOOK,
+    CH_SLACK,
+    CH_PAGERDUTY,
+    CH_ALERTMANAGER
+} ChannelType;
 
 extern const char *const alert_kind_names[];
 extern const char *const severity_names[];
@@ -48,15 +54,15 @@ typedef struct Rule {
     char *name;
     AlertKind kind;
     Severity severity;
-    double for_s;         /* held this long before firing */
-    double resolve_s;     /* false this long before resolving (flapping damped) */
-    double window_s;      /* log_events: counted over this window */
-    double inactive_s;    /* slot_retention: an inactive slot older than this */
-    double forecast_h;    /* slot_forecast: fires when full within this many hours */
+    double for_s;      /* held this long before firing */
+    double resolve_s;  /* false this long before resolving (flapping damped) */
+    double window_s;   /* log_events: counted over this window */
+    double inactive_s; /* slot_retention: an inactive slot older than this */
+    double forecast_h; /* slot_forecast: fires when full within this many hours */
     long long threshold_bytes, threshold_seconds, threshold_count; /* -1: unset */
     char **channels;
     size_t nchannels;
-    json_t *match; /* {"label": "value"}: exact, or a prefix ending in '*' */
+    json_t *match;  /* {"label": "value"}: exact, or a prefix ending in '*' */
     char *group_by; /* the label one notification gathers alerts by, or NULL */
     bool enabled;
     bool builtin;
@@ -104,5 +110,8 @@ void silence_free(Silence *s);
 
 /* labels match every matcher (exact, or a prefix when the matcher ends in '*') */
 bool labels_match(const json_t *matchers, const json_t *labels);
+/* the same, with the labels read through get (NULL: no such label) */
+typedef const char *(*LabelGet)(const char *key, const void *ud);
+bool matchers_match(const json_t *matchers, LabelGet get, const void *ud);
 
 #endif

@@ -46,7 +46,7 @@ char *alert_prometheus(const Alert *a)
         size_t k;
         json_t *x;
         json_array_foreach(active, k, x) n += !strcmp(jsonutil_str(x, "rule"), a->rules[i].name) &&
-                                             !strcmp(jsonutil_str(x, "state"), "firing");
+                                              !strcmp(jsonutil_str(x, "state"), "firing");
         strbuf_printf(&b, "pgfleet_alerts_firing{rule=\"%s\",severity=\"%s\"} %ld\n",
                       a->rules[i].name, severity_names[a->rules[i].severity], n);
     }
@@ -159,7 +159,8 @@ static void hash_write(Write *w)
 
 static bool exists(const Alert *a, What what, const char *name)
 {
-    return what == W_RULES ? alert_rule_named(a, name) != NULL : alert_channel_named(a, name) != NULL;
+    return what == W_RULES ? alert_rule_named(a, name) != NULL
+                           : alert_channel_named(a, name) != NULL;
 }
 
 /* the body's name, or the path's when the body has none; false (answered) when they differ */
@@ -182,8 +183,8 @@ static json_t *named_body(const json_t *body, const char *name, DoneCb cb, void 
     return b;
 }
 
-static bool conflicts(const Alert *a, What what, const char *path_name, const char *name,
-                      DoneCb cb, void *ud)
+static bool conflicts(const Alert *a, What what, const char *path_name, const char *name, DoneCb cb,
+                      void *ud)
 {
     Failure f = {0};
     if (!a->loaded) {
@@ -192,8 +193,8 @@ static bool conflicts(const Alert *a, What what, const char *path_name, const ch
         failure_set(&f, PGF_ERR_CONFLICT, NULL, "change it with PUT, or pick another name",
                     "%s '%s' exists", what == W_RULES ? "rule" : "channel", name);
     } else if (path_name && !exists(a, what, path_name)) {
-        failure_set(&f, PGF_ERR_NOT_FOUND, NULL, "create it with POST",
-                    "no %s '%s'", what == W_RULES ? "rule" : "channel", path_name);
+        failure_set(&f, PGF_ERR_NOT_FOUND, NULL, "create it with POST", "no %s '%s'",
+                    what == W_RULES ? "rule" : "channel", path_name);
     } else {
         return false;
     }
@@ -224,8 +225,8 @@ void alert_rule_put(Alert *a, const char *name, const json_t *body, DoneCb cb, v
             failure_set(&f, PGF_ERR_VALIDATION,
                         json_pack("{s:[{s:s, s:s, s:s}]}", "fields", "field", "channels", "rule",
                                   "not_found", "message", "names a channel that does not exist"),
-                        "GET /api/alerts/channels lists them",
-                        "channels: no channel '%s'", r.channels[i]);
+                        "GET /api/alerts/channels lists them", "channels: no channel '%s'",
+                        r.channels[i]);
             failure_report(&f, cb, ud);
             rule_free(&r);
             return;
@@ -364,12 +365,12 @@ void alert_channel_test(Alert *a, const char *name, DoneCb cb, void *ud)
         failure_report(&f, cb, ud);
         return;
     }
-    double now = alert_now();
-    json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:s, s:f, s:s, s:s}", "id",
+    json_int_t now = (json_int_t)alert_now();
+    json_t *alert = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:s, s:I, s:s, s:s}", "id",
                               "0000000000000000", "rule", "test", "kind", "collector_stale",
-                              "severity", "info", "labels", "component", "test", "state",
-                              "firing", "since", now, "summary", "test notification",
-                              "text", "pgfleet sends this to check the channel; nothing is wrong");
+                              "severity", "info", "labels", "component", "test", "state", "firing",
+                              "since", now, "summary", "test notification", "text",
+                              "pgfleet sends this to check the channel; nothing is wrong");
     json_t *group = json_pack("{s:s, s:s, s:s, s:s, s:b, s:[o]}", "key", "test", "rule", "test",
                               "severity", "info", "status", "firing", "repeat", 0, "alerts", alert);
     alert_send_to(a, c, group, cb, ud);
@@ -433,8 +434,8 @@ void alert_ack(Alert *a, const char *id, const char *by, DoneCb cb, void *ud)
     char at[40];
     jsonutil_now_rfc3339(at, sizeof at);
     json_t *ack = json_pack("{s:s, s:s, s:s}", "id", id, "by", by ? by : "", "at", at);
-    publish(&a->deps.pub, "alerts", json_pack("{s:s, s:s, s:O}", "id", id, "state", "acknowledged",
-                                              "ack", ack));
+    publish(&a->deps.pub, "alerts",
+            json_pack("{s:s, s:s, s:O}", "id", id, "state", "acknowledged", "ack", ack));
     hash_write(write_new(a, W_ACKS, id, ack, cb, ud));
 }
 
@@ -509,9 +510,10 @@ static void delivery_ids(void *ud, PgfError err, const char *errmsg, const json_
     argv[0] = "MGET";
     for (size_t i = 0; i < n; i++) {
         char k[80];
-        snprintf(k, sizeof k, "alert:delivery:%.32s", json_string_value(json_array_get(reply, i))
-                                                         ? json_string_value(json_array_get(reply, i))
-                                                         : "x");
+        snprintf(k, sizeof k, "alert:delivery:%.32s",
+                 json_string_value(json_array_get(reply, i))
+                     ? json_string_value(json_array_get(reply, i))
+                     : "x");
         keys[i] = store_key(d->a->deps.store, k);
         argv[i + 1] = keys[i];
     }

@@ -84,7 +84,10 @@ static int run_history(const Command *cmd, int argc, char **argv)
         }
         char *enc = urlenc(optarg);
         strbuf_printf(&q, "%s%s=%s", q.len ? "&" : "?",
-                      o == 'r' ? "rule" : o == 's' ? "since" : "limit", enc);
+                      o == 'r'   ? "rule"
+                      : o == 's' ? "since"
+                                 : "limit",
+                      enc);
         free(enc);
     }
     char *path = xasprintf("/api/alerts/history%s", q.len ? q.data : "");
@@ -116,7 +119,9 @@ static int run_ack(const Command *cmd, int argc, char **argv)
     (void)cmd;
     if (argc != 2)
         return cli_usage_error("pgfleet alerts ack", "needs the alert's ID (pgfleet alerts list)");
-    char *path = xasprintf("/api/alerts/%s/ack", argv[1]);
+    char *id = urlenc(argv[1]);
+    char *path = xasprintf("/api/alerts/%s/ack", id);
+    free(id);
     CliCall c;
     int rc = cli_request("POST", path, "{}", &c);
     free(path);
@@ -174,7 +179,9 @@ static int run_unsilence(const Command *cmd, int argc, char **argv)
     (void)cmd;
     if (argc != 2)
         return cli_usage_error("pgfleet alerts unsilence", "needs the silence's ID");
-    char *path = xasprintf("/api/alerts/silences/%s", argv[1]);
+    char *id = urlenc(argv[1]);
+    char *path = xasprintf("/api/alerts/silences/%s", id);
+    free(id);
     CliCall c;
     int rc = cli_request("DELETE", path, NULL, &c);
     free(path);
@@ -185,18 +192,16 @@ static int run_unsilence(const Command *cmd, int argc, char **argv)
     return 0;
 }
 
-static const Command list_command = {.name = "list",
-                                     .summary = "pending and firing alerts",
-                                     .usage = "[--json]",
-                                     .run = run_list};
+static const Command list_command = {
+    .name = "list", .summary = "pending and firing alerts", .usage = "[--json]", .run = run_list};
 static const Command history_command = {.name = "history",
                                         .summary = "transitions, newest first",
                                         .usage = "[--rule R] [--since T] [--limit N] [--json]",
                                         .run = run_history};
 static const Command ack_command = {.name = "ack",
-                                   .summary = "acknowledge an alert (no more repeats)",
-                                   .usage = "ID",
-                                   .run = run_ack};
+                                    .summary = "acknowledge an alert (no more repeats)",
+                                    .usage = "ID",
+                                    .run = run_ack};
 static const Command silence_command = {
     .name = "silence",
     .summary = "keep matching alerts quiet for a while",
@@ -204,10 +209,8 @@ static const Command silence_command = {
     .help = "Labels are the alert's (node, slot, from, to, database ...) plus rule and severity;\n"
             "a value ending in * matches a prefix.",
     .run = run_silence};
-static const Command unsilence_command = {.name = "unsilence",
-                                          .summary = "end a silence",
-                                          .usage = "ID",
-                                          .run = run_unsilence};
+static const Command unsilence_command = {
+    .name = "unsilence", .summary = "end a silence", .usage = "ID", .run = run_unsilence};
 
 static const Command *const subcommands[] = {&list_command,    &history_command,   &ack_command,
                                              &silence_command, &unsilence_command, NULL};

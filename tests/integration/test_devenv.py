@@ -14,13 +14,13 @@ DEVENV = str(ROOT / "scripts" / "devenv.sh")
 
 
 def port_base():
-    # eight consecutive free ports
+    # nine consecutive free ports
     for _ in range(50):
         base = free_port()
-        if base + 8 > 65000:
+        if base + 9 > 65000:
             continue
         ok = True
-        for p in range(base, base + 8):
+        for p in range(base, base + 9):
             import socket
             with socket.socket() as s:
                 try:
@@ -29,7 +29,7 @@ def port_base():
                     ok = False
         if ok:
             return base
-    pytest.skip("no run of eight free ports")
+    pytest.skip("no run of nine free ports")
 
 
 @pytest.fixture
@@ -111,6 +111,29 @@ def test_devenv_builds_physical_cascade_and_logical_replication(devenv):
     groups = {g["GroupId"]: g["DisplayName"] for g in ids.list_groups(IdentityStoreId="d-90672devenv")["Groups"]}
     assert groups[saml_users["sso-admin@example.com"]["groups"][0]] == "pgfleet-admins"
     assert oct(os.stat(os.path.join(d, "idp", "passwords.json")).st_mode & 0o777) == "0o600"
+    # the webhook sink keeps what it gets and checks the signature with the demo key
+    import hashlib
+    import hmac
+    body = b'{"status": "firing", "rule": "demo"}'
+    sig = "sha256=" + hmac.new(b"pgfleet-dev-hook", body, hashlib.sha256).hexdigest()
+    sink = f"http://127.0.0.1:{base + 8}"
+    assert requests.post(sink + "/hook", data=body, headers={"X-Pgfleet-Signature": sig}, timeout=10).ok
+    requests.post(sink + "/hook", data=body, headers={"X-Pgfleet-Signature": "sha256=00"}, timeout=10)
+    got = requests.get(sink + "/messages", timeout=10).json()
+    assert [m["signature"] for m in got] == ["bad", "ok"] and got[1]["body"]["rule"] == "demo"
+    assert "demo" in requests.get(sink + "/", timeout=10).text
+    # provoke: replay paused on the standby while the primary writes; calm resumes it
+    p = subprocess.run([DEVENV, "provoke", "lag"], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert psql(standby, "postgres", "SELECT pg_is_wal_replay_paused()") == "t"
+    lag = psql(primary, "postgres", "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) "
+                                    "FROM pg_stat_replication WHERE application_name = 'pgfleet-dev-standby'")
+    assert float(lag) > 4 * 1024 * 1024
+    p = subprocess.run([DEVENV, "provoke", "calm"], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert psql(standby, "postgres", "SELECT pg_is_wal_replay_paused()") == "f"
+    bad = subprocess.run([DEVENV, "provoke", "everything"], env=env, capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "usage" in bad.stderr
 
 
 def test_devenv_down_leaves_no_process(devenv):
@@ -121,5 +144,6 @@ def test_devenv_down_leaves_no_process(devenv):
     assert d not in ps
     assert f":{base + 4}" not in ps and f"-p {base + 5}" not in ps
     assert f"--port {base + 6}" not in ps and f"oidc_provider.mjs {base + 7}" not in ps
+    assert f"--port {base + 8}" not in ps
     st = subprocess.run([DEVENV, "status"], env=env, capture_output=True, text=True, timeout=60)
     assert st.returncode != 0 and "down" in st.stdout

@@ -51,7 +51,7 @@ static void test_durations(void **state)
     assert_true(duration_parse("2x") < 0);
     assert_true(duration_parse("-1s") < 0);
     assert_true(duration_parse("5m10") < 0); /* a bare number only alone */
-    assert_true(duration_parse("400d") < 0);  /* at most a year */
+    assert_true(duration_parse("400d") < 0); /* at most a year */
     assert_true(duration_parse("nan") < 0);
     char buf[32];
     assert_string_equal(duration_format(120, buf, sizeof buf), "2m");
@@ -378,9 +378,8 @@ static void test_slots(void **state)
     }
     assert_int_equal(fired, 1);
     json_t *active = engine_active(e);
-    double hours =
-        json_number_value(json_object_get(json_object_get(json_array_get(active, 0), "value"),
-                                          "hours_left"));
+    double hours = json_number_value(
+        json_object_get(json_object_get(json_array_get(active, 0), "value"), "hours_left"));
     assert_true(fabs(hours - 100.0 / 60) < 0.01);
     json_decref(active);
     engine_free(e);
@@ -399,8 +398,8 @@ static void test_log_events_and_stale(void **state)
     json_t *ev = json_array();
     for (int i = 0; i < 3; i++)
         json_array_append_new(ev, json_pack("{s:s, s:s, s:s, s:f}", "node", "p:5432", "severity",
-                                             i == 2 ? "warning" : "error", "kind", "slot_missing",
-                                             "epoch", 990.0));
+                                            i == 2 ? "warning" : "error", "kind", "slot_missing",
+                                            "epoch", 990.0));
     json_t *t = json_array();
     AlertSnapshot s = {.events = ev, .now = 1000, .collected_epoch = 995};
     engine_evaluate(e, r, 2, &s, t);
@@ -435,7 +434,8 @@ static json_t *sample_group(const char *state)
     json_object_set_new(json_array_get(json_object_get(g, "alerts"), 0), "state",
                         json_string(state));
     json_t *a = json_array_get(json_object_get(g, "alerts"), 0);
-    json_object_set_new(a, "guidance", guidance_for(AK_REPLICATION_LAG, json_object_get(a, "labels")));
+    json_object_set_new(a, "guidance",
+                        guidance_for(AK_REPLICATION_LAG, json_object_get(a, "labels")));
     return g;
 }
 
