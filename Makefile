@@ -31,6 +31,7 @@ bench: build
 	@bench/discover/run.sh $(BUILD)
 	@bench/migrate/run.sh $(BUILD)
 	@bench/alerts/run.sh $(BUILD)
+	@bench/ui/run.sh $(BUILD)/pgfleet
 
 # libFuzzer targets (clang), each for FUZZ_SECONDS (default 60)
 fuzz: deps

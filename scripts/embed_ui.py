@@ -2,11 +2,13 @@
 """Embeds the web UI into the binary: writes a C file with each asset's plain
 and gzip bytes, keyed by its path under its folder.
 
-Usage: embed_ui.py OUTPUT.c DEPFILE DIR=URLPREFIX...
+Usage: embed_ui.py OUTPUT.c DEPFILE [--after=FILE] DIR=URLPREFIX...
 Every file below each DIR (folders included; hidden files, node_modules and
 build files left out) is served at URLPREFIX/<its path under DIR>. DEPFILE
 lists the files and folders read, so a file added, changed or removed
-rebuilds the table."""
+rebuilds the table. --after names what must be built first (ignored here).
+Files over GZIP_ONLY bytes are kept gzipped only (the server inflates them for
+the rare client that does not take gzip): the binary carries them once."""
 import gzip
 import os
 import sys
@@ -25,6 +27,7 @@ TYPES = {
     ".woff2": "font/woff2",
 }
 SKIP_DIRS = {"node_modules", "src", "tests"}
+GZIP_ONLY = 32 * 1024
 SKIP_FILES = {"meson.build", "package.json", "package-lock.json", "build.mjs", "README.md"}
 
 
@@ -50,7 +53,8 @@ def walk(root):
 
 
 def main():
-    out, depfile, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    out, depfile = sys.argv[1], sys.argv[2]
+    specs = [a for a in sys.argv[3:] if not a.startswith("--after=")]
     assets, read = [], []
     for spec in specs:
         root, _, prefix = spec.partition("=")
@@ -63,15 +67,18 @@ def main():
             assets.append((prefix.rstrip("/") + "/" + rel, path, TYPES[ext]))
             read.append(path)
     assets.sort()
-    parts = ['#include "http/static.h"', "",
+    parts = ['#include "http/static.h"', "", "#include <stddef.h>", "",
              "extern const StaticAsset ui_assets[];", "extern const size_t ui_assets_count;", ""]
     rows = []
     for n, (url, path, ctype) in enumerate(assets):
         data = open(path, "rb").read()
         gz = gzip.compress(data, compresslevel=9, mtime=0)
-        parts.append(f"static const unsigned char a{n}[] = {{\n{c_bytes(data)}\n}};")
+        plain = "NULL"
+        if len(data) <= GZIP_ONLY:
+            parts.append(f"static const unsigned char a{n}[] = {{\n{c_bytes(data)}\n}};")
+            plain = f"a{n}"
         parts.append(f"static const unsigned char g{n}[] = {{\n{c_bytes(gz)}\n}};")
-        rows.append(f'    {{"{url}", "{ctype}", a{n}, {len(data)}, g{n}, {len(gz)}}},')
+        rows.append(f'    {{"{url}", "{ctype}", {plain}, {len(data)}, g{n}, {len(gz)}}},')
     parts.append("const StaticAsset ui_assets[] = {")
     parts.extend(rows)
     parts.append("};")

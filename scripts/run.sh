@@ -66,7 +66,7 @@ for u, pw in sorted(users.items()):
 PY
 cat <<MSG
   alerts:    scripts/devenv.sh provoke lag   (then: calm; also cascade, slot); see them at
-             $URL/#alerts, notifications at ${PGFLEET_DEVENV_HOOK_URL%/hook}/
+             $URL/#/alerts, notifications at ${PGFLEET_DEVENV_HOOK_URL%/hook}/
   API key:   $URL/login#key=$AUTH_KEY
   try:       curl -H "Authorization: Bearer $AUTH_KEY" $URL/api/models/test
   stop:      Ctrl-C (or 'make stop' from another shell)

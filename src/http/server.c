@@ -221,13 +221,22 @@ static void serve_static(HttpRequest *req, struct lws *wsi, const StaticAsset *a
 {
     char ae[128] = "";
     lws_hdr_copy(wsi, ae, sizeof ae, WSI_TOKEN_HTTP_ACCEPT_ENCODING);
-    req->resp_cache = "no-cache";
+    /* bundles have their content's hash in their name: cached for good; pages are checked */
+    req->resp_cache =
+        strncmp(a->path, "/assets/", 8) == 0 ? "public, max-age=31536000, immutable" : "no-cache";
     if (strstr(ae, "gzip")) {
         req->resp_encoding = "gzip";
         http_respond_raw(req, 200, a->content_type, (const char *)a->gz, a->gzlen);
-    } else {
-        http_respond_raw(req, 200, a->content_type, (const char *)a->data, a->len);
+        return;
     }
+    char *plain = static_plain(a);
+    if (!plain) {
+        http_respond_error(req, PGF_ERR_INTERNAL, NULL, "could not inflate %s", a->path);
+        return;
+    }
+    http_respond_raw(req, 200, a->content_type, plain, a->len);
+    if (plain != (const char *)a->data)
+        free(plain);
 }
 
 static const char *const credentials_hint =

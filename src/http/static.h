@@ -12,7 +12,7 @@
 typedef struct StaticAsset {
     const char *path; /* "/index.html" */
     const char *content_type;
-    const unsigned char *data;
+    const unsigned char *data; /* NULL: kept gzipped only (large bundles) */
     size_t len;
     const unsigned char *gz;
     size_t gzlen;
@@ -20,5 +20,8 @@ typedef struct StaticAsset {
 
 /* "/" is "/index.html"; NULL when there is no such asset */
 const StaticAsset *static_lookup(const char *path);
+/* the asset's plain bytes: its data, or (kept gzipped only) inflated into a new buffer the
+ * caller frees when it is not a->data; NULL when it cannot be inflated */
+char *static_plain(const StaticAsset *a);
 
 #endif

@@ -162,6 +162,7 @@ static void on_done(void *ud, const json_t *report)
         jsonutil_now_rfc3339(now, sizeof now);
         done.started_at = r->rec.started_at ? xstrdup(r->rec.started_at) : NULL;
         done.applied_by = r->rec.applied_by ? xstrdup(r->rec.applied_by) : NULL;
+        done.sql = r->rec.sql ? xstrdup(r->rec.sql) : NULL;
         done.finished_at = xstrdup(now);
         migration_free(&r->rec);
         r->rec = done;
@@ -368,6 +369,9 @@ static void start_record(Run *r, const json_t *ids)
     m->continue_on_error = r->o.continue_on_error;
     m->non_transactional = r->o.non_transactional;
     m->applied_by = xstrdup(r->applied_by);
+    /* the script, for the history (kept when it is text a record may hold) */
+    if (validate_string_rule(r->sql, STR_TEXT))
+        m->sql = xstrdup(r->sql);
     m->started_at = xstrdup(now);
     m->ntargets = json_array_size(ids);
     m->targets = xcalloc(m->ntargets, sizeof *m->targets);
@@ -466,8 +470,10 @@ static void listed(void *ud, PgfError err, const char *errmsg, size_t n, const c
                 k++;
         qsort(recs, k, sizeof *recs, newest_first);
         json_t *arr = json_array();
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < k; i++) {
+            json_object_del(recs[i], "sql"); /* GET /api/migrations/{id} has it */
             json_array_append_new(arr, recs[i]);
+        }
         free(recs);
         q->cb(q->ud, json_pack("{s:I, s:o}", "count", (json_int_t)k, "migrations", arr), NULL);
     }

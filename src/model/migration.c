@@ -15,28 +15,19 @@ const char *const target_status_names[] = {"pending",  "running", "committed",
                                            "prepared", "failed",  "rolled_back",
                                            "skipped",  "unknown", NULL};
 
-static const char *const migration_fields[] = {"schema_version",
-                                               "execution_id",
-                                               "name",
-                                               "checksum",
-                                               "targets",
-                                               "status",
-                                               "dry_run",
-                                               "atomic",
-                                               "continue_on_error",
-                                               "non_transactional",
-                                               "plan",
-                                               "recovered",
-                                               "applied_by",
-                                               "started_at",
-                                               "finished_at",
-                                               "error",
-                                               NULL};
+static const char *const migration_fields[] = {
+    "schema_version",    "execution_id", "name",
+    "checksum",          "targets",      "status",
+    "dry_run",           "atomic",       "continue_on_error",
+    "non_transactional", "plan",         "recovered",
+    "applied_by",        "sql",          "started_at",
+    "finished_at",       "error",        NULL};
 static const char *const target_fields[] = {
     "target", "status", "statements_done", "statements_total", "duration_ms", "error",
     "note",   NULL};
 
 #define MIGRATION_MAX_TARGETS 10000
+#define MIGRATION_MAX_SQL     (16 * 1024 * 1024)
 
 static void target_from_json(MigrationTarget *t, const json_t *obj, const char *prefix,
                              Validation *v)
@@ -131,6 +122,7 @@ bool migration_from_json(MigrationExecution *m, const json_t *obj, Validation *v
     else if (json_array_size(rec))
         m->recovered = json_deep_copy(rec);
     v_string(v, obj, NULL, "applied_by", false, STR_ANY, 1, 200, &m->applied_by);
+    v_string(v, obj, NULL, "sql", false, STR_TEXT, 0, MIGRATION_MAX_SQL, &m->sql);
     v_string(v, obj, NULL, "started_at", false, STR_TIMESTAMP, 1, 40, &m->started_at);
     v_string(v, obj, NULL, "finished_at", false, STR_TIMESTAMP, 1, 40, &m->finished_at);
     v_string(v, obj, NULL, "error", false, STR_TEXT, 0, 4096, &m->error);
@@ -167,6 +159,8 @@ json_t *migration_to_json(const MigrationExecution *m)
         json_object_set_new(o, "recovered", json_deep_copy(m->recovered));
     json_object_set_new(o, "targets", targets);
     json_object_set_new(o, "applied_by", jsonutil_string_or_null(m->applied_by));
+    if (m->sql)
+        json_object_set_new(o, "sql", json_string(m->sql));
     json_object_set_new(o, "started_at", jsonutil_string_or_null(m->started_at));
     json_object_set_new(o, "finished_at", jsonutil_string_or_null(m->finished_at));
     json_object_set_new(o, "error", jsonutil_string_or_null(m->error));
@@ -187,6 +181,7 @@ void migration_free(MigrationExecution *m)
     json_decref(m->plan);
     json_decref(m->recovered);
     free(m->applied_by);
+    free(m->sql);
     free(m->started_at);
     free(m->finished_at);
     free(m->error);

@@ -320,6 +320,17 @@ def register_db(d, ident, server=None, dbname="postgres", user="postgres", port=
 
 
 @pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's, driven by Playwright; no browser is downloaded)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium",
+                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
 def moto():
     """A moto server for the module's tests (reset by the tests that need a clean one)."""
     from awshelp import Moto

@@ -462,60 +462,60 @@ def test_roles_viewer_reads_operator_acks_and_silences_admin_configures(alerting
         {"olga", "ana"}
 
 
-def test_the_alerts_page_in_a_browser(alerting):
+def test_the_alerts_page_in_a_browser(alerting, browser):
     """Chromium: an alert appears live with its guidance; acknowledge and silence from the page;
     the channel and rule forms name what is wrong; a test notification reports its delivery."""
-    from playwright.sync_api import sync_playwright
     hook = Receiver()
     try:
         d = alerting()
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                  args=["--no-sandbox", "--disable-dev-shm-usage"])
-            page = b.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(d.url + "/login#key=" + AUTH_KEY)
-            page.wait_for_url(d.url + "/")
-            page.locator("#h-ws").filter(has_text="#").wait_for(timeout=15000)
-            # a channel: a bad URL is refused with the field named, a good one is listed
-            form = page.locator("#channelform")
-            form.get_by_label("Name").fill("page-hook")
-            form.get_by_label("URL").fill("ftp://127.0.0.1/x")
-            form.get_by_role("button", name="Add channel").click()
-            page.locator("#alc-msg").filter(has_text="url webhook needs url").wait_for()
-            assert form.get_by_label("URL").get_attribute("aria-invalid") == "true"
-            form.get_by_label("URL").fill(hook.url + "/hook")
-            form.get_by_role("button", name="Add channel").click()
-            page.locator("#al-channels").get_by_text("page-hook").wait_for()
-            page.locator("#al-channels").get_by_role("button", name="Send test notification").click()
-            page.locator("#alc-msg").filter(has_text="page-hook: delivered (HTTP 200)").wait_for()
-            assert hook.got and hook.got[0]["body"]["rule"] == "test"
-            # a rule without its threshold: the server's message names it
-            rf = page.locator("#ruleform")
-            rf.get_by_label("Name").fill("page-lag")
-            rf.get_by_label("Kind").select_option("replication_lag")
-            rf.get_by_role("button", name="Add rule").click()
-            page.locator("#alr-msg").filter(has_text="threshold_bytes").wait_for()
-            rf.get_by_label("Kind").select_option("database_down")
-            rf.get_by_label("For", exact=True).fill("1s")
-            rf.get_by_label("Resolve after").fill("1s")
-            rf.get_by_label("Channels").fill("page-hook")
-            rf.get_by_role("button", name="Add rule").click()
-            page.locator("#alr-msg").filter(has_text="rule page-lag created").wait_for()
-            # a database that cannot be reached: the alert arrives over the WebSocket
-            register_db(d, "unreachable", port=free_port(), user="monitor", env="PGFLEET_DB_MON_PW")
-            row = page.locator("#al-active tbody tr").filter(has_text="page-lag")
-            row.filter(has_text="firing").wait_for(timeout=20000)
-            page.locator("#al-history tbody tr").filter(has_text="page-lag").first.wait_for()
-            row.locator("summary").click()
-            row.get_by_text("Likely causes").wait_for()
-            row.get_by_role("button", name="Acknowledge").click()
-            row.filter(has_text="acknowledged by api-key").wait_for()
-            row.get_by_role("button", name="Silence 1h").click()
-            page.locator("#al-silences tbody tr").filter(has_text="rule=page-lag").wait_for()
-            row.filter(has_text="silenced").wait_for()
-            assert not errors, errors
-            b.close()
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(d.url + "/login#key=" + AUTH_KEY)
+        page.wait_for_url(d.url + "/")
+        page.locator("#conn").filter(has_text="live").wait_for(timeout=15000)
+        page.goto(d.url + "/#/settings")
+        # a channel: a bad URL is refused with the field named, a good one is listed
+        form = page.locator("#channelform")
+        form.get_by_label("Name").fill("page-hook")
+        form.get_by_label("URL").fill("ftp://127.0.0.1/x")
+        form.get_by_role("button", name="Add channel").click()
+        page.locator("#alc-msg").filter(has_text="url webhook needs url").wait_for()
+        assert form.get_by_label("URL").get_attribute("aria-invalid") == "true"
+        form.get_by_label("URL").fill(hook.url + "/hook")
+        form.get_by_role("button", name="Add channel").click()
+        page.locator("#al-channels").get_by_text("page-hook").wait_for()
+        page.locator("#al-channels").get_by_role("button", name="Send test notification").click()
+        page.locator("#alc-msg").filter(has_text="page-hook: delivered (HTTP 200)").wait_for()
+        assert hook.got and hook.got[0]["body"]["rule"] == "test"
+        # a rule without its threshold: the server's message names it
+        rf = page.locator("#ruleform")
+        rf.get_by_label("Name").fill("page-lag")
+        rf.get_by_label("Kind").select_option("replication_lag")
+        rf.get_by_role("button", name="Add rule").click()
+        page.locator("#alr-msg").filter(has_text="threshold_bytes").wait_for()
+        rf.get_by_label("Kind").select_option("database_down")
+        rf.get_by_label("For", exact=True).fill("1s")
+        rf.get_by_label("Resolve after").fill("1s")
+        rf.get_by_label("Channels").fill("page-hook")
+        rf.get_by_role("button", name="Add rule").click()
+        page.locator("#alr-msg").filter(has_text="rule page-lag created").wait_for()
+        page.locator("#al-rules tbody tr").filter(has_text="page-lag").wait_for()
+        # a database that cannot be reached: the alert arrives over the WebSocket
+        page.goto(d.url + "/#/alerts")
+        register_db(d, "unreachable", port=free_port(), user="monitor", env="PGFLEET_DB_MON_PW")
+        row = page.locator("#al-active tbody tr").filter(has_text="page-lag")
+        row.filter(has_text="firing").wait_for(timeout=20000)
+        page.locator("#al-history tbody tr").filter(has_text="page-lag").first.wait_for()
+        row.locator("summary").click()
+        row.get_by_text("Likely causes").wait_for()
+        row.get_by_role("button", name="Acknowledge").click()
+        row.filter(has_text="acknowledged by api-key").wait_for()
+        row.get_by_role("button", name="Silence 1h").click()
+        row.filter(has_text="silenced").wait_for()
+        page.goto(d.url + "/#/settings")
+        page.locator("#al-silences tbody tr").filter(has_text="rule=page-lag").wait_for()
+        assert not errors, errors
+        page.close()
     finally:
         hook.stop()

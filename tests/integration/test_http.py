@@ -1,6 +1,7 @@
 """HTTP basics a user or a load balancer notices: health, readiness, errors,
 request ids, the OpenAPI document, the page at /."""
 import gzip
+import re
 
 import requests
 
@@ -114,8 +115,9 @@ def test_index_page_is_served_gzipped_from_the_binary(daemon):
     assert r.headers["content-type"].startswith("text/html")
     assert r.headers["content-encoding"] == "gzip"
     html = gzip.decompress(r.raw.read()).decode()
-    assert "<title>pgfleet</title>" in html and "/app.js" in html
-    plain = requests.get(daemon.url + "/app.js", headers={"Accept-Encoding": "identity"}, timeout=5)
+    assert "<title>pgfleet</title>" in html
+    app = re.search(r'src="(/assets/app-[A-Z0-9]+\.js)"', html).group(1)
+    plain = requests.get(daemon.url + app, headers={"Accept-Encoding": "identity"}, timeout=5)
     assert plain.status_code == 200 and "WebSocket" in plain.text
     assert "content-encoding" not in plain.headers
 

@@ -477,16 +477,6 @@ def test_the_audit_trail_records_each_kind_of_action_with_its_user(signin, redis
 
 # ---- the page, in a browser ----
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium",
-                              args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
-
-
 def test_login_page_with_a_password_then_logout(signin, redis, browser):
     d = signin()
     page = browser.new_page()
@@ -502,7 +492,7 @@ def test_login_page_with_a_password_then_logout(signin, redis, browser):
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(d.url + "/")
     page.locator("#who").filter(has_text="olga · operator (password)").wait_for()
-    page.locator("#h-ws").filter(has_text="#").wait_for(timeout=15000)  # heartbeats over the session
+    page.locator("#conn").filter(has_text="live").wait_for(timeout=15000)  # the WebSocket, by the session
     cookies = page.context.cookies()
     assert [c["httpOnly"] for c in cookies if c["name"] == "pgfleet_session"] == [True]
     page.get_by_role("button", name="Sign out").click()

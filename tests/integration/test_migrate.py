@@ -353,54 +353,6 @@ def test_api_runs_a_migration_with_live_progress(srv, dbs, tmp_path, daemon_fact
     assert rec["targets"][0]["status"] == "unknown" and "migration_history" in rec["error"]
 
 
-def load_sample(b, name, marker):
-    """Picks a shipped sample in the form, as a user would, and waits for its text."""
-    b.eval(f"(() => {{ const s = document.getElementById('mig-sample'); s.value = '{name}';"
-           " s.dispatchEvent(new Event('change')); })()")
-    wait_for(lambda: marker in b.eval("document.getElementById('mig-sql').value"), timeout=10,
-             what=f"sample {name} loaded")
-
-
-def test_dashboard_runs_a_sample_migration_and_shows_it_live(srv, dbs, daemon_factory, redis):
-    """In headless Chromium: load a shipped sample, pick targets, run, watch it finish."""
-    from cdp import Browser
-    from conftest import AUTH_KEY
-    for db in dbs[:2]:
-        srv.sql("CREATE TABLE orders (id int PRIMARY KEY, status text, created_at timestamptz)", db=db)
-    d = daemon_factory({"AUTH_KEY": AUTH_KEY, "PGFLEET_REDIS_URL": redis.url, "PGFLEET_DB_MIG_PW": PW})
-    for db in dbs[:2]:
-        register_db(d, db, srv, db, "monitor", env="PGFLEET_DB_MIG_PW")
-    b = Browser()
-    try:
-        b.open(f"{d.url}/#key={AUTH_KEY}")
-        wait_for(lambda: b.eval("document.querySelectorAll('#mig-targets input').length") == 2,
-                 timeout=15, what="target checkboxes")
-        load_sample(b, "001_orders_shipped_at.sql", "shipped_at")
-        assert b.eval("document.getElementById('mig-name').value") == "001_orders_shipped_at"
-        b.eval("document.querySelectorAll('#mig-targets input').forEach(i => i.checked = true);"
-               "document.querySelector('#migform button').click()")
-        text = b.wait_text("#mig-summary", "001_orders_shipped_at: succeeded")
-        progress = b.eval("document.getElementById('mig-progress').textContent")
-        assert progress.count("committed") == 2 and "2/2" in progress, progress
-        assert all(srv.sql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'shipped_at'", db=db) == "1"
-                   for db in dbs[:2])
-        b.wait_text("#mig-history", "001_orders_shipped_at")
-        # a failing sample shows the failure and the rollback on the page
-        load_sample(b, "004_broken.sql", "does_not_exist")
-        b.eval("document.querySelector('#migform button').click()")
-        b.wait_text("#mig-summary", "004_broken: failed")
-        progress = b.eval("document.getElementById('mig-progress').textContent")
-        assert "does not exist" in progress and "rolled back" in progress, progress
-        assert not has_table(srv, dbs[0], "will_not_stay")
-        # refused scripts are explained, not run
-        b.eval("document.getElementById('mig-sql').value = 'VACUUM;';"
-               "document.getElementById('mig-name').value = 'vac';"
-               "document.querySelector('#migform button').click()")
-        b.wait_text("#mig-summary", "non-transactional")
-    finally:
-        b.close()
-
-
 def test_daemon_resolves_prepared_transactions_at_start(srv, dbs, daemon_factory, redis):
     ddl = ("CREATE SCHEMA IF NOT EXISTS pgfleet; CREATE TABLE IF NOT EXISTS pgfleet.migration_history "
            "(name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "

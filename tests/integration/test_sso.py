@@ -127,16 +127,6 @@ def failures(d):
 
 # ---- in a browser ----
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium",
-                              args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
-
-
 SAML_BUTTON = ("AWS IAM Identity Center", "Sign in at the IdP")
 OIDC_BUTTON = ("OpenID Connect", "Sign in at the provider")
 

@@ -1,3 +1,4 @@
+import "../style.css";
 // pgfleet sign-in page: offers the methods the server has (GET /auth/methods),
 // posts to /auth/login, and goes back to where the user was (?next=, same site only).
 const $ = (id) => document.getElementById(id);

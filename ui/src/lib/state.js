@@ -1,0 +1,78 @@
+// What several pages share: who is signed in, the registered databases (kept live from the
+// topic "health"), and the last topology (kept live from "metrics").
+import * as api from "./api.js";
+import { subscribe } from "./ws.js";
+
+export const auth = { user: null, role: null, method: null };
+const ORDER = { viewer: 0, operator: 1, admin: 2 };
+export const can = (role) => (ORDER[auth.role] ?? -1) >= ORDER[role];
+
+export async function loadAuth() {
+  const r = await api.get("/api/auth/status");
+  if (r.status !== 200) return false;
+  Object.assign(auth, { user: r.body.user, role: r.body.role, method: r.body.method });
+  api.setCsrf(r.body.csrf);
+  return true;
+}
+
+// ---- databases ----
+export const databases = new Map();
+const dbListeners = new Set();
+
+export function onDatabases(fn) {
+  dbListeners.add(fn);
+  return () => dbListeners.delete(fn);
+}
+function dbChanged() {
+  for (const fn of dbListeners) fn(databases);
+}
+
+export async function loadDatabases() {
+  const r = await api.get("/api/databases");
+  if (r.status !== 200) return r;
+  databases.clear();
+  for (const db of r.body.databases) databases.set(db.id, db);
+  dbChanged();
+  return r;
+}
+
+// the registered database behind a topology node (host:port), if one
+export function databaseAt(nodeId) {
+  for (const db of databases.values()) if (`${db.host}:${db.port}` === nodeId) return db;
+  return null;
+}
+
+// ---- topology ----
+export let topology = null;
+const topoListeners = new Set();
+export function onTopology(fn) {
+  topoListeners.add(fn);
+  return () => topoListeners.delete(fn);
+}
+function topoChanged() {
+  for (const fn of topoListeners) fn(topology);
+}
+
+export async function loadTopology() {
+  const r = await api.get("/api/replication/discover");
+  if (r.status === 200) {
+    topology = r.body;
+    topoChanged();
+  }
+  return r;
+}
+
+export function startLive() {
+  subscribe("metrics", (t) => {
+    topology = t;
+    topoChanged();
+  });
+  subscribe("health", (h) => {
+    if (h.component !== "database") return;
+    const db = databases.get(h.database_id);
+    if (db) {
+      db.health = h.health;
+      dbChanged();
+    } else loadDatabases();
+  });
+}
