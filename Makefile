@@ -4,7 +4,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build run stop test unit bench lint format clean fuzz
+.PHONY: all deps build run stop test unit bench lint format clean fuzz deploy-test deploy
 
 all: build
 
@@ -32,6 +32,20 @@ bench: build
 	@bench/migrate/run.sh $(BUILD)
 	@bench/alerts/run.sh $(BUILD)
 	@bench/ui/run.sh $(BUILD)/pgfleet
+
+# the production image against a local environment of its own: smoke suite, non-root,
+# read-only, SIGTERM, restart, refusal without authentication (podman or docker)
+deploy-test: deps
+	@scripts/deploy_test.sh
+
+# to AWS: the image to ECR, then the CloudFormation stack (deploy/aws/pgfleet.yaml; docs/deploy.md)
+#   make deploy STACK=pgfleet REGION=eu-west-1 IMAGE_TAG=0.1.0 PARAMS="VpcId=vpc-... ..."
+deploy: deps
+	@test -n "$(STACK)" -a -n "$(REGION)" -a -n "$(IMAGE_TAG)" || \
+	  { echo "usage: make deploy STACK=name REGION=region IMAGE_TAG=tag PARAMS=\"VpcId=... PublicSubnetIds=a,b PrivateSubnetIds=c,d CertificateArn=... PublicUrl=https://...\""; exit 2; }
+	@scripts/container.sh build pgfleet:$(IMAGE_TAG)
+	@.venv/bin/python scripts/deploy_aws.py --stack "$(STACK)" --region "$(REGION)" --image-tag "$(IMAGE_TAG)" \
+	  --image pgfleet:$(IMAGE_TAG) $(foreach p,$(PARAMS),--param "$(p)")
 
 # libFuzzer targets (clang), each for FUZZ_SECONDS (default 60)
 fuzz: deps

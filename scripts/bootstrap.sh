@@ -20,7 +20,7 @@ PACKAGES=(
   gcc meson ninja-build pkg-config python3 python3-venv curl ca-certificates openssl
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libpq-dev libcurl4-openssl-dev
   libssl-dev libxml2-dev zlib1g-dev libjansson-dev libcjose-dev libsodium-dev libcmocka-dev
-  liblasso3-dev xmlsec1 prometheus-alertmanager
+  liblasso3-dev xmlsec1 prometheus-alertmanager podman runc debootstrap
   postgresql-15 postgresql-client-15 redis-server redis-tools
   valgrind clang-format cppcheck wrk bc procps time chromium
 )

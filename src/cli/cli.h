@@ -37,6 +37,7 @@ extern const Command cli_stream_command;
 extern const Command cli_user_command;
 extern const Command cli_audit_command;
 extern const Command cli_alerts_command;
+extern const Command cli_health_command;
 
 /* entry point: returns the process exit status */
 int cli_main(int argc, char **argv);

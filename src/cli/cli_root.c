@@ -41,19 +41,13 @@ static const Command help_command = {
 };
 
 static const Command *const root_subcommands[] = {
-    &cli_serve_command,
-    &cli_config_command,
-    &cli_discover_command,
-    &cli_migrate_command,
-    &cli_stream_command,
-    &cli_db_command,
-    &cli_aws_command,
-    &cli_user_command,
-    &cli_audit_command,
-    &cli_alerts_command,
-    &version_command,
-    &help_command,
-    NULL,
+    &cli_serve_command,    &cli_config_command,
+    &cli_discover_command, &cli_migrate_command,
+    &cli_stream_command,   &cli_db_command,
+    &cli_aws_command,      &cli_user_command,
+    &cli_audit_command,    &cli_alerts_command,
+    &cli_health_command,   &version_command,
+    &help_command,         NULL,
 };
 
 const Command cli_root_command = {

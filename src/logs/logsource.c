@@ -370,9 +370,9 @@ static void rds_portion(void *ud, const json_t *res, const AwsResult *r)
         s->rds_skipping = false;
         s->rds_pages = 0;
     }
-    unref(s);
     if (more)
-        rds_fetch(s);
+        rds_fetch(s); /* takes its own reference first: s stays alive past the unref */
+    unref(s);
 }
 
 static void rds_fetch(LogSource *s)

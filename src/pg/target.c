@@ -53,9 +53,9 @@ typedef struct PwReq {
 static void pw_fail(PwReq *r, PgErrKind kind, const char *hint, const char *msg)
 {
     PgError e = {.kind = kind};
-    snprintf(e.message, sizeof e.message, "%s", msg);
+    snprintf(e.message, sizeof e.message, "%.*s", (int)sizeof e.message - 1, msg);
     if (hint)
-        snprintf(e.hint, sizeof e.hint, "%s", hint);
+        snprintf(e.hint, sizeof e.hint, "%.*s", (int)sizeof e.hint - 1, hint);
     r->cb(r->ud, NULL, &e);
 }
 

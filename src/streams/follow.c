@@ -104,8 +104,8 @@ static void opened(void *ud, PgConn *c, const PgError *err)
         return;
     }
     f->conn = c;
-    unref(f); /* the open's reference; the query takes its own */
-    query(f);
+    query(f); /* takes its own reference before the open's goes */
+    unref(f);
 }
 
 static void tick(uv_timer_t *t)

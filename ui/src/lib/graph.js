@@ -13,7 +13,7 @@ const css = (name) => getComputedStyle(document.documentElement).getPropertyValu
 function style() {
   const fg = css("--fg") || "#1d2733", muted = css("--muted") || "#6e7781";
   const ok = css("--ok") || "#1a7f37", bad = css("--bad") || "#cf222e", warn = css("--warn") || "#9a6700";
-  const card = css("--card") || "#fff", accent = css("--accent") || "#1d3557";
+  const card = css("--card") || "#fff", accent = css("--node") || "#1d3557";
   return [
     { selector: "node", style: {
       shape: "round-rectangle", width: 170, height: 52, "background-color": card,
