@@ -48,3 +48,8 @@ export function setStatus(node, text, kind) {
   node.textContent = text || "";
   node.className = `status ${kind || ""}`;
 }
+
+// what a list shows until its data arrives
+export function loading() {
+  return el("p", { class: "muted loading", role: "status" }, "loading…");
+}

@@ -1,7 +1,7 @@
 // Alerts: what is pending or firing, with guidance, acknowledge and silence; the history of
 // transitions; the deliveries and each attempt. Live on the topic "alerts".
 import * as api from "../lib/api.js";
-import { badge, el, setStatus, statusLine, table } from "../lib/dom.js";
+import { badge, el, loading, setStatus, statusLine, table } from "../lib/dom.js";
 import { errorText, labels, when } from "../lib/format.js";
 import * as state from "../lib/state.js";
 import { subscribe } from "../lib/ws.js";
@@ -27,11 +27,11 @@ export default {
   title: "Alerts",
   async mount(root) {
     const summary = statusLine("al-summary");
-    const active = el("div", { id: "al-active-box" });
+    const active = el("div", { id: "al-active-box" }, loading());
     const rule = el("select", { id: "alh-rule" }, el("option", { value: "" }, "(every rule)"));
     const st = el("select", { id: "alh-state" }, ["", "firing", "resolved"].map((s) => el("option", { value: s }, s || "(any)")));
-    const history = el("div", { id: "al-history-box" });
-    const deliveries = el("div", { id: "al-deliveries-box" });
+    const history = el("div", { id: "al-history-box" }, loading());
+    const deliveries = el("div", { id: "al-deliveries-box" }, loading());
     root.append(el("h1", { tabindex: "-1" }, "Alerts"), summary, active,
       el("h2", {}, "History"), el("div", { class: "toolbar" }, el("label", {}, "Rule ", rule), el("label", {}, "State ", st)), history,
       el("h2", {}, "Deliveries"), deliveries,

@@ -1,6 +1,6 @@
 // Audit: who did what, when, from where (admin), with filters.
 import * as api from "../lib/api.js";
-import { badge, el, setStatus, statusLine, table } from "../lib/dom.js";
+import { badge, el, loading, setStatus, statusLine, table } from "../lib/dom.js";
 import { errorText } from "../lib/format.js";
 
 export default {
@@ -9,7 +9,7 @@ export default {
   async mount(root) {
     const user = el("input", { id: "au-user", size: 16 });
     const action = el("input", { id: "au-action", size: 18, placeholder: "database. or login" });
-    const list = el("div", { id: "audit" });
+    const list = el("div", { id: "audit" }, loading());
     const status = statusLine("au-status");
     root.append(el("h1", { tabindex: "-1" }, "Audit trail"),
       el("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); load(); } },

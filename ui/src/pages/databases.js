@@ -1,7 +1,7 @@
 // Databases: the registered ones with their health; register, edit, remove, test. A stored
 // password is never shown: the form says one is kept, and a new one replaces it.
 import * as api from "../lib/api.js";
-import { badge, el, setStatus, statusLine, table } from "../lib/dom.js";
+import { badge, el, loading, setStatus, statusLine, table } from "../lib/dom.js";
 import { errorText } from "../lib/format.js";
 import { field, showErrors, value } from "../lib/form.js";
 import * as state from "../lib/state.js";
@@ -80,7 +80,7 @@ function form(db, done) {
 export default {
   title: "Databases",
   async mount(root) {
-    const list = el("div", { id: "db-list" });
+    const list = el("div", { id: "db-list" }, loading());
     const formBox = el("div", { id: "db-form-box" });
     const status = statusLine("db-status");
     const open = (db) => {

@@ -1,7 +1,7 @@
 // Events: replication errors classified from the databases' PostgreSQL logs, newest first,
 // live, with a filter by server and severity.
 import * as api from "../lib/api.js";
-import { badge, el, setStatus, statusLine, table } from "../lib/dom.js";
+import { badge, el, loading, setStatus, statusLine, table } from "../lib/dom.js";
 import { errorText } from "../lib/format.js";
 import { subscribe } from "../lib/ws.js";
 
@@ -12,7 +12,7 @@ export default {
   async mount(root) {
     const sev = el("select", { id: "ev-severity" }, ["", "critical", "error", "warning", "info"].map((s) => el("option", { value: s }, s || "any")));
     const node = el("input", { id: "ev-node", placeholder: "host:port", size: 18 });
-    const list = el("div", { id: "events" });
+    const list = el("div", { id: "events" }, loading());
     const status = statusLine("ev-status");
     root.append(el("h1", { tabindex: "-1" }, "Events"),
       el("p", { class: "muted" }, "Replication errors read from the databases' PostgreSQL logs (logs.file, or logs.rds on RDS), each with a hint."),

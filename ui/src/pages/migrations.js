@@ -2,7 +2,7 @@
 // one, a dry run first, live progress per target, and the history with the SQL that ran and
 // who ran it.
 import * as api from "../lib/api.js";
-import { badge, el, setStatus, statusLine, table } from "../lib/dom.js";
+import { badge, el, loading, setStatus, statusLine, table } from "../lib/dom.js";
 import { errorText, when } from "../lib/format.js";
 import { sqlEditor } from "../lib/editor.js";
 import { field, showErrors, value } from "../lib/form.js";
@@ -36,7 +36,7 @@ export default {
       el("div", { class: "actions" }, el("button", { type: "submit", id: "mig-run" }, "Run")),
       statusLine("mig-summary"));
     const progress = el("div", { id: "mig-progress" });
-    const history = el("div", { id: "mig-history" });
+    const history = el("div", { id: "mig-history" }, loading());
     const detail = el("div", { id: "mig-detail" });
     root.append(el("h1", { tabindex: "-1" }, "Migrations"), state.can("operator") ? f : null,
       el("h2", {}, "Progress"), progress, el("h2", {}, "History"), history, detail);

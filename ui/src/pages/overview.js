@@ -1,6 +1,6 @@
 // Overview: the fleet at a glance (health, replication, alerts) and the graph, small.
 import * as api from "../lib/api.js";
-import { badge, el, table } from "../lib/dom.js";
+import { badge, el, loading, table } from "../lib/dom.js";
 import { bytes, errorText, when } from "../lib/format.js";
 import { createGraph, elements } from "../lib/graph.js";
 import * as router from "../lib/router.js";
@@ -21,8 +21,8 @@ export default {
     const tiles = el("div", { class: "tiles", "aria-label": "Fleet summary" });
     const graphBox = el("div", { class: "graph small", id: "overview-graph", role: "img",
       "aria-label": "replication graph" });
-    const firing = el("div", { id: "overview-alerts" });
-    const health = el("div", { id: "overview-health" });
+    const firing = el("div", { id: "overview-alerts" }, loading());
+    const health = el("div", { id: "overview-health" }, loading());
     root.append(el("h1", { tabindex: "-1" }, "Overview"), tiles,
       el("section", { "aria-label": "Replication" }, el("h2", {}, "Replication"), graphBox,
         el("p", {}, el("a", { href: "#/topology" }, "Open the topology for details →"))),

@@ -1,7 +1,7 @@
 // Settings: alert rules, notification channels (with a test notification), silences, and
 // the signed-in sessions (admin). Forms show the API's validation per field.
 import * as api from "../lib/api.js";
-import { badge, el, setStatus, statusLine, table } from "../lib/dom.js";
+import { badge, el, loading, setStatus, statusLine, table } from "../lib/dom.js";
 import { errorText, labels, when } from "../lib/format.js";
 import { field, showErrors, value } from "../lib/form.js";
 import * as state from "../lib/state.js";
@@ -25,7 +25,7 @@ function thresholds(r) {
 
 function rulesPart() {
   const msg = statusLine("alr-msg");
-  const list = el("div", { id: "al-rules-box" });
+  const list = el("div", { id: "al-rules-box" }, loading());
   const f = el("form", { id: "ruleform", class: "form", "aria-label": "Add a rule", hidden: !state.can("admin") },
     el("h3", {}, "Add a rule"),
     el("div", { class: "grid" },
@@ -95,7 +95,7 @@ function rulesPart() {
 
 function channelsPart() {
   const msg = statusLine("alc-msg");
-  const list = el("div", { id: "al-channels-box" });
+  const list = el("div", { id: "al-channels-box" }, loading());
   const f = el("form", { id: "channelform", class: "form", autocomplete: "off", "aria-label": "Add a channel", hidden: !state.can("admin") },
     el("h3", {}, "Add a channel"),
     el("div", { class: "grid" },
@@ -161,7 +161,7 @@ function channelsPart() {
 }
 
 function silencesPart() {
-  const list = el("div", { id: "al-silences-box" });
+  const list = el("div", { id: "al-silences-box" }, loading());
   const load = async () => {
     const r = await api.get("/api/alerts/silences");
     if (r.status !== 200) return;
@@ -178,7 +178,7 @@ function silencesPart() {
 }
 
 function sessionsPart() {
-  const list = el("div", { id: "sessions-box" });
+  const list = el("div", { id: "sessions-box" }, loading());
   const load = async () => {
     const r = await api.get("/api/sessions");
     if (r.status !== 200) { list.replaceChildren(el("p", { class: "error" }, errorText(r))); return; }

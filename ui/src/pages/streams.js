@@ -1,7 +1,7 @@
 // Streams: the pre-flight as a checklist with each fix, create with options, the initial
 // copy per table, and the lifecycle actions (drop asks first).
 import * as api from "../lib/api.js";
-import { badge, el, setStatus, statusLine, table } from "../lib/dom.js";
+import { badge, el, loading, setStatus, statusLine, table } from "../lib/dom.js";
 import { bytes, errorText } from "../lib/format.js";
 import { field, showErrors, value } from "../lib/form.js";
 import * as state from "../lib/state.js";
@@ -34,7 +34,7 @@ export default {
         el("button", { type: "button", id: "st-validate" }, "Check (pre-flight)"),
         el("button", { type: "submit" }, "Create")),
       statusLine("st-summary"), el("div", { id: "st-checklist" }));
-    const list = el("div", { id: "streams" });
+    const list = el("div", { id: "streams" }, loading());
     const status = statusLine("st-status");
     root.append(el("h1", { tabindex: "-1" }, "Streams"), state.can("operator") ? f : null, el("h2", {}, "Streams"), status, list);
     const summary = f.querySelector("#st-summary"), checks = f.querySelector("#st-checklist");
