@@ -477,6 +477,7 @@ def test_the_alerts_page_in_a_browser(alerting, browser):
         page.goto(d.url + "/#/settings")
         # a channel: a bad URL is refused with the field named, a good one is listed
         form = page.locator("#channelform")
+        assert not form.get_by_label("Topic ARN").is_visible()  # a webhook's form asks for a URL
         form.get_by_label("Name").fill("page-hook")
         form.get_by_label("URL").fill("ftp://127.0.0.1/x")
         form.get_by_role("button", name="Add channel").click()

@@ -115,6 +115,9 @@ def test_databases_page_registers_edits_tests_and_removes(ui, fleet):
     form.get_by_label("User", exact=True).fill("monitor")
     form.get_by_label("Credentials", exact=True).select_option("env")
     form.get_by_label("Variable", exact=True).fill("PGFLEET_DB_UI_PW")
+    # only the chosen source's field shows
+    assert not form.get_by_label("Password", exact=True).is_visible()
+    assert not form.get_by_label("Secret id", exact=True).is_visible()
     form.get_by_role("button", name="Register").click()
     # the API's message, next to its field
     form.locator('[data-field="port"] .field-error').filter(has_text="65535").wait_for()
