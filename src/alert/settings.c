@@ -212,9 +212,7 @@ void alert_rule_put(Alert *a, const char *name, const json_t *body, DoneCb cb, v
     Validation v;
     validation_init(&v);
     if (!rule_from_json(&r, b, &v)) {
-        Failure f = {0};
-        validation_to_failure(&v, &f);
-        failure_report(&f, cb, ud);
+        validation_report(&v, cb, ud);
         json_decref(b);
         return;
     }
@@ -298,9 +296,7 @@ void alert_channel_put(Alert *a, const char *name, const json_t *body, DoneCb cb
     bool ok = channel_from_json(&c, b, &secret, &v);
     json_decref(b);
     if (!ok) {
-        Failure f = {0};
-        validation_to_failure(&v, &f);
-        failure_report(&f, cb, ud);
+        validation_report(&v, cb, ud);
         return;
     }
     if (conflicts(a, W_CHANNELS, name, c.name, cb, ud)) {
@@ -392,9 +388,7 @@ void alert_silence_create(Alert *a, const json_t *body, const char *by, DoneCb c
     bool ok = silence_from_json(&s, b, &v);
     json_decref(b);
     if (!ok) {
-        Failure f = {0};
-        validation_to_failure(&v, &f);
-        failure_report(&f, cb, ud);
+        validation_report(&v, cb, ud);
         return;
     }
     hash_write(write_new(a, W_SILENCES, s.id, silence_to_json(&s), cb, ud));

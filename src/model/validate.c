@@ -430,3 +430,10 @@ void validation_to_failure(const Validation *v, Failure *f)
     failure_set(f, PGF_ERR_VALIDATION, json_pack("{s:o}", "fields", validation_to_json(v)),
                 "fix the fields listed in error.fields", "validation failed: %s", first);
 }
+
+void validation_report(const Validation *v, DoneCb cb, void *ud)
+{
+    Failure f = {0};
+    validation_to_failure(v, &f);
+    failure_report(&f, cb, ud);
+}

@@ -84,6 +84,8 @@ bool validate_string_rule(const char *s, StrRule rule);
 json_t *validation_to_json(const Validation *v);
 /* a 422 failure carrying every error as detail "fields" */
 void validation_to_failure(const Validation *v, Failure *f);
+/* validation_to_failure, then the failure to cb */
+void validation_report(const Validation *v, DoneCb cb, void *ud);
 /* "field: message" of the first error, or "" */
 const char *validation_first_message(const Validation *v, char *buf, size_t len);
 
