@@ -40,7 +40,8 @@ BASEPORT=$(port_run 9)
 PORT=$(free_port)
 export PGFLEET_DEVENV_DIR=$DEVDIR PGFLEET_DEVENV_PORT_BASE=$BASEPORT PGFLEET_PUBLIC_URL=http://127.0.0.1:$PORT
 cleanup() {
-  $E rm -f "$NAME" "$NAME-noauth" >/dev/null 2>&1 || true
+  $E rm -f "$NAME" >/dev/null 2>&1 || true # one at a time: a missing name stops a list
+  $E rm -f "$NAME-noauth" >/dev/null 2>&1 || true
   "$ROOT/scripts/devenv.sh" down >/dev/null 2>&1 || true
   rm -rf "$DEVDIR"
 }
