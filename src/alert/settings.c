@@ -56,8 +56,6 @@ char *alert_prometheus(const Alert *a)
 
 typedef struct HistoryQuery {
     char rule[65], state[16], severity[16];
-    DoneCb cb;
-    void *ud;
 } HistoryQuery;
 
 static bool history_matches(void *fud, const json_t *e)
@@ -73,31 +71,14 @@ static bool history_matches(void *fud, const json_t *e)
     return true;
 }
 
-static void history_read(void *ud, PgfError err, const char *errmsg, const json_t *entries,
-                         long scanned, bool complete)
-{
-    HistoryQuery *q = ud;
-    if (err != PGF_OK) {
-        failure_store_report(err, "read the alert history", errmsg, q->cb, q->ud);
-    } else {
-        q->cb(q->ud,
-              json_pack("{s:O, s:I, s:b}", "transitions", entries, "scanned", (json_int_t)scanned,
-                        "complete", complete),
-              NULL);
-    }
-    free(q);
-}
-
 void alert_history(Alert *a, const AlertHistoryQuery *aq, DoneCb cb, void *ud)
 {
     HistoryQuery *q = xcalloc(1, sizeof *q);
     snprintf(q->rule, sizeof q->rule, "%s", aq->rule ? aq->rule : "");
     snprintf(q->state, sizeof q->state, "%s", aq->state ? aq->state : "");
     snprintf(q->severity, sizeof q->severity, "%s", aq->severity ? aq->severity : "");
-    q->cb = cb;
-    q->ud = ud;
-    store_scan_stream(a->deps.store, "alert:history", aq->since, aq->until, aq->limit, 200000,
-                      history_matches, q, history_read, q);
+    store_query_stream(a->deps.store, "alert:history", aq->since, aq->until, aq->limit, 200000,
+                       history_matches, q, "transitions", "read the alert history", cb, ud);
 }
 
 /* ---- writes: one Redis hash field each, then the copy held here ---- */

@@ -113,8 +113,6 @@ void audit_record(Audit *a, const AuditEntry *e)
 
 typedef struct Query {
     char user[FIELD_MAX + 1], action[FIELD_MAX + 1];
-    DoneCb cb;
-    void *ud;
 } Query;
 
 static bool matches(void *fud, const json_t *e)
@@ -132,28 +130,11 @@ static bool matches(void *fud, const json_t *e)
     return true;
 }
 
-static void scanned(void *ud, PgfError err, const char *errmsg, const json_t *entries, long count,
-                    bool complete)
-{
-    Query *q = ud;
-    if (err != PGF_OK) {
-        failure_store_report(err, "read the audit trail", errmsg, q->cb, q->ud);
-    } else {
-        q->cb(q->ud,
-              json_pack("{s:O, s:I, s:b}", "entries", entries, "scanned", (json_int_t)count,
-                        "complete", complete),
-              NULL);
-    }
-    free(q);
-}
-
 void audit_query(Audit *a, const AuditQuery *aq, DoneCb cb, void *ud)
 {
     Query *q = xcalloc(1, sizeof *q);
     snprintf(q->user, sizeof q->user, "%s", aq->user ? aq->user : "");
     snprintf(q->action, sizeof q->action, "%s", aq->action ? aq->action : "");
-    q->cb = cb;
-    q->ud = ud;
-    store_scan_stream(a->store, "audit", aq->since, aq->until, aq->limit, QUERY_SCAN, matches, q,
-                      scanned, q);
+    store_query_stream(a->store, "audit", aq->since, aq->until, aq->limit, QUERY_SCAN, matches, q,
+                       "entries", "read the audit trail", cb, ud);
 }

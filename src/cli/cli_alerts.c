@@ -34,14 +34,9 @@ static int run_list(const Command *cmd, int argc, char **argv)
 {
     (void)cmd;
     CliCall c;
-    int rc = cli_request("GET", "/api/alerts", NULL, &c);
+    int rc = cli_get("/api/alerts", json_flag(argc, argv), &c);
     if (rc >= 0)
         return rc;
-    if (json_flag(argc, argv)) {
-        cli_print_json(c.body);
-        json_decref(c.body);
-        return 0;
-    }
     printf("%-16s %-8s %-20s %-9s %s\n", "ID", "STATE", "RULE", "SEVERITY", "LABELS / WHAT");
     size_t i;
     const json_t *a;
@@ -82,33 +77,24 @@ static int run_history(const Command *cmd, int argc, char **argv)
             return cli_usage_error("pgfleet alerts history", "unknown option '%s'",
                                    argv[optind - 1]);
         }
-        char *enc = urlenc(optarg);
-        strbuf_printf(&q, "%s%s=%s", q.len ? "&" : "?",
-                      o == 'r'   ? "rule"
-                      : o == 's' ? "since"
-                                 : "limit",
-                      enc);
-        free(enc);
+        strbuf_puts(&q, q.len ? "&" : "?");
+        urlenc_param(&q, o == 'r' ? "rule" : o == 's' ? "since" : "limit", optarg);
     }
     char *path = xasprintf("/api/alerts/history%s", q.len ? q.data : "");
     strbuf_free(&q);
     CliCall c;
-    int rc = cli_request("GET", path, NULL, &c);
+    int rc = cli_get(path, json, &c);
     free(path);
     if (rc >= 0)
         return rc;
-    if (json) {
-        cli_print_json(c.body);
-    } else {
-        size_t i;
-        const json_t *t;
-        json_array_foreach(json_object_get(c.body, "transitions"), i, t)
-        {
-            printf("%-20s %-9s %-20s ", jsonutil_str(t, "ts"), jsonutil_str(t, "state"),
-                   jsonutil_str(t, "rule"));
-            print_labels(json_object_get(t, "labels"));
-            printf("%s\n", json_is_true(json_object_get(t, "silenced")) ? " (silenced)" : "");
-        }
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(c.body, "transitions"), i, t)
+    {
+        printf("%-20s %-9s %-20s ", jsonutil_str(t, "ts"), jsonutil_str(t, "state"),
+               jsonutil_str(t, "rule"));
+        print_labels(json_object_get(t, "labels"));
+        printf("%s\n", json_is_true(json_object_get(t, "silenced")) ? " (silenced)" : "");
     }
     json_decref(c.body);
     return 0;

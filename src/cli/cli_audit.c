@@ -62,19 +62,15 @@ static int run_audit(const Command *cmd, int argc, char **argv)
     char *path = xasprintf("/api/audit%s", q.len ? q.data : "");
     strbuf_free(&q);
     CliCall c;
-    int rc = cli_request("GET", path, NULL, &c);
+    int rc = cli_get(path, json, &c);
     free(path);
     if (rc >= 0)
         return rc;
-    if (json) {
-        cli_print_json(c.body);
-    } else {
-        printf("%-20s %-16s %-9s %-20s %-24s %-10s %3s %s\n", "TIME", "USER", "ROLE", "ACTION",
-               "TARGET", "RESULT", "ST", "ADDRESS");
-        size_t i;
-        const json_t *e;
-        json_array_foreach(json_object_get(c.body, "entries"), i, e) print_entry(e);
-    }
+    printf("%-20s %-16s %-9s %-20s %-24s %-10s %3s %s\n", "TIME", "USER", "ROLE", "ACTION",
+           "TARGET", "RESULT", "ST", "ADDRESS");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(c.body, "entries"), i, e) print_entry(e);
     json_decref(c.body);
     return 0;
 }

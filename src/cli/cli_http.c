@@ -84,3 +84,14 @@ int cli_request(const char *method, const char *path, const char *body, CliCall 
     }
     return -1;
 }
+
+int cli_get(const char *path, bool json, CliCall *out)
+{
+    int rc = cli_request("GET", path, NULL, out);
+    if (rc >= 0 || !json)
+        return rc;
+    cli_print_json(out->body);
+    json_decref(out->body);
+    out->body = NULL;
+    return 0;
+}

@@ -90,7 +90,8 @@ bool credpolicy_env_ok(const CredPolicy *p, const char *name, char *why, size_t 
 bool credpolicy_secret_ok(const CredPolicy *p, const char *secret_id, char *why, size_t len)
 {
     const char *name = secret_id ? secret_id : "";
-    if (!strncmp(name, "arn:", 4)) { /* arn:aws:secretsmanager:region:account:secret:NAME-xxxxxx */
+    if (!strncmp(name, "arn:", 4)) { /* arn:aws:secretsmanager:region:account:secret:NAME-AbCdEf (6
+                                        random characters) */
         const char *s = strstr(name, ":secret:");
         name = s ? s + 8 : "";
     }

@@ -815,3 +815,34 @@ void store_stream_add(Store *st, const char *key, const json_t *entry, long max_
     free(line);
     free(k);
 }
+
+typedef struct StreamQuery {
+    void *fud;
+    const char *member, *what; /* static strings */
+    DoneCb cb;
+    void *ud;
+} StreamQuery;
+
+static void stream_queried(void *ud, PgfError err, const char *errmsg, const json_t *entries,
+                           long scanned, bool complete)
+{
+    StreamQuery *q = ud;
+    if (err != PGF_OK)
+        failure_store_report(err, q->what, errmsg, q->cb, q->ud);
+    else
+        q->cb(q->ud,
+              json_pack("{s:O, s:I, s:b}", q->member, entries, "scanned", (json_int_t)scanned,
+                        "complete", complete),
+              NULL);
+    free(q->fud);
+    free(q);
+}
+
+void store_query_stream(Store *st, const char *key, double since, double until, long limit,
+                        long max_scan, StreamFilter filter, void *fud, const char *member,
+                        const char *what, DoneCb cb, void *ud)
+{
+    StreamQuery *q = xcalloc(1, sizeof *q);
+    *q = (StreamQuery){.fud = fud, .member = member, .what = what, .cb = cb, .ud = ud};
+    store_scan_stream(st, key, since, until, limit, max_scan, filter, fud, stream_queried, q);
+}

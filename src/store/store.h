@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "common/error.h"
+#include "common/failure.h"
 
 typedef struct Store Store;
 
@@ -130,6 +131,13 @@ typedef void (*StreamScanCb)(void *ud, PgfError err, const char *errmsg, const j
                              long scanned, bool complete);
 void store_scan_stream(Store *st, const char *key, double since, double until, long limit,
                        long max_scan, StreamFilter filter, void *fud, StreamScanCb cb, void *ud);
+/*
+ * The same as a service's answer: cb gets {"<member>": [entries], "scanned", "complete"}, or
+ * the state store's failure ("could not <what>"); fud is freed after the scan.
+ */
+void store_query_stream(Store *st, const char *key, double since, double until, long limit,
+                        long max_scan, StreamFilter filter, void *fud, const char *member,
+                        const char *what, DoneCb cb, void *ud);
 /* appends one JSON entry to a stream, trimmed to about max_len entries (MAXLEN ~) or, with
  * max_len 0, to those newer than min_age_s (MINID ~); the reply is dropped */
 void store_stream_add(Store *st, const char *key, const json_t *entry, long max_len,
