@@ -3,12 +3,14 @@
 PGBIN=/usr/lib/postgresql/15/bin
 PW=bench-pw
 BENCH_DIRS=()
+PIDS=() # processes a benchmark started: bench_cleanup stops them
 
 as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 free_port() { "$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 bench_cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for d in "${BENCH_DIRS[@]}"; do
     as_pg "$PGBIN/pg_ctl" -D "$d/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$d"

@@ -15,12 +15,7 @@ BASE=$BUILD/discover-baseline
 ROUNDS=${ROUNDS:-5} FOLLOW_SECONDS=${FOLLOW_SECONDS:-30} DBS=${DBS:-150}
 OUT="$ROOT/bench/results"; mkdir -p "$OUT"
 . "$ROOT/bench/lib.sh"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  bench_cleanup
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 PORTS=()
 echo "bench/discover: creating 2 servers x $DBS databases (publications, some logical slots)..." >&2

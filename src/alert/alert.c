@@ -212,25 +212,80 @@ static void seeded(void *ud, PgfError err, const char *errmsg, const json_t *rep
 }
 
 /* what fired before this instance started (alert:active) fires on here until it resolves */
-static void restored(void *ud, PgfError err, const char *errmsg, size_t n,
-                     const char *const *fields, const char *const *values, const size_t *lens)
+/* the firing alerts of alert:active into engine; returns how many were taken */
+static size_t restore_into(AlertEngine *engine, size_t n, const char *const *values,
+                           const size_t *lens)
 {
-    (void)fields;
-    Alert *a = ud;
     size_t taken = 0;
-    if (err != PGF_OK)
-        log_warn("alerting: could not read the firing alerts: %s", errmsg ? errmsg : "");
-    for (size_t i = 0; err == PGF_OK && !a->closing && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         json_t *j = jsonutil_parse(values[i], lens[i], NULL, 0);
-        if (j && engine_restore(a->engine, j, alert_now()))
+        if (j && engine_restore(engine, j, alert_now()))
             taken++;
         else
             log_warn("alerting: a stored firing alert is not valid: skipped");
         json_decref(j);
     }
+    return taken;
+}
+
+static void restored(void *ud, PgfError err, const char *errmsg, size_t n,
+                     const char *const *fields, const char *const *values, const size_t *lens)
+{
+    (void)fields;
+    Alert *a = ud;
+    if (err != PGF_OK)
+        log_warn("alerting: could not read the firing alerts: %s", errmsg ? errmsg : "");
+    size_t taken = err == PGF_OK && !a->closing ? restore_into(a->engine, n, values, lens) : 0;
     if (taken)
         log_info("alerting: %zu firing alerts taken over from before this start", taken);
     alert_unref(a);
+}
+
+/* not the leader: the engine mirrors what the leader keeps firing, ready to take over */
+static void mirrored(void *ud, PgfError err, const char *errmsg, size_t n,
+                     const char *const *fields, const char *const *values, const size_t *lens)
+{
+    (void)fields;
+    (void)errmsg;
+    Alert *a = ud;
+    a->mirroring = false;
+    if (err == PGF_OK && !a->closing && !a->active) {
+        AlertEngine *e = engine_new();
+        restore_into(e, n, values, lens);
+        engine_free(a->engine);
+        a->engine = e;
+    }
+    alert_unref(a);
+}
+
+static void mirror(Alert *a)
+{
+    if (a->mirroring)
+        return;
+    a->mirroring = true;
+    a->refs++;
+    if (store_hgetall(a->deps.store, "alert:active", mirrored, a) != PGF_OK)
+        mirrored(a, PGF_ERR_STORE_DOWN, NULL, 0, NULL, NULL, NULL);
+}
+
+void alert_reload(Alert *a)
+{
+    if (!a->closing && store_state(a->deps.store) == STORE_READY)
+        alert_load_all(a);
+}
+
+void alert_set_active(Alert *a, bool active)
+{
+    if (a->active == active)
+        return;
+    log_info("alerting: this instance %s",
+             active ? "evaluates the rules and notifies" : "follows the leader's alerts");
+    a->active = active;
+    if (active && store_state(a->deps.store) == STORE_READY) {
+        /* a new leader evaluates with the rules as stored now, not as last read */
+        a->loaded = false;
+        alert_load_all(a);
+    }
 }
 
 void alert_store_ready(Alert *a)
@@ -658,9 +713,9 @@ static json_t *databases_health(const Alert *a)
     PgTarget *targets[4096];
     size_t n = registry_targets(a->deps.registry, targets, sizeof targets / sizeof targets[0]);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(out,
-                              json_pack("{s:s, s:s}", "id", pgtarget_config(targets[i])->id,
-                                        "health", pg_health_name(pgtarget_health(targets[i]))));
+        json_array_append_new(out, json_pack("{s:s, s:s}", "id", pgtarget_config(targets[i])->id,
+                                             "health",
+                                             registry_health_state(a->deps.registry, targets[i])));
     return out;
 }
 
@@ -668,6 +723,10 @@ static void evaluate(Alert *a)
 {
     if (!a->loaded || store_state(a->deps.store) != STORE_READY)
         return;
+    if (!a->active) {
+        mirror(a);
+        return;
+    }
     json_t *dbs = databases_health(a);
     AlertSnapshot s = {.status = a->status,
                        .topology = a->topology,
@@ -714,6 +773,7 @@ Alert *alert_new(const AlertDeps *deps)
     a->notifier = notifier_new(deps->loop, aws_client_http(deps->aws), deps->aws,
                                config_get(cfg, CFG_PUBLIC_URL), cfg->alert_retry_ms);
     a->started_epoch = alert_now();
+    a->active = true;
     a->last_repeat_check = uv_now(deps->loop);
     a->refs = 3; /* the owner, two timers */
     uv_timer_init(deps->loop, &a->tick);

@@ -43,6 +43,9 @@ typedef struct AlertDeps {
     SecretsCache *secrets;
     const Registry *registry;
     Publisher pub;
+    /* a rule, channel, silence or acknowledgement was saved here (others reload theirs) */
+    void (*on_settings)(void *ud);
+    void *settings_ud;
 } AlertDeps;
 
 Alert *alert_new(const AlertDeps *deps);
@@ -50,6 +53,14 @@ void alert_free(Alert *a);
 /* the store (re)connected: load rules, channels, silences (defaults the first time) */
 void alert_store_ready(Alert *a);
 
+/*
+ * Scale-out: only the leader evaluates and notifies (active, the default);
+ * the others mirror the firing alerts from Redis every interval, so their
+ * answers match and a new leader starts from what was firing.
+ */
+void alert_set_active(Alert *a, bool active);
+/* reads rules, channels, silences and acknowledgements again (changed through another instance) */
+void alert_reload(Alert *a);
 /* the collector's latest snapshot (borrowed; copied) */
 void alert_collected(Alert *a, const json_t *topology, const json_t *status);
 /* what other services publish: log events, stream states, migration outcomes */

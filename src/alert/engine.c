@@ -440,6 +440,16 @@ static void eval_databases(Eval *ev)
         bool bad = h && (!strcmp(h, "unreachable") || !strcmp(h, "degraded"));
         Subject s = {0};
         subject_add(&s, "database", str_or(db, "id", ""));
+        if (!h || !strcmp(h, "unknown")) {
+            /* not probed yet (a start, or another instance took it over): what fires holds */
+            subject_fingerprint(ev->r->name, &s, ev->fp);
+            json_t *a = json_object_get(ev->e->alerts, ev->fp);
+            if (a) {
+                json_object_set_new(ev->seen, ev->fp, json_true());
+                json_object_set_new(a, "last_true", json_real(ev->s->now));
+            }
+            continue;
+        }
         if (!wanted(ev, &s, bad))
             continue;
         char text[120];

@@ -33,6 +33,8 @@ struct Alert {
     uint64_t last_repeat_check;
     bool loaded;
     bool restored; /* the firing alerts of alert:active were read once */
+    bool active;   /* this instance evaluates and notifies (the leader); else it mirrors */
+    bool mirroring;
     int refs;
     bool closing;
 };

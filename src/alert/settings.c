@@ -110,6 +110,8 @@ static void written(void *ud, PgfError err, const char *errmsg, const json_t *re
     } else {
         if (!w->a->closing)
             alert_load_all(w->a); /* the copy held here follows what is stored */
+        if (!w->a->closing && w->a->deps.on_settings)
+            w->a->deps.on_settings(w->a->deps.settings_ud);
         w->cb(w->ud, w->record ? json_incref(w->record) : json_pack("{s:b}", "deleted", 1), NULL);
     }
     write_free(w);

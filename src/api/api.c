@@ -43,6 +43,10 @@ static const Route routes[] = {
       "Health", r_public, 0, NULL),
     R(HTTP_GET, "/readyz", ROLE_NONE, api_readyz, "health",
       "Readiness: the state store (Redis) answers", NULL, "Ready", r_ready, 0, NULL),
+    R(HTTP_GET, "/api/cluster", ROLE_VIEWER, api_cluster, "health",
+      "The pgfleet instances sharing this Redis: each one's version, start, whether it leads, "
+      "the shards and databases it polls",
+      NULL, "Cluster", r_aws, 0, NULL),
     R(HTTP_GET, "/ws", ROLE_NONE, api_ws_plain, "events",
       "WebSocket endpoint (upgrade required): subscribe to topics, receive JSON events", NULL, NULL,
       r_public, 0, NULL),

@@ -18,6 +18,7 @@
 #include "alert/alert.h"
 #include "auth/auth.h"
 #include "aws/aws.h"
+#include "cluster/cluster.h"
 #include "common/config.h"
 #include "common/failure.h"
 #include "http/router.h"
@@ -38,6 +39,7 @@ typedef struct Services {
     Runs *runs;
     Alert *alert;
     Auth *auth;
+    Cluster *cluster;
     uint64_t started_ns;
 } Services;
 
@@ -58,6 +60,7 @@ double api_uptime_seconds(const Services *s);
 /* health.c */
 void api_healthz(HttpRequest *req, void *app);
 void api_readyz(HttpRequest *req, void *app);
+void api_cluster(HttpRequest *req, void *app);
 void api_ws_plain(HttpRequest *req, void *app);
 /* auth.c */
 void api_auth_methods(HttpRequest *req, void *app);

@@ -57,3 +57,25 @@ void api_ws_plain(HttpRequest *req, void *app)
                        "{\"type\":\"subscribe\",\"topics\":[\"heartbeat\"]}",
                        "/ws is a WebSocket endpoint");
 }
+
+void api_cluster(HttpRequest *req, void *app)
+{
+    Services *s = app;
+    json_t *c = cluster_json(s->cluster);
+    /* what each instance polls, counted from the registry and the shards' holders */
+    size_t n = registry_count(s->registry);
+    PgTarget **t = n ? xcalloc(n, sizeof *t) : NULL;
+    n = registry_targets(s->registry, t, n);
+    size_t i;
+    json_t *inst;
+    json_array_foreach(json_object_get(c, "instances"), i, inst)
+    {
+        const char *id = json_string_value(json_object_get(inst, "id"));
+        size_t dbs = 0;
+        for (size_t k = 0; k < n; k++)
+            dbs += cluster_holder_is(s->cluster, cluster_shard_of(pgtarget_config(t[k])->id), id);
+        json_object_set_new(inst, "databases", json_integer((json_int_t)dbs));
+    }
+    free(t);
+    http_respond_json(req, 200, c);
+}

@@ -15,6 +15,8 @@
 #include "aws/aws.h"
 #include "aws/elasticache.h"
 #include "aws/secrets.h"
+#include "cluster/cluster.h"
+#include "cluster/share.h"
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "common/mask.h"
@@ -23,6 +25,7 @@
 #include "http/server.h"
 #include "http/wshub.h"
 #include "migrate/runs.h"
+#include "pg/pgconn.h"
 #include "pgfleet_version.h"
 #include "registry/registry.h"
 #include "replication/eventlog.h"
@@ -35,6 +38,8 @@ typedef struct App {
     const Config *cfg;
     AwsClient *aws;
     Store *store;
+    Store *bus; /* a second connection, subscribed to the other instances' events */
+    Cluster *cluster;
     WsHub *hub;
     SecretsCache *secrets;
     Auth *auth;
@@ -47,44 +52,195 @@ typedef struct App {
     HttpServer *http;
     Services services; /* what the API handlers see */
     uv_signal_t sigterm, sigint;
-    uv_timer_t heartbeat, drain;
+    uv_timer_t heartbeat, drain, duties;
     bool handles_open;
+    bool registry_loaded, was_leader;
+    uint64_t last_sync;
     uint64_t heartbeat_seq;
     uint64_t drain_deadline_ms;
     bool stopping, stopped;
 } App;
 
-/* ---- wiring ---- */
+/* ---- wiring: events reach this instance's browsers and every other instance's ---- */
 
-static void hub_publish(void *ud, const char *topic, json_t *data)
-{
-    wshub_publish(ud, topic, data);
-}
+#define BUS_CHANNEL "cluster:events"
 
-static Publisher to_hub(App *a)
+/* to this instance's browsers; alerting sees it on the way (data stolen) */
+static void deliver(App *a, const char *topic, json_t *data)
 {
-    return (Publisher){.publish = hub_publish, .ud = a->hub};
-}
-
-/* what services publish reaches the browsers, and alerting sees it on the way */
-static void watched_publish(void *ud, const char *topic, json_t *data)
-{
-    App *a = ud;
     if (a->alert)
         alert_observe(a->alert, topic, data);
     wshub_publish(a->hub, topic, data);
 }
 
-static Publisher watched(App *a)
+/* to the other instances (they deliver it); dropped while Redis is down */
+static void broadcast(App *a, const char *topic, const json_t *data)
 {
-    return (Publisher){.publish = watched_publish, .ud = a};
+    if (!a->cluster || !a->store)
+        return;
+    json_t *m = json_pack("{s:s, s:s, s:O}", "o", cluster_id(a->cluster), "t", topic, "d",
+                          jsonutil_unconst(data));
+    char *text = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    if (text)
+        store_publish(a->store, BUS_CHANNEL, text, strlen(text));
+    free(text);
+}
+
+/* what one instance's services report (health it probed, log events, alerts, runs, streams) */
+static void shared_publish(void *ud, const char *topic, json_t *data)
+{
+    App *a = ud;
+    broadcast(a, topic, data);
+    deliver(a, topic, data);
+}
+
+static Publisher shared(App *a)
+{
+    return (Publisher){.publish = shared_publish, .ud = a};
+}
+
+/* what every instance computes for itself (the merged topology and metrics) */
+static void local_publish(void *ud, const char *topic, json_t *data)
+{
+    deliver(ud, topic, data);
+}
+
+static Publisher local(App *a)
+{
+    return (Publisher){.publish = local_publish, .ud = a};
+}
+
+/* a message of another instance; Redis content is checked like any input */
+static void on_bus_message(void *ud, const char *payload, size_t len)
+{
+    App *a = ud;
+    json_t *m = json_loadb(payload, len, 0, NULL);
+    const char *origin = jsonutil_str(m, "o"), *topic = jsonutil_str(m, "t");
+    json_t *data = json_object_get(m, "d");
+    if (!a->cluster || !origin || !topic || !json_is_object(data) ||
+        !strcmp(origin, cluster_id(a->cluster))) {
+        json_decref(m);
+        return;
+    }
+    const char *id = jsonutil_str(data, "id");
+    if (!strcmp(topic, "registry")) {
+        if (a->registry && id)
+            registry_sync_one(a->registry, id);
+    } else if (!strcmp(topic, "alert-settings")) {
+        if (a->alert)
+            alert_reload(a->alert);
+    } else if (!strcmp(topic, "migration-cancel")) {
+        if (a->runs && id && runs_cancel_here(a->runs, id))
+            log_info("migration %s: cancelled at the request of instance %s", id, origin);
+    } else if (wshub_topic_valid(topic)) {
+        deliver(a, topic, json_incref(data));
+    }
+    json_decref(m);
+}
+
+static void on_registry_changed(void *ud, const char *database_id)
+{
+    App *a = ud;
+    json_t *d = json_pack("{s:s}", "id", database_id);
+    broadcast(a, "registry", d);
+    json_decref(d);
+}
+
+static bool owns_database(void *ud, const char *database_id)
+{
+    return cluster_owns(ud, database_id);
+}
+
+static bool instance_alive(void *ud, const char *instance)
+{
+    App *a = ud;
+    return a->cluster && cluster_alive(a->cluster, instance);
+}
+
+static void alert_settings_changed(void *ud)
+{
+    json_t *d = json_object();
+    broadcast(ud, "alert-settings", d);
+    json_decref(d);
+}
+
+static void forward_cancel(void *ud, const char *execution_id)
+{
+    json_t *d = json_pack("{s:s}", "id", execution_id);
+    broadcast(ud, "migration-cancel", d);
+    json_decref(d);
 }
 
 static void on_collected(void *ud, const json_t *topology, const json_t *metrics)
 {
     App *a = ud;
-    if (a->alert)
+    if (a->alert && a->cluster && cluster_is_leader(a->cluster))
         alert_collected(a->alert, topology, metrics);
+}
+
+/* ---- what the collector gathered, shared; what the others gathered, merged ---- */
+
+static void shared_back(void *ud, json_t *servers, json_t *health, const json_t *rds)
+{
+    App *a = ud;
+    if (!a->replication) { /* stopping */
+        json_decref(servers);
+        json_decref(health);
+        return;
+    }
+    if (health)
+        registry_set_remote(a->registry, health);
+    replication_merge(a->replication, servers, rds);
+}
+
+static void share(void *ud, Replication *r, const json_t *local_servers)
+{
+    App *a = ud;
+    json_t *rds = cluster_is_leader(a->cluster) ? replication_rds_export(r) : NULL;
+    long ttl_ms = 3 * a->cfg->collect_interval_seconds * 1000;
+    share_cycle(a->cluster, a->registry, a->store, ttl_ms, local_servers, rds, shared_back, a);
+}
+
+/* ---- the leader's duties: what must run once among the instances ---- */
+
+static void leader_duties(App *a)
+{
+    if (!a->registry_loaded || !cluster_is_leader(a->cluster))
+        return;
+    runs_sweep(a->runs);
+    streams_recover(a->streams);
+}
+
+static void duties_cb(uv_timer_t *t)
+{
+    App *a = t->data;
+    leader_duties(a);
+    uint64_t now = uv_now(&a->loop);
+    if (now - a->last_sync >= (uint64_t)a->cfg->cluster_sync_ms &&
+        store_state(a->store) == STORE_READY) {
+        a->last_sync = now;
+        registry_sync(a->registry);
+    }
+}
+
+static void on_cluster_change(void *ud)
+{
+    App *a = ud;
+    bool leader = cluster_is_leader(a->cluster);
+    if (a->registry)
+        registry_reconcile(a->registry);
+    if (a->replication) {
+        replication_set_leader(a->replication, leader);
+        replication_kick(a->replication);
+    }
+    if (a->alert)
+        alert_set_active(a->alert, leader);
+    if (leader && !a->was_leader && a->registry_loaded) {
+        leader_duties(a);
+        runs_recover_prepared(a->runs);
+    }
+    a->was_leader = leader;
 }
 
 static void on_store_state(void *ud, StoreState state)
@@ -93,10 +249,10 @@ static void on_store_state(void *ud, StoreState state)
     if (state == STORE_READY) {
         if (a->registry)
             registry_store_ready(a->registry);
-        if (a->runs)
-            runs_store_ready(a->runs);
         if (a->alert)
             alert_store_ready(a->alert);
+        if (a->cluster)
+            cluster_store_ready(a->cluster);
     }
     if (a->hub)
         wshub_publish(
@@ -107,10 +263,12 @@ static void on_store_state(void *ud, StoreState state)
 static void on_registry_loaded(void *ud)
 {
     App *a = ud;
-    if (a->streams)
-        streams_recover(a->streams);
-    if (a->runs)
+    a->registry_loaded = true;
+    registry_reconcile(a->registry);
+    if (cluster_is_leader(a->cluster)) {
+        leader_duties(a);
         runs_recover_prepared(a->runs);
+    }
 }
 
 static void on_log_event(void *ud, json_t *event)
@@ -138,7 +296,9 @@ static void app_stop(App *a)
         signal(SIGINT, SIG_IGN);
         uv_close((uv_handle_t *)&a->heartbeat, close_cb);
         uv_close((uv_handle_t *)&a->drain, close_cb);
+        uv_close((uv_handle_t *)&a->duties, close_cb);
     }
+    cluster_leave(a->cluster); /* a start that failed, or a second signal */
     /* connections first: their requests detach, so service callbacks answer no one */
     if (a->http)
         http_server_close(a->http);
@@ -161,6 +321,11 @@ static void app_stop(App *a)
     a->services.auth = NULL;
     secrets_free(a->secrets);
     a->secrets = NULL;
+    cluster_free(a->cluster);
+    a->cluster = NULL;
+    a->services.cluster = NULL;
+    store_free(a->bus);
+    a->bus = NULL;
     store_free(a->store);
     a->store = NULL;
     aws_client_free(a->aws);
@@ -216,7 +381,8 @@ static void finish_shutdown(App *a)
 static void drain_cb(uv_timer_t *t)
 {
     App *a = t->data;
-    if (http_server_inflight(a->http) == 0 || uv_now(&a->loop) >= a->drain_deadline_ms)
+    bool drained = http_server_inflight(a->http) == 0 && cluster_leave_done(a->cluster);
+    if (drained || uv_now(&a->loop) >= a->drain_deadline_ms)
         finish_shutdown(a);
 }
 
@@ -234,6 +400,7 @@ static void signal_cb(uv_signal_t *s, int signum)
              name, a->cfg->shutdown_grace_ms, http_server_inflight(a->http));
     http_server_stop_accepting(a->http);
     uv_timer_stop(&a->heartbeat);
+    cluster_leave(a->cluster);
     a->drain_deadline_ms = uv_now(&a->loop) + (uint64_t)a->cfg->shutdown_grace_ms;
     uv_timer_start(&a->drain, drain_cb, 0, 10);
 }
@@ -247,10 +414,15 @@ static void start_signals(App *a)
     uv_signal_start(&a->sigint, signal_cb, SIGINT);
     uv_timer_init(&a->loop, &a->heartbeat);
     uv_timer_init(&a->loop, &a->drain);
-    a->heartbeat.data = a->drain.data = a;
+    uv_timer_init(&a->loop, &a->duties);
+    a->heartbeat.data = a->drain.data = a->duties.data = a;
     a->handles_open = true;
     uint64_t hb_ms = (uint64_t)a->cfg->heartbeat_seconds * 1000;
     uv_timer_start(&a->heartbeat, heartbeat_cb, hb_ms, hb_ms);
+    /* an owner that died is noticed within a lease time; other instances' changes re-read */
+    uint64_t duty_ms = (uint64_t)a->cfg->cluster_lease_ms / 2;
+    a->last_sync = uv_now(&a->loop);
+    uv_timer_start(&a->duties, duties_cb, duty_ms, duty_ms);
 }
 
 /* ---- ElastiCache: the store's endpoint from the replication group ---- */
@@ -335,11 +507,36 @@ static PgfError start_store(App *a)
                        .on_state = on_store_state,
                        .ud = a};
     a->store = store_new(&a->loop, &so, err, sizeof err);
-    free(url);
-    if (!a->store) {
+    if (a->store) {
+        so.on_state = NULL;
+        a->bus = store_new(&a->loop, &so, err, sizeof err);
+    }
+    xfree_secret(url);
+    if (!a->store || !a->bus) {
         fprintf(stderr, "pgfleet: PGFLEET_REDIS_URL: %s\n", err);
         return PGF_ERR_CONFIG;
     }
+    return PGF_OK;
+}
+
+/* membership and leases; every PostgreSQL session is named after this instance */
+static PgfError start_cluster(App *a)
+{
+    char err[300] = "";
+    ClusterDeps cd = {.loop = &a->loop,
+                      .cfg = a->cfg,
+                      .store = a->store,
+                      .on_change = on_cluster_change,
+                      .ud = a};
+    a->cluster = cluster_new(&cd, err, sizeof err);
+    if (!a->cluster) {
+        fprintf(stderr, "pgfleet: %s\n", err);
+        return PGF_ERR_CONFIG;
+    }
+    char appname[64];
+    snprintf(appname, sizeof appname, "pgfleet:%s", cluster_id(a->cluster));
+    pgconn_set_instance_name(appname);
+    store_subscribe(a->bus, BUS_CHANNEL, on_bus_message, a);
     return PGF_OK;
 }
 
@@ -363,17 +560,21 @@ static void start_services(App *a)
 {
     const Config *cfg = a->cfg;
     a->hub = wshub_new(a->auth);
-    a->events = eventlog_new(a->store, watched(a));
+    a->events = eventlog_new(a->store, shared(a));
     RegistryDeps rd = {.loop = &a->loop,
                        .cfg = cfg,
                        .store = a->store,
                        .aws = a->aws,
                        .secrets = a->secrets,
-                       .events = to_hub(a),
+                       .events = shared(a),
                        .on_log_event = on_log_event,
                        .log_ud = a->events,
                        .on_loaded = on_registry_loaded,
-                       .loaded_ud = a};
+                       .loaded_ud = a,
+                       .owns = owns_database,
+                       .owns_ud = a->cluster,
+                       .on_changed = on_registry_changed,
+                       .changed_ud = a};
     a->registry = registry_new(&rd);
     ReplicationDeps pd = {.loop = &a->loop,
                           .cfg = cfg,
@@ -381,21 +582,31 @@ static void start_services(App *a)
                           .aws = a->aws,
                           .registry = a->registry,
                           .events = a->events,
-                          .pub = to_hub(a),
+                          .pub = local(a),
                           .on_collected = on_collected,
-                          .collected_ud = a};
+                          .collected_ud = a,
+                          .share = share,
+                          .share_ud = a};
     a->replication = replication_new(&pd);
+    replication_set_leader(a->replication, false);
     StreamsDeps sd = {.loop = &a->loop,
                       .cfg = cfg,
                       .store = a->store,
                       .registry = a->registry,
-                      .pub = watched(a)};
+                      .pub = shared(a),
+                      .instance = cluster_id(a->cluster),
+                      .alive = instance_alive,
+                      .alive_ud = a};
     a->streams = streams_new(&sd);
     RunsDeps ud = {.loop = &a->loop,
                    .cfg = cfg,
                    .store = a->store,
                    .registry = a->registry,
-                   .pub = watched(a)};
+                   .pub = shared(a),
+                   .instance = cluster_id(a->cluster),
+                   .alive = instance_alive,
+                   .forward_cancel = forward_cancel,
+                   .alive_ud = a};
     a->runs = runs_new(&ud);
     AlertDeps ad = {.loop = &a->loop,
                     .cfg = cfg,
@@ -403,8 +614,11 @@ static void start_services(App *a)
                     .aws = a->aws,
                     .secrets = a->secrets,
                     .registry = a->registry,
-                    .pub = to_hub(a)};
+                    .pub = shared(a),
+                    .on_settings = alert_settings_changed,
+                    .settings_ud = a};
     a->alert = alert_new(&ad);
+    alert_set_active(a->alert, false); /* until this instance leads */
     a->services = (Services){.cfg = cfg,
                              .store = a->store,
                              .aws = a->aws,
@@ -414,9 +628,11 @@ static void start_services(App *a)
                              .runs = a->runs,
                              .alert = a->alert,
                              .auth = a->auth,
+                             .cluster = a->cluster,
                              .started_ns = uv_hrtime()};
     if (store_state(a->store) == STORE_READY)
         on_store_state(a, STORE_READY);
+    on_cluster_change(a); /* what the cluster settled before the services existed */
 }
 
 static void request_finished(void *ud, const HttpRequest *req)
@@ -519,6 +735,8 @@ int app_run(const Config *cfg)
     uv_loop_init(&a->loop);
     a->aws = aws_client_new(&a->loop, NULL, NULL);
     PgfError rc = start_store(a);
+    if (rc == PGF_OK)
+        rc = start_cluster(a);
     if (rc == PGF_OK)
         rc = start_auth(a);
     if (rc == PGF_OK)

@@ -434,6 +434,29 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                             .max = 600000,
                             .description = "a failed notification is tried again after this "
                                            "long, doubling, 5 attempts in all"},
+    [CFG_INSTANCE_ID] = {.name = "instance_id",
+                         .env = "PGFLEET_INSTANCE_ID",
+                         .type = CFGT_STRING,
+                         .description = "this instance's name among those sharing one Redis "
+                                        "(letters, digits, '.', '_', '-'; default: the host "
+                                        "name and the listen port)"},
+    [CFG_CLUSTER_LEASE_MS] = {.name = "cluster_lease_ms",
+                              .env = "PGFLEET_CLUSTER_LEASE_MS",
+                              .type = CFGT_INT,
+                              .default_value = "10000",
+                              .min = 1000,
+                              .max = 300000,
+                              .description = "leases (leader, shards) and membership last this "
+                                             "long without renewal; renewed every quarter of it"},
+    [CFG_CLUSTER_SYNC_SECONDS] = {.name = "cluster_sync_seconds",
+                                  .env = "PGFLEET_CLUSTER_SYNC_SECONDS",
+                                  .type = CFGT_INT,
+                                  .default_value = "30",
+                                  .min = 1,
+                                  .max = 3600,
+                                  .description = "the registered databases are compared with "
+                                                 "Redis this often (changes made through another "
+                                                 "instance arrive at once as messages)"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -643,6 +666,8 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->alert_history_days = strtod(cfg->raw[CFG_ALERT_HISTORY_DAYS], NULL);
     cfg->alert_repeat_seconds = 60 * strtod(cfg->raw[CFG_ALERT_REPEAT_MINUTES], NULL);
     cfg->alert_retry_ms = strtol(cfg->raw[CFG_ALERT_RETRY_MS], NULL, 10);
+    cfg->cluster_lease_ms = strtol(cfg->raw[CFG_CLUSTER_LEASE_MS], NULL, 10);
+    cfg->cluster_sync_ms = 1000 * strtol(cfg->raw[CFG_CLUSTER_SYNC_SECONDS], NULL, 10);
     return true;
 }
 

@@ -77,6 +77,9 @@ typedef enum ConfigKey {
     CFG_ALERT_HISTORY_DAYS,
     CFG_ALERT_REPEAT_MINUTES,
     CFG_ALERT_RETRY_MS,
+    CFG_INSTANCE_ID,
+    CFG_CLUSTER_LEASE_MS,
+    CFG_CLUSTER_SYNC_SECONDS,
     CFG_COUNT
 } ConfigKey;
 
@@ -137,6 +140,8 @@ typedef struct Config {
     double alert_history_days;
     double alert_repeat_seconds;
     long alert_retry_ms;
+    long cluster_lease_ms;
+    long cluster_sync_ms;
 } Config;
 
 /* looks up one variable; returns NULL when unset */

@@ -41,10 +41,17 @@ struct WsClient {
     WsClient *prev, *next;
 };
 
+static void msg_unref(WsMsg *m);
+
+/* topics that carry a state: a new subscriber gets the last event at once */
+static const char *const state_topics[] = {"topology", "metrics"};
+#define NSTATE (sizeof state_topics / sizeof state_topics[0])
+
 struct WsHub {
     const Auth *auth;
     WsClient *clients;
     size_t nclients;
+    WsMsg *latest[NSTATE];
 };
 
 static const char *const known_topics[] = {"heartbeat", "health", "topology", "metrics",
@@ -65,6 +72,9 @@ void wshub_free(WsHub *hub)
     /* clients are freed by their connections closing (LWS_CALLBACK_CLOSED) */
     for (WsClient *c = hub->clients; c; c = c->next)
         c->hub = NULL;
+    for (size_t i = 0; i < NSTATE; i++)
+        if (hub->latest[i])
+            msg_unref(hub->latest[i]);
     free(hub);
 }
 
@@ -170,9 +180,18 @@ static void send_error(WsClient *c, PgfError err, const char *hint, const char *
     send_json(c, doc);
 }
 
+static int state_index(const char *topic)
+{
+    for (size_t i = 0; i < NSTATE; i++)
+        if (strcmp(state_topics[i], topic) == 0)
+            return (int)i;
+    return -1;
+}
+
 void wshub_publish(WsHub *hub, const char *topic, json_t *data)
 {
-    if (!hub || wshub_subscriber_count(hub, topic) == 0) {
+    int state = hub ? state_index(topic) : -1;
+    if (!hub || (state < 0 && wshub_subscriber_count(hub, topic) == 0)) {
         json_decref(data);
         return;
     }
@@ -188,6 +207,12 @@ void wshub_publish(WsHub *hub, const char *topic, json_t *data)
     for (WsClient *c = hub->clients; c; c = c->next)
         if (subscribed(c, topic))
             enqueue(c, m);
+    if (state >= 0) {
+        if (hub->latest[state])
+            msg_unref(hub->latest[state]);
+        hub->latest[state] = m; /* kept: the reference taken above */
+        return;
+    }
     msg_unref(m);
 }
 
@@ -265,15 +290,20 @@ static void handle_subscribe(WsClient *c, const json_t *msg, bool subscribe)
             return;
         }
     }
+    json_t *fresh = json_array(); /* state topics newly subscribed */
     json_array_foreach(topics, i, t)
     {
         const char *name = json_string_value(t);
         if (subscribe && !subscribed(c, name)) {
             if (c->ntopics == WSHUB_MAX_TOPICS) {
                 send_error(c, PGF_ERR_VALIDATION, NULL, "too many topics for one connection");
+                json_decref(fresh);
                 return;
             }
             c->topics[c->ntopics++] = xstrdup(name);
+            int st = state_index(name);
+            if (st >= 0 && c->hub && c->hub->latest[st])
+                json_array_append_new(fresh, json_integer(st));
         } else if (!subscribe) {
             for (size_t k = 0; k < c->ntopics; k++) {
                 if (strcmp(c->topics[k], name) == 0) {
@@ -289,6 +319,9 @@ static void handle_subscribe(WsClient *c, const json_t *msg, bool subscribe)
         json_array_append_new(now, json_string(c->topics[k]));
     send_json(c, json_pack("{s:s, s:o}", "type", subscribe ? "subscribed" : "unsubscribed",
                            "topics", now));
+    /* the state as it is now, after the confirmation (a client that reconnected is current) */
+    json_array_foreach(fresh, i, t) enqueue(c, c->hub->latest[json_integer_value(t)]);
+    json_decref(fresh);
 }
 
 static void handle_message(WsClient *c, const char *data, size_t len)

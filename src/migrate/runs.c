@@ -27,7 +27,7 @@ typedef struct Run {
 struct Runs {
     RunsDeps deps;
     Run *runs; /* in progress in this daemon */
-    bool marked, closing;
+    bool sweeping, closing;
     int refs;
 };
 
@@ -369,6 +369,7 @@ static void start_record(Run *r, const json_t *ids)
     m->continue_on_error = r->o.continue_on_error;
     m->non_transactional = r->o.non_transactional;
     m->applied_by = xstrdup(r->applied_by);
+    m->owner = r->svc->deps.instance ? xstrdup(r->svc->deps.instance) : NULL;
     /* the script, for the history (kept when it is text a record may hold) */
     if (validate_string_rule(r->sql, STR_TEXT))
         m->sql = xstrdup(r->sql);
@@ -525,22 +526,68 @@ void runs_get(Runs *svc, const char *id, DoneCb cb, void *ud)
         got(q, PGF_ERR_STORE_DOWN, "the state store is not available", NULL, 0);
 }
 
-void runs_cancel(Runs *svc, const char *id, DoneCb cb, void *ud)
+typedef struct Cancel {
+    Runs *svc;
+    char *id;
+    DoneCb cb;
+    void *ud;
+} Cancel;
+
+static bool owner_alive(const Runs *svc, const char *owner);
+
+/* not running here: running on a live instance -> it is asked to cancel (scale-out) */
+static void cancel_read(void *ud, PgfError err, const char *errmsg, const char *value, size_t len)
+{
+    (void)errmsg;
+    Cancel *c = ud;
+    json_t *j = err == PGF_OK && value ? jsonutil_parse(value, len, NULL, 0) : NULL;
+    const char *status = jsonutil_str(j, "status"), *owner = jsonutil_str(j, "owner");
+    if (status && !strcmp(status, "running") && owner_alive(c->svc, owner) &&
+        c->svc->deps.forward_cancel) {
+        c->svc->deps.forward_cancel(c->svc->deps.alive_ud, c->id);
+        c->cb(c->ud,
+              json_pack("{s:s, s:s, s:s}", "execution_id", c->id, "status", "cancelling", "owner",
+                        owner),
+              NULL);
+    } else {
+        Failure f = {0};
+        failure_set(&f, PGF_ERR_CONFLICT, NULL,
+                    "only a run in progress can be cancelled; see GET /api/migrations/{id}",
+                    "migration '%s' is not running", c->id);
+        failure_report(&f, c->cb, c->ud);
+    }
+    json_decref(j);
+    free(c->id);
+    svc_unref(c->svc);
+    free(c);
+}
+
+bool runs_cancel_here(Runs *svc, const char *id)
 {
     for (Run *r = svc->runs; r; r = r->next) {
         if (!r->rec.id || strcmp(r->rec.id, id) != 0)
             continue;
         if (r->m)
             migrate_cancel(r->m);
-        cb(ud, json_pack("{s:s, s:s}", "execution_id", r->rec.id, "status", "cancelling"), NULL);
+        return true;
+    }
+    return false;
+}
+
+void runs_cancel(Runs *svc, const char *id, DoneCb cb, void *ud)
+{
+    if (runs_cancel_here(svc, id)) {
+        cb(ud, json_pack("{s:s, s:s}", "execution_id", id, "status", "cancelling"), NULL);
         return;
     }
-    Failure f = {0};
-    failure_set(&f, PGF_ERR_CONFLICT, NULL,
-                "only a run in progress in this server can be cancelled; see GET "
-                "/api/migrations/{id}",
-                "migration '%s' is not running here", id);
-    failure_report(&f, cb, ud);
+    Cancel *c = xcalloc(1, sizeof *c);
+    c->svc = svc;
+    c->id = xstrdup(id);
+    c->cb = cb;
+    c->ud = ud;
+    svc->refs++;
+    if (store_hget(svc->deps.store, KEY_MIGRATIONS, id, cancel_read, c) != PGF_OK)
+        cancel_read(c, PGF_ERR_STORE_DOWN, NULL, NULL, 0);
 }
 
 /* ---- start-up ---- */
@@ -553,6 +600,14 @@ static bool mine(const Runs *svc, const char *id)
     return false;
 }
 
+/* another live instance runs it (its own id is this one's from before a restart) */
+static bool owner_alive(const Runs *svc, const char *owner)
+{
+    if (!owner || !svc->deps.instance || !strcmp(owner, svc->deps.instance))
+        return false;
+    return svc->deps.alive && svc->deps.alive(svc->deps.alive_ud, owner);
+}
+
 /* a run left running by a dead daemon: interrupted, its unfinished targets unknown */
 static void mark_interrupted(Runs *svc, const char *id, const char *text, size_t len)
 {
@@ -561,7 +616,8 @@ static void mark_interrupted(Runs *svc, const char *id, const char *text, size_t
     MigrationExecution m = {0};
     Validation v;
     validation_init(&v);
-    if (j && migration_from_json(&m, j, &v) && m.status == MIG_RUNNING && !mine(svc, id)) {
+    if (j && migration_from_json(&m, j, &v) && m.status == MIG_RUNNING && !mine(svc, id) &&
+        !owner_alive(svc, m.owner)) {
         m.status = MIG_INTERRUPTED;
         free(m.error);
         m.error = xstrdup("the pgfleet server running it stopped before it finished; each "
@@ -571,7 +627,8 @@ static void mark_interrupted(Runs *svc, const char *id, const char *text, size_t
             if (m.targets[k].status == TGT_RUNNING || m.targets[k].status == TGT_PENDING)
                 m.targets[k].status = TGT_UNKNOWN;
         save_record(svc, &m);
-        log_warn("migration %s was interrupted (its server stopped mid-run)", id);
+        log_warn("migration %s was interrupted (its server%s%s stopped mid-run)", id,
+                 m.owner ? " " : "", m.owner ? m.owner : "");
     } else if (!j || !validation_ok(&v)) {
         char first[256];
         log_warn("skipping the stored migration %s: %s", id,
@@ -585,22 +642,21 @@ static void recovered(void *ud, PgfError err, const char *errmsg, size_t n,
                       const char *const *fields, const char *const *values, const size_t *lens)
 {
     Runs *svc = ud;
-    if (err != PGF_OK) {
-        log_warn("could not read migrations at start: %s", errmsg);
-        svc->marked = false;
-    }
+    svc->sweeping = false;
+    if (err != PGF_OK)
+        log_warn("could not read the migrations to find interrupted ones: %s", errmsg);
     for (size_t i = 0; i < n && !svc->closing; i++)
         mark_interrupted(svc, fields[i], values[i], lens[i]);
     svc_unref(svc);
 }
 
-void runs_store_ready(Runs *svc)
+void runs_sweep(Runs *svc)
 {
-    if (svc->marked || svc->closing)
+    if (svc->sweeping || svc->closing)
         return;
     svc->refs++;
     if (store_hgetall(svc->deps.store, KEY_MIGRATIONS, recovered, svc) == PGF_OK)
-        svc->marked = true;
+        svc->sweeping = true;
     else
         svc_unref(svc);
 }

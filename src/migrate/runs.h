@@ -35,13 +35,23 @@ typedef struct RunsDeps {
     Store *store;
     const Registry *registry;
     Publisher pub;
+    /* scale-out: this instance's id (a run's owner) and whether another one is alive */
+    const char *instance;
+    bool (*alive)(void *ud, const char *instance);
+    /* asks the other instances to cancel a run (the one running it does) */
+    void (*forward_cancel)(void *ud, const char *execution_id);
+    void *alive_ud; /* for both */
 } RunsDeps;
 
 Runs *runs_new(const RunsDeps *deps);
 /* runs in progress are cancelled (their targets roll back) and finish unrecorded */
 void runs_free(Runs *r);
-/* marks runs a dead daemon left running as interrupted (once) */
-void runs_store_ready(Runs *r);
+/*
+ * Marks runs left running by an instance that is gone (or by this one before
+ * a restart) as interrupted: at start-up, and on the leader whenever an
+ * owner may have died.
+ */
+void runs_sweep(Runs *r);
 /* resolves prepared transactions of interrupted atomic runs on every database */
 void runs_recover_prepared(Runs *r);
 
@@ -50,7 +60,12 @@ void runs_execute(Runs *r, const json_t *body, const char *applied_by, DoneCb cb
 /* newest first: {"count","migrations":[...]} */
 void runs_list(Runs *r, DoneCb cb, void *ud);
 void runs_get(Runs *r, const char *id, DoneCb cb, void *ud);
-/* {"execution_id","status":"cancelling"}; 409 when it does not run here */
+/*
+ * {"execution_id","status":"cancelling"}; a run of another live instance is
+ * forwarded to it ("owner" says which); 409 when it is not running.
+ */
 void runs_cancel(Runs *r, const char *id, DoneCb cb, void *ud);
+/* cancels the run when it runs here; false when it does not */
+bool runs_cancel_here(Runs *r, const char *id);
 
 #endif

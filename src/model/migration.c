@@ -15,13 +15,25 @@ const char *const target_status_names[] = {"pending",  "running", "committed",
                                            "prepared", "failed",  "rolled_back",
                                            "skipped",  "unknown", NULL};
 
-static const char *const migration_fields[] = {
-    "schema_version",    "execution_id", "name",
-    "checksum",          "targets",      "status",
-    "dry_run",           "atomic",       "continue_on_error",
-    "non_transactional", "plan",         "recovered",
-    "applied_by",        "sql",          "started_at",
-    "finished_at",       "error",        NULL};
+static const char *const migration_fields[] = {"schema_version",
+                                               "execution_id",
+                                               "name",
+                                               "checksum",
+                                               "targets",
+                                               "status",
+                                               "dry_run",
+                                               "atomic",
+                                               "continue_on_error",
+                                               "non_transactional",
+                                               "plan",
+                                               "recovered",
+                                               "applied_by",
+                                               "sql",
+                                               "started_at",
+                                               "finished_at",
+                                               "error",
+                                               "owner",
+                                               NULL};
 static const char *const target_fields[] = {
     "target", "status", "statements_done", "statements_total", "duration_ms", "error",
     "note",   NULL};
@@ -122,6 +134,7 @@ bool migration_from_json(MigrationExecution *m, const json_t *obj, Validation *v
     else if (json_array_size(rec))
         m->recovered = json_deep_copy(rec);
     v_string(v, obj, NULL, "applied_by", false, STR_ANY, 1, 200, &m->applied_by);
+    v_string(v, obj, NULL, "owner", false, STR_ANY, 1, 100, &m->owner);
     v_string(v, obj, NULL, "sql", false, STR_TEXT, 0, MIGRATION_MAX_SQL, &m->sql);
     v_string(v, obj, NULL, "started_at", false, STR_TIMESTAMP, 1, 40, &m->started_at);
     v_string(v, obj, NULL, "finished_at", false, STR_TIMESTAMP, 1, 40, &m->finished_at);
@@ -159,6 +172,8 @@ json_t *migration_to_json(const MigrationExecution *m)
         json_object_set_new(o, "recovered", json_deep_copy(m->recovered));
     json_object_set_new(o, "targets", targets);
     json_object_set_new(o, "applied_by", jsonutil_string_or_null(m->applied_by));
+    if (m->owner)
+        json_object_set_new(o, "owner", json_string(m->owner));
     if (m->sql)
         json_object_set_new(o, "sql", json_string(m->sql));
     json_object_set_new(o, "started_at", jsonutil_string_or_null(m->started_at));
@@ -181,6 +196,7 @@ void migration_free(MigrationExecution *m)
     json_decref(m->plan);
     json_decref(m->recovered);
     free(m->applied_by);
+    free(m->owner);
     free(m->sql);
     free(m->started_at);
     free(m->finished_at);

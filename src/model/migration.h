@@ -62,6 +62,7 @@ typedef struct MigrationExecution {
     json_t *plan;      /* notes made before running: array of strings, optional */
     json_t *recovered; /* prepared transactions of earlier runs resolved first, optional */
     char *applied_by;  /* optional */
+    char *owner;       /* the instance running it (scale-out), optional */
     char *sql;         /* the script that ran (optional: absent in older records) */
     char *started_at;  /* optional */
     char *finished_at; /* optional */

@@ -34,6 +34,7 @@ static const char *const stream_fields[] = {"schema_version",
                                             "sync",
                                             "checks",
                                             "created_by",
+                                            "owner",
                                             "created_at",
                                             "updated_at",
                                             NULL};
@@ -134,6 +135,7 @@ bool stream_from_json(ReplicationStream *s, const json_t *obj, Validation *v)
     s->sync = opaque(v, obj, "sync", JSON_OBJECT);
     s->checks = opaque(v, obj, "checks", JSON_ARRAY);
     v_string(v, obj, NULL, "created_by", false, STR_ANY, 1, 200, &s->created_by);
+    v_string(v, obj, NULL, "owner", false, STR_ANY, 1, 100, &s->owner);
     timestamp_or_now(v, obj, "created_at", &s->created_at);
     timestamp_or_now(v, obj, "updated_at", &s->updated_at);
     return validation_ok(v);
@@ -169,6 +171,8 @@ json_t *stream_to_json(const ReplicationStream *s)
     if (s->checks)
         json_object_set_new(o, "checks", json_deep_copy(s->checks));
     json_object_set_new(o, "created_by", jsonutil_string_or_null(s->created_by));
+    if (s->owner)
+        json_object_set_new(o, "owner", json_string(s->owner));
     json_object_set_new(o, "created_at", json_string(s->created_at));
     json_object_set_new(o, "updated_at", json_string(s->updated_at));
     return o;
@@ -187,6 +191,7 @@ void stream_free(ReplicationStream *s)
     json_decref(s->sync);
     json_decref(s->checks);
     free(s->created_by);
+    free(s->owner);
     free(s->created_at);
     free(s->updated_at);
     memset(s, 0, sizeof *s);
@@ -211,6 +216,7 @@ void stream_copy(ReplicationStream *dst, const ReplicationStream *src)
     dst->sync = src->sync ? json_deep_copy(src->sync) : NULL;
     dst->checks = src->checks ? json_deep_copy(src->checks) : NULL;
     dst->created_by = dup_or_null(src->created_by);
+    dst->owner = dup_or_null(src->owner);
     dst->created_at = dup_or_null(src->created_at);
     dst->updated_at = dup_or_null(src->updated_at);
 }

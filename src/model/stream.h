@@ -83,6 +83,7 @@ typedef struct ReplicationStream {
     json_t *sync;     /* initial copy: {"tables","ready","detail":[...]}, optional */
     json_t *checks;   /* the pre-flight checks of the create, optional */
     char *created_by; /* who created it, optional */
+    char *owner;      /* the instance running its create or drop (scale-out), optional */
     char *created_at;
     char *updated_at;
 } ReplicationStream;

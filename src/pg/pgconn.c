@@ -29,6 +29,14 @@ typedef struct Poll {
     PgConn *c;
 } Poll;
 
+/* pgconn_set_instance_name: what every session of this process is called */
+static char instance_appname[64];
+
+void pgconn_set_instance_name(const char *name)
+{
+    snprintf(instance_appname, sizeof instance_appname, "%s", name ? name : "");
+}
+
 struct PgConn {
     uv_loop_t *loop;
     PGconn *pg;
@@ -353,7 +361,9 @@ static void start_libpq(PgConn *c, const char *hostaddr)
         {"password", c->password},
         {"sslmode", c->sslmode ? c->sslmode : "prefer"},
         {"sslrootcert", c->sslrootcert},
-        {"application_name", c->appname ? c->appname : "pgfleet"},
+        {"application_name", instance_appname[0] ? instance_appname
+                             : c->appname        ? c->appname
+                                                 : "pgfleet"},
         {"gssencmode", "disable"},
         {"options", timeout_opt},
         {"client_encoding", "UTF8"},

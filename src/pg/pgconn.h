@@ -82,6 +82,12 @@ void pgconn_close(PgConn *c);
 
 bool pgconn_busy(const PgConn *c);
 bool pgconn_ok(const PgConn *c);
+/*
+ * A daemon among several names every session it opens after itself
+ * ("pgfleet:<instance id>", at most 63 bytes), whatever the caller asked, so
+ * pg_stat_activity shows which instance holds what. NULL: callers' names.
+ */
+void pgconn_set_instance_name(const char *name);
 PGconn *pgconn_raw(PgConn *c);
 /* "host:port" as reached */
 const char *pgconn_target(const PgConn *c);

@@ -41,6 +41,7 @@ struct PgPool {
     Req *head, *tail;
     int nqueued;
     bool closing;
+    bool draining;     /* pgpool_close_idle: busy connections close when their work ends */
     int pending_slots; /* slots whose idle timers are still closing */
 };
 
@@ -125,6 +126,15 @@ static void idle_cb(uv_timer_t *t)
     pgconn_close(c);
 }
 
+void pgpool_close_idle(PgPool *p)
+{
+    p->draining = true;
+    for (Slot *s = p->slots, *next; s; s = next) {
+        next = s->next;
+        idle_cb(&s->idle);
+    }
+}
+
 static void result_cb(void *ud, PgConn *c, PGresult *const *results, int n, const PgError *err)
 {
     Slot *s = ud;
@@ -135,8 +145,8 @@ static void result_cb(void *ud, PgConn *c, PGresult *const *results, int n, cons
     req_free(r);
     if (s->pool->closing)
         return; /* pgpool_free is closing this connection and removes the slot */
-    if (!pgconn_ok(c)) {
-        /* lost: drop the slot; queued work gets a new connection */
+    if (!pgconn_ok(c) || (s->pool->draining && !s->pool->head)) {
+        /* lost, or no longer wanted: drop the slot; queued work gets a new connection */
         s->conn = NULL;
         slot_remove(s);
         pgconn_close(c);
@@ -264,6 +274,7 @@ static void dispatch(PgPool *p)
 
 static void enqueue(PgPool *p, Req *r)
 {
+    p->draining = false;
     if (p->tail)
         p->tail->next = r;
     else

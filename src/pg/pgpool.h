@@ -35,6 +35,9 @@ void pgpool_query(PgPool *p, const char *sql, int nparams, const char *const *pa
                   void *ud);
 void pgpool_pipeline(PgPool *p, const char *const *sqls, int n, PgResultCb cb, void *ud);
 
+/* closes the connections that are idle now (busy ones close when idle for the timeout) */
+void pgpool_close_idle(PgPool *p);
+
 int pgpool_open(const PgPool *p); /* connections open or opening */
 int pgpool_queued(const PgPool *p);
 

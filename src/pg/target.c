@@ -22,6 +22,7 @@ struct PgTarget {
     uv_timer_t probe_timer;
     Backoff backoff;
     bool probing;
+    bool polling; /* health probes on (pgtarget_set_polling) */
     bool closing;
     int refs; /* probe in flight, timer open, password lookups */
 };
@@ -262,7 +263,7 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
         h = ms > (double)t->deps.degraded_ms ? HEALTH_DEGRADED : HEALTH_OK;
     }
     json_object_set_new(rep, "state", json_string(pg_health_name(h)));
-    if (!t->closing) {
+    if (!t->closing && t->polling) {
         json_decref(t->last);
         t->last = json_incref(rep);
         set_health(t, h);
@@ -271,7 +272,9 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
         p->cb(p->ud, rep);
     } else if (!t->closing) {
         t->probing = false;
-        if (h == HEALTH_UNREACHABLE)
+        if (!t->polling)
+            ; /* polling stopped while the probe ran */
+        else if (h == HEALTH_UNREACHABLE)
             schedule(t, backoff_next(&t->backoff));
         else {
             backoff_reset(&t->backoff);
@@ -336,8 +339,31 @@ PgTarget *pgtarget_new(const DatabaseConfig *db, const PgTargetDeps *deps)
     uv_timer_init(deps->loop, &t->probe_timer);
     t->probe_timer.data = t;
     t->refs++; /* the timer */
-    schedule(t, 0);
+    pgtarget_set_polling(t, !deps->no_polling);
     return t;
+}
+
+void pgtarget_set_polling(PgTarget *t, bool on)
+{
+    if (t->polling == on || t->closing)
+        return;
+    t->polling = on;
+    if (on) {
+        backoff_reset(&t->backoff);
+        /* spread over the interval: many targets turned on at once do not probe together */
+        schedule(t, t->last ? randombytes_uniform((uint32_t)t->deps.health_interval_ms + 1) : 0);
+        return;
+    }
+    uv_timer_stop(&t->probe_timer);
+    pgpool_close_idle(t->pool);
+    json_decref(t->last);
+    t->last = NULL;
+    t->health = HEALTH_UNKNOWN;
+}
+
+bool pgtarget_polling(const PgTarget *t)
+{
+    return t->polling;
 }
 
 static void timer_closed(uv_handle_t *h)

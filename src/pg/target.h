@@ -46,6 +46,7 @@ typedef struct PgTargetDeps {
     long connect_timeout_ms;
     long statement_timeout_ms;
     int pool_size;
+    bool no_polling; /* no health probes until pgtarget_set_polling(t, true) */
     PgHealthCb on_health;
     void *ud;
 } PgTargetDeps;
@@ -75,6 +76,13 @@ void pgtarget_params(const PgTarget *t, const char *application_name, PgConnPara
  * this runs.
  */
 void pgtarget_open(PgTarget *t, const char *application_name, PgConnectCb cb, void *ud);
+/*
+ * Health probes on or off (another instance polls this database). Off
+ * closes the idle connections at once and forgets the health, which is then
+ * unknown here; on probes soon (at once the first time).
+ */
+void pgtarget_set_polling(PgTarget *t, bool on);
+bool pgtarget_polling(const PgTarget *t);
 PgHealth pgtarget_health(const PgTarget *t);
 const char *pg_health_name(PgHealth h);
 /* {"state","checked_at","latency_ms","error":{...}|null,"server":{...}|null} (new reference) */

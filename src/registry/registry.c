@@ -12,6 +12,7 @@
 
 typedef struct Entry {
     PgTarget *t;
+    bool polled;          /* this instance polls it (registry_reconcile) */
     LogSource *file_logs; /* logs.file */
     LogSource *rds_logs;  /* logs.rds */
 } Entry;
@@ -21,6 +22,7 @@ struct Registry {
     CredPolicy *policy;
     Entry **v; /* registration order */
     size_t n, cap;
+    json_t *remote; /* id -> health as the instance that polls it saw it */
     bool loaded, loading, closing;
     int refs; /* the owner, and each operation waiting on Redis or AWS */
 };
@@ -30,6 +32,7 @@ static void unref(Registry *r)
     if (--r->refs > 0)
         return;
     credpolicy_free(r->policy);
+    json_decref(r->remote);
     free(r->v);
     free(r);
 }
@@ -61,7 +64,12 @@ static void on_health(void *ud, PgTarget *t, PgHealth old_state, PgHealth new_st
     publish(&r->deps.events, topic, data);
 }
 
-static PgTarget *start_target(Registry *r, const DatabaseConfig *db)
+static bool owns(const Registry *r, const char *id)
+{
+    return !r->deps.owns || r->deps.owns(r->deps.owns_ud, id);
+}
+
+static PgTarget *start_target(Registry *r, const DatabaseConfig *db, bool polled)
 {
     const Config *cfg = r->deps.cfg;
     PgTargetDeps deps = {.loop = r->deps.loop,
@@ -74,6 +82,7 @@ static PgTarget *start_target(Registry *r, const DatabaseConfig *db)
                          .connect_timeout_ms = cfg->pg_connect_timeout_ms,
                          .statement_timeout_ms = cfg->pg_statement_timeout_ms,
                          .pool_size = (int)cfg->pg_pool_size,
+                         .no_polling = !polled,
                          .on_health = on_health,
                          .ud = r};
     return pgtarget_new(db, &deps);
@@ -85,7 +94,7 @@ static void start_logs(Registry *r, Entry *e, const DatabaseConfig *db)
     logsource_free(e->file_logs);
     logsource_free(e->rds_logs);
     e->file_logs = e->rds_logs = NULL;
-    if (!r->deps.on_log_event)
+    if (!r->deps.on_log_event || !e->polled)
         return;
     char node[300];
     snprintf(node, sizeof node, "%s:%lld", db->host, db->port);
@@ -132,8 +141,56 @@ static void put(Registry *r, const DatabaseConfig *db)
         }
         r->v[r->n++] = e;
     }
-    e->t = start_target(r, db);
+    e->polled = owns(r, db->id);
+    e->t = start_target(r, db, e->polled);
     start_logs(r, e, db);
+}
+
+void registry_reconcile(Registry *r)
+{
+    for (size_t i = 0; r && !r->closing && i < r->n; i++) {
+        Entry *e = r->v[i];
+        bool want = owns(r, pgtarget_config(e->t)->id);
+        if (want == e->polled)
+            continue;
+        e->polled = want;
+        pgtarget_set_polling(e->t, want);
+        start_logs(r, e, pgtarget_config(e->t));
+    }
+}
+
+void registry_set_remote(Registry *r, json_t *health_by_id)
+{
+    json_decref(r->remote);
+    r->remote = health_by_id;
+}
+
+bool registry_polled(const Registry *r, const char *id)
+{
+    Entry *e = r && id ? find(r, id, NULL) : NULL;
+    return e && e->polled;
+}
+
+/* the health this instance knows: its own probes, else what the polling instance shared */
+static json_t *health_json(const Registry *r, const Entry *e)
+{
+    if (e->polled)
+        return pgtarget_health_json(e->t);
+    const json_t *h = json_object_get(r->remote, pgtarget_config(e->t)->id);
+    if (json_is_object(h))
+        return json_deep_copy(h);
+    return json_pack("{s:s, s:n, s:n, s:n, s:n}", "state", "unknown", "checked_at", "latency_ms",
+                     "error", "server");
+}
+
+const char *registry_health_state(const Registry *r, const PgTarget *t)
+{
+    const char *id = pgtarget_config(t)->id;
+    Entry *e = find(r, id, NULL);
+    if (!e || e->polled)
+        return pg_health_name(pgtarget_health(t));
+    const char *st = jsonutil_str(json_object_get(r->remote, id), "state");
+    return st ? st : "unknown";
 }
 
 static void drop(Registry *r, const char *id)
@@ -170,6 +227,40 @@ void registry_free(Registry *r)
 
 /* ---- loading ---- */
 
+/* one stored record into the live set when it differs from what runs; false when damaged */
+static bool apply_record(Registry *r, const char *id, const char *text, size_t len)
+{
+    char perr[128];
+    json_t *j = jsonutil_parse(text, len, perr, sizeof perr);
+    Validation v;
+    validation_init(&v);
+    DatabaseConfig db = {0};
+    bool ok = j && database_from_json(&db, j, &v) && strcmp(db.id, id) == 0;
+    if (ok) {
+        Entry *e = find(r, id, NULL);
+        json_t *cur = e ? database_to_json(pgtarget_config(e->t)) : NULL;
+        json_t *next = database_to_json(&db);
+        if (!cur || !json_equal(cur, next)) {
+            put(r, &db);
+            if (r->loaded)
+                log_info("database %s %s through another instance", id,
+                         e ? "changed" : "registered");
+        }
+        json_decref(cur);
+        json_decref(next);
+    } else {
+        char first[256];
+        log_warn("skipping stored database %s: %s", id,
+                 !j ? perr
+                 : db.id && strcmp(db.id, id) != 0
+                     ? "its id differs from its key"
+                     : validation_first_message(&v, first, sizeof first));
+    }
+    database_free(&db);
+    json_decref(j);
+    return ok;
+}
+
 static void loaded(void *ud, PgfError err, const char *errmsg, size_t n, const char *const *fields,
                    const char *const *values, const size_t *lens)
 {
@@ -185,23 +276,8 @@ static void loaded(void *ud, PgfError err, const char *errmsg, size_t n, const c
         return;
     }
     size_t ok = 0;
-    for (size_t i = 0; i < n; i++) {
-        char perr[128];
-        json_t *j = jsonutil_parse(values[i], lens[i], perr, sizeof perr);
-        Validation v;
-        validation_init(&v);
-        DatabaseConfig db = {0};
-        if (j && database_from_json(&db, j, &v)) {
-            put(r, &db);
-            ok++;
-        } else {
-            char first[256];
-            log_warn("skipping stored database %s: %s", fields[i],
-                     j ? validation_first_message(&v, first, sizeof first) : perr);
-        }
-        database_free(&db);
-        json_decref(j);
-    }
+    for (size_t i = 0; i < n; i++)
+        ok += apply_record(r, fields[i], values[i], lens[i]);
     r->loaded = true;
     log_info("database registry loaded: %zu databases", ok);
     if (r->deps.on_loaded)
@@ -217,6 +293,75 @@ void registry_store_ready(Registry *r)
         r->loading = true;
         r->refs++;
     }
+}
+
+/* ---- following changes made through other instances ---- */
+
+static void synced(void *ud, PgfError err, const char *errmsg, size_t n, const char *const *fields,
+                   const char *const *values, const size_t *lens)
+{
+    Registry *r = ud;
+    if (err == PGF_OK && !r->closing) {
+        for (size_t i = 0; i < n; i++)
+            apply_record(r, fields[i], values[i], lens[i]);
+        for (size_t i = r->n; i-- > 0;) {
+            const char *id = pgtarget_config(r->v[i]->t)->id;
+            bool stored = false;
+            for (size_t k = 0; k < n && !stored; k++)
+                stored = strcmp(fields[k], id) == 0;
+            if (!stored) {
+                log_info("database %s removed through another instance", id);
+                drop(r, id);
+            }
+        }
+    } else if (err != PGF_OK) {
+        log_debug("registry sync skipped: %s", errmsg ? errmsg : "");
+    }
+    unref(r);
+}
+
+void registry_sync(Registry *r)
+{
+    if (!r->loaded || r->closing)
+        return;
+    r->refs++;
+    if (store_hgetall(r->deps.store, KEY_DATABASES, synced, r) != PGF_OK)
+        unref(r);
+}
+
+typedef struct SyncOne {
+    Registry *r;
+    char *id;
+} SyncOne;
+
+static void synced_one(void *ud, PgfError err, const char *errmsg, const char *value, size_t len)
+{
+    (void)errmsg;
+    SyncOne *s = ud;
+    Registry *r = s->r;
+    if (err == PGF_OK && !r->closing) {
+        if (value) {
+            apply_record(r, s->id, value, len);
+        } else if (find(r, s->id, NULL)) {
+            log_info("database %s removed through another instance", s->id);
+            drop(r, s->id);
+        }
+    }
+    free(s->id);
+    free(s);
+    unref(r);
+}
+
+void registry_sync_one(Registry *r, const char *id)
+{
+    if (!r->loaded || r->closing)
+        return;
+    SyncOne *s = xmalloc(sizeof *s);
+    s->r = r;
+    s->id = xstrdup(id);
+    r->refs++;
+    if (store_hget(r->deps.store, KEY_DATABASES, id, synced_one, s) != PGF_OK)
+        synced_one(s, PGF_ERR_STORE_DOWN, NULL, NULL, 0);
 }
 
 bool registry_ready(Registry *r, Failure *f)
@@ -257,21 +402,35 @@ static const char *canonical_host(const char *h)
     return strcmp(h, "localhost") == 0 ? "127.0.0.1" : h;
 }
 
+static bool same_server(const DatabaseConfig *a, const DatabaseConfig *b)
+{
+    return a->port == b->port && strcmp(canonical_host(a->host), canonical_host(b->host)) == 0;
+}
+
+/*
+ * A server is followed through its database with the lowest id, the same one
+ * on every instance, by the instance that polls that database.
+ */
 size_t registry_servers(const Registry *r, PgTarget **out, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; r && i < r->n && n < max; i++) {
+    Entry **rep = xcalloc(r ? r->n + 1 : 1, sizeof *rep);
+    for (size_t i = 0; r && i < r->n; i++) {
         const DatabaseConfig *db = pgtarget_config(r->v[i]->t);
-        bool seen = false;
-        for (size_t k = 0; k < n && !seen; k++) {
-            const DatabaseConfig *o = pgtarget_config(out[k]);
-            seen = o->port == db->port &&
-                   strcmp(canonical_host(o->host), canonical_host(db->host)) == 0;
-        }
-        if (!seen)
-            out[n++] = r->v[i]->t;
+        size_t k = 0;
+        while (k < n && !same_server(pgtarget_config(rep[k]->t), db))
+            k++;
+        if (k == n)
+            rep[n++] = r->v[i];
+        else if (strcmp(db->id, pgtarget_config(rep[k]->t)->id) < 0)
+            rep[k] = r->v[i];
     }
-    return n;
+    size_t m = 0;
+    for (size_t k = 0; k < n && m < max; k++)
+        if (rep[k]->polled)
+            out[m++] = rep[k]->t;
+    free(rep);
+    return m;
 }
 
 json_t *registry_rds_map(const Registry *r)
@@ -288,10 +447,10 @@ json_t *registry_rds_map(const Registry *r)
     return m;
 }
 
-static json_t *entry_json(const Entry *e)
+static json_t *entry_json(const Registry *r, const Entry *e)
 {
     json_t *o = database_to_json(pgtarget_config(e->t));
-    json_object_set_new(o, "health", pgtarget_health_json(e->t));
+    json_object_set_new(o, "health", health_json(r, e));
     if (e->file_logs || e->rds_logs) {
         json_t *logs = json_array();
         if (e->file_logs)
@@ -307,14 +466,14 @@ json_t *registry_list_json(const Registry *r)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < r->n; i++)
-        json_array_append_new(arr, entry_json(r->v[i]));
+        json_array_append_new(arr, entry_json(r, r->v[i]));
     return json_pack("{s:o, s:I}", "databases", arr, "count", (json_int_t)r->n);
 }
 
 json_t *registry_get_json(const Registry *r, const char *id)
 {
     Entry *e = id ? find(r, id, NULL) : NULL;
-    return e ? entry_json(e) : NULL;
+    return e ? entry_json(r, e) : NULL;
 }
 
 /* ---- writing ---- */
@@ -359,7 +518,9 @@ static void saved(void *ud, PgfError err, const char *errmsg)
     put(w->r, &w->db);
     log_info("database %s %s (%s:%lld/%s)", w->db.id, w->created ? "registered" : "updated",
              w->db.host, w->db.port, w->db.dbname);
-    write_end(w, entry_json(find(w->r, w->db.id, NULL)), NULL);
+    if (w->r->deps.on_changed)
+        w->r->deps.on_changed(w->r->deps.changed_ud, w->db.id);
+    write_end(w, entry_json(w->r, find(w->r, w->db.id, NULL)), NULL);
 }
 
 static void save(Write *w)
@@ -598,6 +759,8 @@ static void deleted(void *ud, PgfError err, const char *errmsg)
     if (!d->r->closing)
         drop(d->r, d->id);
     log_info("database %s removed", d->id);
+    if (d->r->deps.on_changed && !d->r->closing)
+        d->r->deps.on_changed(d->r->deps.changed_ud, d->id);
     d->cb(d->ud, json_pack("{s:s}", "deleted", d->id), NULL);
     if (d->managed_secret && d->r->deps.aws && !d->r->closing) {
         secrets_delete(d->r->deps.aws, d->managed_secret, secret_deleted, d);

@@ -45,6 +45,12 @@ typedef struct RegistryDeps {
     void *log_ud;
     void (*on_loaded)(void *ud);
     void *loaded_ud;
+    /* scale-out: whether this instance polls a database (NULL: every one) */
+    bool (*owns)(void *ud, const char *database_id);
+    void *owns_ud;
+    /* a database was registered, changed or removed through this instance */
+    void (*on_changed)(void *ud, const char *database_id);
+    void *changed_ud;
 } RegistryDeps;
 
 Registry *registry_new(const RegistryDeps *deps);
@@ -56,12 +62,31 @@ void registry_store_ready(Registry *r);
 /* false (with f filled: 503 and why) while the set is not loaded */
 bool registry_ready(Registry *r, Failure *f) __attribute__((warn_unused_result));
 
+/*
+ * Scale-out. Only the databases deps.owns accepts are polled here (health
+ * probes, log sources, collection of their server); registry_reconcile
+ * applies a change of ownership. The health of the others is what the
+ * polling instance shared (registry_set_remote: id -> health, stolen).
+ * registry_sync compares the live set with Redis (changes made through
+ * another instance); registry_sync_one does it for one id.
+ */
+void registry_reconcile(Registry *r);
+void registry_set_remote(Registry *r, json_t *health_by_id);
+bool registry_polled(const Registry *r, const char *id);
+/* "ok", "degraded", "unreachable" or "unknown", wherever it was probed */
+const char *registry_health_state(const Registry *r, const PgTarget *t);
+void registry_sync(Registry *r);
+void registry_sync_one(Registry *r, const char *id);
+
 size_t registry_count(const Registry *r);
 /* the registered database's target, or NULL */
 PgTarget *registry_find(const Registry *r, const char *id);
 /* every target, in registration order; returns how many were put in out */
 size_t registry_targets(const Registry *r, PgTarget **out, size_t max);
-/* one target per server (host:port, localhost = 127.0.0.1); returns how many */
+/*
+ * One target per server (host:port, localhost = 127.0.0.1): its database with
+ * the lowest id, when this instance polls it; returns how many.
+ */
 size_t registry_servers(const Registry *r, PgTarget **out, size_t max);
 /* node id ("host:port") -> aws.rds_instance_id of every database that names one (new) */
 json_t *registry_rds_map(const Registry *r);

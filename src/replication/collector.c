@@ -21,6 +21,8 @@ struct Collector {
     void *servers_ud;
     CollectorCb cb;
     void *cb_ud;
+    CollectorLocalCb local_cb;
+    void *local_ud;
     uv_timer_t timer;
     bool running;
     bool closing;
@@ -119,24 +121,25 @@ static void schedule(Collector *c)
         uv_timer_start(&c->timer, timer_cb, c->interval_ms, 0);
 }
 
-static void cycle_done(Collector *c)
+static bool has_server(const json_t *snapshots, const char *id)
 {
     size_t i;
+    const json_t *s;
+    json_array_foreach(snapshots, i, s) if (id && jsonutil_str(s, "id") &&
+                                            strcmp(jsonutil_str(s, "id"), id) == 0) return true;
+    return false;
+}
+
+void collector_merge(Collector *c, json_t *others)
+{
+    json_t *all = c->last_snapshots ? json_copy(c->last_snapshots) : json_array();
+    size_t i;
     json_t *snap;
-    json_array_foreach(c->snapshots, i, snap)
-    {
-        json_t *inv = json_object_get(c->inventory, jsonutil_str(snap, "id"));
-        if (inv && json_is_true(json_object_get(snap, "reached")))
-            json_object_set(snap, "inventory", inv);
-    }
-    json_t *topo = topology_build(c->snapshots);
-    json_decref(c->last_snapshots);
-    c->last_snapshots = c->snapshots;
-    c->snapshots = NULL;
-    c->duration_ms = (double)(uv_hrtime() - c->started_ns) / 1e6;
-    jsonutil_now_rfc3339(c->collected_at, sizeof c->collected_at);
-    c->collected_epoch = time(NULL);
-    c->cycles++;
+    json_array_foreach(others, i, snap) if (!has_server(all, jsonutil_str(snap, "id")))
+        json_array_append(all, snap);
+    json_decref(others);
+    json_t *topo = topology_build(all);
+    json_decref(all);
     remember_lags(c, topo);
     json_t *shape = shape_of(topo);
     bool changed = !c->shape || !json_equal(shape, c->shape);
@@ -144,7 +147,6 @@ static void cycle_done(Collector *c)
     c->shape = shape;
     json_decref(c->topology);
     c->topology = topo;
-    c->running = false;
     if (changed)
         log_info("replication topology: %zu nodes, %zu edges, %zu slots",
                  json_array_size(json_object_get(topo, "nodes")),
@@ -155,6 +157,30 @@ static void cycle_done(Collector *c)
         c->cb(c->cb_ud, c->topology, metrics, changed);
         json_decref(metrics);
     }
+}
+
+static void cycle_done(Collector *c)
+{
+    size_t i;
+    json_t *snap;
+    json_array_foreach(c->snapshots, i, snap)
+    {
+        json_t *inv = json_object_get(c->inventory, jsonutil_str(snap, "id"));
+        if (inv && json_is_true(json_object_get(snap, "reached")))
+            json_object_set(snap, "inventory", inv);
+    }
+    json_decref(c->last_snapshots);
+    c->last_snapshots = c->snapshots;
+    c->snapshots = NULL;
+    c->duration_ms = (double)(uv_hrtime() - c->started_ns) / 1e6;
+    jsonutil_now_rfc3339(c->collected_at, sizeof c->collected_at);
+    c->collected_epoch = time(NULL);
+    c->cycles++;
+    c->running = false;
+    if (c->local_cb && !c->closing)
+        c->local_cb(c->local_ud, c->last_snapshots); /* it calls collector_merge */
+    else if (!c->closing)
+        collector_merge(c, NULL);
     schedule(c);
 }
 
@@ -394,6 +420,12 @@ char *collector_prometheus(const Collector *c)
 const json_t *collector_snapshots(const Collector *c)
 {
     return c->last_snapshots;
+}
+
+void collector_on_local(Collector *c, CollectorLocalCb cb, void *ud)
+{
+    c->local_cb = cb;
+    c->local_ud = ud;
 }
 
 void collector_set_inventory(Collector *c, const char *server_id, const json_t *inventory)

@@ -30,11 +30,22 @@ void collector_free(Collector *c);
 /* runs a cycle now (unless one is running) */
 void collector_kick(Collector *c);
 
+/*
+ * Scale-out: after each cycle the servers collected here (borrowed) go to
+ * cb, which shares them and calls collector_merge with what the other
+ * instances collected; the topology is built from both and the cycle's
+ * callback runs then. Without it a cycle merges nothing at once.
+ */
+typedef void (*CollectorLocalCb)(void *ud, const json_t *local);
+void collector_on_local(Collector *c, CollectorLocalCb cb, void *ud);
+/* builds the topology from the last cycle's servers and others (stolen, may be NULL) */
+void collector_merge(Collector *c, json_t *others);
+
 /* the last topology, or NULL before the first cycle */
 const json_t *collector_topology(const Collector *c);
 /* per-edge and per-slot metrics with the time they were collected (new reference) */
 json_t *collector_status(const Collector *c);
-/* the last cycle's discovery snapshots (borrowed), NULL before the first */
+/* the last cycle's discovery snapshots of the servers collected here (borrowed), NULL before */
 const json_t *collector_snapshots(const Collector *c);
 /* per-database details of a server ("host:port"), merged into every later cycle */
 void collector_set_inventory(Collector *c, const char *server_id, const json_t *inventory);

@@ -19,7 +19,8 @@ struct RdsWatch {
     char error[400];
     char described_at[32];
     bool busy, closing;
-    int refs; /* owner, timer, calls in flight */
+    bool active; /* this instance calls AWS (the leader); else it imports */
+    int refs;    /* owner, timer, calls in flight */
 };
 
 static void unref(RdsWatch *w)
@@ -66,7 +67,7 @@ static void clusters_described(void *ud, const json_t *clusters, const AwsResult
 static void tick(uv_timer_t *t)
 {
     RdsWatch *w = t->data;
-    if (w->busy)
+    if (w->busy || !w->active)
         return;
     json_t *map = registry_rds_map(w->registry);
     bool any = json_object_size(map) > 0;
@@ -84,6 +85,7 @@ RdsWatch *rdswatch_new(uv_loop_t *loop, AwsClient *aws, const Registry *registry
     RdsWatch *w = xcalloc(1, sizeof *w);
     w->aws = aws;
     w->registry = registry;
+    w->active = true;
     w->refs = 2; /* owner and timer */
     uv_timer_init(loop, &w->timer);
     w->timer.data = w;
@@ -116,4 +118,37 @@ void rdswatch_merge(const RdsWatch *w, json_t *topo)
     json_object_set_new(topo, "rds",
                         json_pack("{s:s, s:s?}", "described_at", w->described_at, "error",
                                   w->error[0] ? w->error : NULL));
+}
+
+void rdswatch_set_active(RdsWatch *w, bool active)
+{
+    if (!w || w->active == active)
+        return;
+    w->active = active;
+    if (active)
+        tick(&w->timer);
+}
+
+json_t *rdswatch_export(const RdsWatch *w)
+{
+    if (!w || !w->instances)
+        return NULL;
+    return json_pack("{s:O, s:O?, s:s, s:s}", "instances", w->instances, "clusters", w->clusters,
+                     "described_at", w->described_at, "error", w->error);
+}
+
+void rdswatch_import(RdsWatch *w, const json_t *shared)
+{
+    const json_t *inst = json_object_get(shared, "instances");
+    if (!w || w->active || !json_is_array(inst))
+        return;
+    json_decref(w->instances);
+    w->instances = json_deep_copy(inst);
+    json_decref(w->clusters);
+    const json_t *cl = json_object_get(shared, "clusters");
+    w->clusters = json_is_array(cl) ? json_deep_copy(cl) : NULL;
+    snprintf(w->described_at, sizeof w->described_at, "%s",
+             jsonutil_str(shared, "described_at") ? jsonutil_str(shared, "described_at") : "");
+    snprintf(w->error, sizeof w->error, "%s",
+             jsonutil_str(shared, "error") ? jsonutil_str(shared, "error") : "");
 }

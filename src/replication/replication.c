@@ -13,6 +13,7 @@ struct Replication {
     Collector *collector;
     RdsWatch *rds;
     Inventory *inventory;
+    bool leader;
 };
 
 static size_t servers(void *ud, PgTarget **out, size_t max)
@@ -28,23 +29,56 @@ static void collected(void *ud, const json_t *topology, const json_t *metrics, b
     if (shape_changed)
         publish(&r->deps.pub, "topology", json_incref(topo));
     publish(&r->deps.pub, "metrics", json_deep_copy(metrics));
-    history_record(r->deps.store, r->deps.cfg->collect_interval_seconds, metrics);
+    if (r->leader)
+        history_record(r->deps.store, r->deps.cfg->collect_interval_seconds, metrics);
     if (r->deps.on_collected)
         r->deps.on_collected(r->deps.collected_ud, topo, metrics);
     json_decref(topo);
+}
+
+static void local_collected(void *ud, const json_t *local)
+{
+    Replication *r = ud;
+    r->deps.share(r->deps.share_ud, r, local);
 }
 
 Replication *replication_new(const ReplicationDeps *deps)
 {
     Replication *r = xcalloc(1, sizeof *r);
     r->deps = *deps;
+    r->leader = true;
     const Config *cfg = deps->cfg;
     r->collector = collector_new(deps->loop, cfg->collect_interval_seconds * 1000, servers,
                                  (void *)(uintptr_t)deps->registry, collected, r);
     if (deps->aws)
         r->rds = rdswatch_new(deps->loop, deps->aws, deps->registry, cfg->rds_discovery_ms);
     r->inventory = inventory_new(deps->loop, deps->registry, r->collector, cfg->inventory_ms);
+    if (deps->share)
+        collector_on_local(r->collector, local_collected, r);
     return r;
+}
+
+void replication_set_leader(Replication *r, bool leader)
+{
+    r->leader = leader;
+    rdswatch_set_active(r->rds, leader);
+}
+
+void replication_kick(Replication *r)
+{
+    collector_kick(r->collector);
+}
+
+void replication_merge(Replication *r, json_t *others, const json_t *rds)
+{
+    if (rds)
+        rdswatch_import(r->rds, rds);
+    collector_merge(r->collector, others);
+}
+
+json_t *replication_rds_export(const Replication *r)
+{
+    return rdswatch_export(r->rds);
 }
 
 void replication_free(Replication *r)

@@ -26,6 +26,13 @@
 
 typedef struct Replication Replication;
 
+/*
+ * Scale-out: after each cycle the servers collected here (borrowed) are
+ * handed to share, which must call replication_merge with what the other
+ * instances collected, at once or later; the topology is published then.
+ */
+typedef void (*ReplicationShare)(void *ud, Replication *r, const json_t *local);
+
 typedef struct ReplicationDeps {
     uv_loop_t *loop;
     const Config *cfg;
@@ -37,10 +44,24 @@ typedef struct ReplicationDeps {
     /* after each collection, with the topology (RDS merged) and the metrics (borrowed) */
     void (*on_collected)(void *ud, const json_t *topology, const json_t *metrics);
     void *collected_ud;
+    ReplicationShare share; /* NULL: nothing to share, merge at once */
+    void *share_ud;
 } ReplicationDeps;
 
 Replication *replication_new(const ReplicationDeps *deps);
 void replication_free(Replication *r);
+
+/*
+ * The leader (the default) records the history and calls AWS for RDS; the
+ * others import the RDS answer the leader shared (replication_merge's rds).
+ */
+void replication_set_leader(Replication *r, bool leader);
+/* others (stolen, may be NULL): servers collected elsewhere; rds (borrowed, may be NULL) */
+void replication_merge(Replication *r, json_t *others, const json_t *rds);
+/* the RDS answer to share (new), NULL before one */
+json_t *replication_rds_export(const Replication *r);
+/* collects now (this instance's share changed) */
+void replication_kick(Replication *r);
 
 /* the topology with RDS merged in (new reference); NULL before the first collection */
 json_t *replication_topology(const Replication *r);

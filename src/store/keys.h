@@ -15,6 +15,14 @@
  *   replication:history        list, newest first: compact lag/WAL samples (an hour)
  *   replication:events         list, newest first: classified log events (the last 1000)
  *   modeltest:<kind>:<id>      GET /api/models/test round-trip records (TTL 60 s)
+ *   cluster:members            sorted set: instance id, scored by when it expires (ms)
+ *   cluster:info               hash: instance id -> its description (version, start, host)
+ *   cluster:fence              counter: the fencing tokens of the leases
+ *   cluster:leader             string "<instance>:<token>" with a PX lease time
+ *   cluster:shard:<n>          the same, per shard (n < 64)
+ *   cluster:snapshot:<n>       string: what shard n's holder collected (fenced write)
+ *   cluster:rds                string: the leader's last RDS answer (fenced write)
+ *   cluster:events             pub/sub channel: events of one instance for the others
  */
 #ifndef PGFLEET_KEYS_H
 #define PGFLEET_KEYS_H

@@ -48,6 +48,10 @@ struct Store {
     char last_error[256];
     void (*on_state)(void *ud, StoreState state);
     void *ud;
+    /* store_subscribe: the channel (prefixed) this connection listens to */
+    char *sub_channel;
+    StoreMessageCb on_message;
+    void *message_ud;
 };
 
 typedef enum OpKind {
@@ -146,6 +150,8 @@ static void store_schedule_retry(Store *st)
     uv_timer_start(&st->retry_timer, retry_cb, delay, 0);
 }
 
+static void subscribe_now(Store *st);
+
 static void on_ready(Store *st)
 {
     if (st->failures > 0)
@@ -156,6 +162,8 @@ static void on_ready(Store *st)
     st->failures = 0;
     st->last_error[0] = '\0';
     backoff_reset(&st->backoff);
+    if (st->sub_channel)
+        subscribe_now(st);
     set_state(st, STORE_READY);
 }
 
@@ -492,6 +500,7 @@ static void maybe_release(Store *st)
         redisFreeSSLContext(st->ssl);
     redisurl_free(&st->url);
     free(st->prefix);
+    free(st->sub_channel);
     free(st);
 }
 
@@ -517,6 +526,49 @@ void store_free(Store *st)
         redisAsyncFree(ac); /* pending callbacks run now with a NULL reply */
     }
     uv_close((uv_handle_t *)&st->retry_timer, timer_closed_cb);
+}
+
+/* ---- publish / subscribe ---- */
+
+/* every reply of a subscribed connection: confirmations and messages */
+static void message_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    (void)ac;
+    Store *st = privdata;
+    const redisReply *reply = r;
+    if (!reply || st->closing || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+        return; /* disconnected (the retry resubscribes), or a confirmation */
+    const redisReply *kind = reply->element[0], *payload = reply->element[2];
+    if (kind->type == REDIS_REPLY_STRING && kind->len == 7 &&
+        memcmp(kind->str, "message", 7) == 0 && payload->type == REDIS_REPLY_STRING)
+        st->on_message(st->message_ud, payload->str, payload->len);
+}
+
+static void subscribe_now(Store *st)
+{
+    if (redisAsyncCommand(st->ac, message_cb, st, "SUBSCRIBE %s", st->sub_channel) != REDIS_OK)
+        log_warn("could not subscribe to redis channel %s", st->sub_channel);
+}
+
+void store_subscribe(Store *st, const char *channel, StoreMessageCb cb, void *ud)
+{
+    free(st->sub_channel);
+    st->sub_channel = xasprintf("%s%s", st->prefix, channel);
+    st->on_message = cb;
+    st->message_ud = ud;
+    if (st->state == STORE_READY && st->ac)
+        subscribe_now(st);
+}
+
+void store_publish(Store *st, const char *channel, const char *payload, size_t len)
+{
+    char *key = store_key(st, channel);
+    const char *argv[] = {"PUBLISH", key, payload};
+    size_t lens[] = {7, strlen(key), len};
+    if (store_command(st, 3, argv, lens, NULL, NULL) != PGF_OK) {
+        /* Redis is down: the message is lost, a gap the readers already show */
+    }
+    free(key);
 }
 
 static char *full_key(const Store *st, const char *key, size_t *len)

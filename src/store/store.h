@@ -111,6 +111,18 @@ PgfError store_hget(Store *st, const char *key, const char *field, StoreValueCb 
 typedef void (*StoreJsonCb)(void *ud, PgfError err, const char *errmsg, const json_t *reply);
 PgfError store_command(Store *st, int argc, const char *const *argv, const size_t *lens,
                        StoreJsonCb cb, void *ud) __attribute__((warn_unused_result));
+/*
+ * Publish / subscribe. store_subscribe turns this store's connection into a
+ * listener of one channel (prefix + channel): a store used for it does
+ * nothing else. It subscribes again after every reconnect; messages sent
+ * while it was down are lost (pub/sub keeps none). cb gets each payload,
+ * valid during the call. store_publish sends one; while the store is down
+ * it is dropped.
+ */
+typedef void (*StoreMessageCb)(void *ud, const char *payload, size_t len);
+void store_subscribe(Store *st, const char *channel, StoreMessageCb cb, void *ud);
+void store_publish(Store *st, const char *channel, const char *payload, size_t len);
+
 /* prefix + key (new string) */
 char *store_key(const Store *st, const char *key);
 /*

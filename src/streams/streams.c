@@ -34,7 +34,7 @@ struct Streams {
     StreamsDeps deps;
     Running *running;
     FollowLink *follows;
-    bool recovered, closing;
+    bool recovering, closing;
     int refs; /* the owner, and each store read or write waited for */
 };
 
@@ -88,6 +88,10 @@ static void save(Streams *svc, const ReplicationStream *s,
                  void (*then)(void *ud, PgfError err, const char *errmsg), void *ud)
 {
     json_t *j = stream_to_json(s);
+    /* work in progress names the instance doing it: the leader resumes it if that one dies */
+    if (svc->deps.instance &&
+        (stream_state_in_progress(s->state) || s->state == STREAM_INITIALIZING))
+        json_object_set_new(j, "owner", json_string(svc->deps.instance));
     char *text = jsonutil_dumps(j);
     json_decref(j);
     Save *sv = xcalloc(1, sizeof *sv);
@@ -906,8 +910,33 @@ void streams_get(Streams *svc, const char *id, const json_t *topology, DoneCb cb
 
 /* ---- start-up recovery ---- */
 
+static bool following(const Streams *svc, const char *id)
+{
+    for (const FollowLink *l = svc->follows; l; l = l->next)
+        if (!strcmp(follow_stream_id(l->f), id))
+            return true;
+    return false;
+}
+
+/* in progress and nobody alive works on it: ours from before a restart, or a dead instance's */
+static bool orphaned(const Streams *svc, const ReplicationStream *s)
+{
+    if (!stream_state_in_progress(s->state) && s->state != STREAM_INITIALIZING)
+        return false;
+    if (running_find((Streams *)(uintptr_t)svc, s->id) || following(svc, s->id))
+        return false;
+    if (!s->owner || !svc->deps.instance || !strcmp(s->owner, svc->deps.instance))
+        return true;
+    return !svc->deps.alive || !svc->deps.alive(svc->deps.alive_ud, s->owner);
+}
+
 static void recover_one(Streams *svc, ReplicationStream *s)
 {
+    if (!orphaned(svc, s))
+        return;
+    if (s->owner && svc->deps.instance && strcmp(s->owner, svc->deps.instance) != 0)
+        log_warn("stream %s: instance %s stopped working on it; this one takes over", s->id,
+                 s->owner);
     if (s->state == STREAM_INITIALIZING) {
         log_info("stream %s: following its initial copy again", s->id);
         start_following(svc, s);
@@ -927,10 +956,9 @@ static void recover_read(void *ud, PgfError err, const char *errmsg, size_t n,
                          const char *const *fields, const char *const *values, const size_t *lens)
 {
     Streams *svc = ud;
-    if (err != PGF_OK) {
+    svc->recovering = false;
+    if (err != PGF_OK)
         log_warn("streams not recovered: could not read them: %s", errmsg);
-        svc->recovered = false;
-    }
     for (size_t i = 0; i < n && !svc->closing; i++) {
         ReplicationStream s;
         if (!record_parse(fields[i], values[i], lens[i], &s))
@@ -943,9 +971,9 @@ static void recover_read(void *ud, PgfError err, const char *errmsg, size_t n,
 
 void streams_recover(Streams *svc)
 {
-    if (svc->recovered || svc->closing)
+    if (svc->recovering || svc->closing)
         return;
-    svc->recovered = true;
+    svc->recovering = true;
     svc->refs++;
     if (store_hgetall(svc->deps.store, KEY_STREAMS, recover_read, svc) != PGF_OK)
         recover_read(svc, PGF_ERR_STORE_DOWN, "the state store is not available", 0, NULL, NULL,

@@ -10,9 +10,10 @@
  *              Sent again with the id of an interrupted create, it finishes it.
  *   actions    pause, resume, refresh, tables add/remove
  *   drop       runs the drop machine; answered when done, with notes
- *   recover    at start-up (once the registry is loaded): creates and drops
- *              left half-way resume from their recorded step, copies in
- *              progress are followed again
+ *   recover    at start-up (once the registry is loaded), and on the leader
+ *              whenever an owner may have died: creates and drops left
+ *              half-way by no live instance resume from their recorded step,
+ *              copies in progress are followed again
  *
  * Records live in Redis hash "streams" as ReplicationStream (model/stream.h);
  * one that does not validate is reported and skipped. The subscription's
@@ -43,12 +44,21 @@ typedef struct StreamsDeps {
     Store *store;
     const Registry *registry;
     Publisher pub;
+    /* scale-out: this instance's id (recorded as a record's owner while it works on it) and
+       whether another instance is alive; NULL: alone */
+    const char *instance;
+    bool (*alive)(void *ud, const char *instance);
+    void *alive_ud;
 } StreamsDeps;
 
 Streams *streams_new(const StreamsDeps *deps);
 /* operations in flight stop where they are (their records keep the step) */
 void streams_free(Streams *s);
-/* resumes interrupted creates and drops, follows copies in progress (once) */
+/*
+ * Resumes creates and drops no live instance works on from their recorded
+ * step, and follows their copies in progress: at start-up, and on the
+ * leader whenever asked (an owner may have died). Ones running here stay.
+ */
 void streams_recover(Streams *s);
 
 /* body is borrowed; by: who asks (recorded as created_by) */

@@ -271,7 +271,7 @@ def test_200_targets_on_one_loop_thread(daemon_factory, redis, moto, pg):
     elapsed = time.monotonic() - t0
     body = r.json()
     assert body["count"] == 200 and body["ok"] is True, [x for x in body["results"] if not x["ok"]][:2]
-    assert int(pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgfleet'")) >= 200
+    assert int(pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgfleet:%'")) >= 200
     status = open(f"/proc/{d.proc.pid}/status").read()
     rss_kb = int([l for l in status.splitlines() if l.startswith("VmRSS")][0].split()[1])
     threads = int([l for l in status.splitlines() if l.startswith("Threads")][0].split()[1])

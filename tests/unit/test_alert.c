@@ -289,6 +289,44 @@ static void test_lag_fires_after_for_and_resolves_after_quiet(void **state)
     rule_free(&r);
 }
 
+/* one database with this health, as evaluated at now */
+static size_t run_health(AlertEngine *e, const Rule *r, const char *health, double now,
+                         json_t **transitions)
+{
+    json_t *dbs = json_pack("[{s:s, s:s}]", "id", "orders", "health", health);
+    AlertSnapshot s = {.databases = dbs, .now = now, .collected_epoch = now};
+    json_decref(*transitions);
+    *transitions = json_array();
+    engine_evaluate(e, r, 1, &s, *transitions);
+    json_decref(dbs);
+    return json_array_size(*transitions);
+}
+
+/* a database nobody has probed yet (another instance took it over) neither fires nor resolves */
+static void test_unknown_health_holds(void **state)
+{
+    (void)state;
+    Rule r = rule_of("{\"name\": \"down\", \"kind\": \"database_down\", \"for\": \"10s\","
+                     " \"resolve_after\": \"5s\"}");
+    AlertEngine *e = engine_new();
+    json_t *t = NULL;
+    assert_int_equal(run_health(e, &r, "unknown", 100, &t), 0);
+    assert_string_equal(state_of(e), "inactive");
+    assert_int_equal(run_health(e, &r, "unreachable", 110, &t), 0);
+    assert_int_equal(run_health(e, &r, "unreachable", 120, &t), 1);
+    assert_string_equal(state_of(e), "firing");
+    assert_int_equal(run_health(e, &r, "unknown", 130, &t), 0); /* 10 s without a probe */
+    assert_int_equal(run_health(e, &r, "unknown", 140, &t), 0);
+    assert_string_equal(state_of(e), "firing");
+    assert_int_equal(run_health(e, &r, "ok", 142, &t), 0);
+    assert_int_equal(run_health(e, &r, "ok", 146, &t), 1); /* quiet 5 s since 140 */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "state")),
+                        "resolved");
+    json_decref(t);
+    engine_free(e);
+    rule_free(&r);
+}
+
 static void test_disabled_rule_resolves_and_restore(void **state)
 {
     (void)state;
@@ -501,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_labels_match),
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_lag_fires_after_for_and_resolves_after_quiet),
+        cmocka_unit_test(test_unknown_health_holds),
         cmocka_unit_test(test_disabled_rule_resolves_and_restore),
         cmocka_unit_test(test_slots),
         cmocka_unit_test(test_log_events_and_stale),
