@@ -35,3 +35,17 @@ bench_server() {
 
 # psql as postgres on the last server bench_server made
 bench_psql() { as_pg "$PGBIN/psql" -X -q -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres "$@"; }
+
+# bench_register HTTP_PORT API_KEY PG_PORT...: registers db_001.. db_$DBS of each server with
+# the daemon (ids p<port>_<n>, password from PGFLEET_DB_BENCH_PW)
+bench_register() {
+  local hport=$1 key=$2 p i
+  shift 2
+  for p in "$@"; do
+    for i in $(seq -w 1 "$DBS"); do
+      curl -fs -o /dev/null -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+        -d "{\"id\":\"p${p}_$i\",\"name\":\"db_$i on $p\",\"host\":\"127.0.0.1\",\"port\":$p,\"dbname\":\"db_$i\",\"user\":\"bench\",\"credentials\":{\"source\":\"env\",\"env\":\"PGFLEET_DB_BENCH_PW\"}}" \
+        "http://127.0.0.1:$hport/api/databases"
+    done
+  done
+}

@@ -104,14 +104,7 @@ wait_settled() {
 RESULTS=()
 start_instance
 echo "bench/cluster: registering $((DBS * 2)) databases..." >&2
-for s in "${SERVERS[@]}"; do
-  p=${s#*:}
-  for i in $(seq -w 1 "$DBS"); do
-    curl -fs -o /dev/null -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \
-      -d "{\"id\":\"p${p}_$i\",\"name\":\"db_$i on $p\",\"host\":\"127.0.0.1\",\"port\":$p,\"dbname\":\"db_$i\",\"user\":\"bench\",\"credentials\":{\"source\":\"env\",\"env\":\"PGFLEET_DB_BENCH_PW\"}}" \
-      "http://127.0.0.1:${HPORTS[0]}/api/databases"
-  done
-done
+bench_register "${HPORTS[0]}" "$KEY" "${SERVERS[@]#*:}"
 wait_settled 1 "$(( $(date +%s%N) / 1000000 ))" >/dev/null
 sleep 5
 RESULTS+=("$(measure)")

@@ -57,13 +57,7 @@ PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=bench-key-0123456789-abcdefghij PGFLEET_LISTEN=
   PGFLEET_LOG_LEVEL=warn AWS_EC2_METADATA_DISABLED=true "$BIN" serve 2>"$OUT/discover-daemon.log" &
 DPID=$!; PIDS+=($DPID)
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$HPORT/healthz" >/dev/null && break; sleep 0.1; done
-for p in "${PORTS[@]}"; do
-  for i in $(seq -w 1 "$DBS"); do
-    curl -fs -o /dev/null -H 'X-API-Key: bench-key-0123456789-abcdefghij' -H 'Content-Type: application/json' \
-      -d "{\"id\":\"p${p}_$i\",\"name\":\"db_$i on $p\",\"host\":\"127.0.0.1\",\"port\":$p,\"dbname\":\"db_$i\",\"user\":\"bench\",\"credentials\":{\"source\":\"env\",\"env\":\"PGFLEET_DB_BENCH_PW\"}}" \
-      "http://127.0.0.1:$HPORT/api/databases"
-  done
-done
+bench_register "$HPORT" bench-key-0123456789-abcdefghij "${PORTS[@]}"
 sleep 12 # connections opened, first probes and collections done
 ticks() { awk '{print $14 + $15}' "/proc/$DPID/stat"; }
 t0=$(ticks); sleep "$FOLLOW_SECONDS"; t1=$(ticks)

@@ -358,8 +358,9 @@ static void publish_heartbeat(App *a)
 {
     a->heartbeat_seq++;
     wshub_publish(a->hub, "heartbeat",
-                  json_pack("{s:I, s:f, s:s, s:I, s:I}", "seq", (json_int_t)a->heartbeat_seq,
-                            "uptime_seconds", api_uptime_seconds(&a->services), "store",
+                  json_pack("{s:s, s:I, s:f, s:s, s:I, s:I}", "instance", cluster_id(a->cluster),
+                            "seq", (json_int_t)a->heartbeat_seq, "uptime_seconds",
+                            api_uptime_seconds(&a->services), "store",
                             store_state_name(store_state(a->store)), "websocket_clients",
                             (json_int_t)wshub_client_count(a->hub), "requests_served",
                             (json_int_t)http_server_total_requests(a->http)));

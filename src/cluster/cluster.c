@@ -71,12 +71,11 @@ static const char BEAT[] =
     "return {leader, holder(lk), tokens, holders, live, redis.call('HMGET', ik, unpack(live))}\n";
 
 /* KEYS: the lease, the key to write. ARGV: the lease's expected value, the value, ttl ms */
-static const char FENCED_SET[] =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-    "  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
-    "  return 1\n"
-    "end\n"
-    "return 0\n";
+static const char FENCED_SET[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                 "  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
+                                 "  return 1\n"
+                                 "end\n"
+                                 "return 0\n";
 
 /* KEYS[1]: the prefix. ARGV: id, shards. Gone from the members, every lease let go. */
 static const char LEAVE[] =
@@ -175,7 +174,8 @@ bool cluster_alive(const Cluster *c, const char *instance_id)
 {
     size_t i;
     const json_t *m;
-    json_array_foreach(c->live, i, m) if (strcmp(json_string_value(m), instance_id) == 0) return true;
+    json_array_foreach(c->live, i,
+                       m) if (strcmp(json_string_value(m), instance_id) == 0) return true;
     return false;
 }
 
@@ -208,7 +208,8 @@ static void changed(Cluster *c, bool was_leader, size_t had)
     size_t held = cluster_shards_held(c);
     if (leader != was_leader)
         log_event(LOG_INFO, NULL, json_pack("{s:s, s:b}", "instance", c->id, "leader", leader),
-                  "cluster: this instance (%s) %s the leader", c->id, leader ? "is" : "is no longer");
+                  "cluster: this instance (%s) %s the leader", c->id,
+                  leader ? "is" : "is no longer");
     if (held != had)
         log_event(LOG_INFO, NULL,
                   json_pack("{s:s, s:I, s:I}", "instance", c->id, "shards", (json_int_t)held,
@@ -383,8 +384,8 @@ json_t *cluster_json(const Cluster *c)
         json_t *o = info ? json_deep_copy(info) : json_pack("{s:s}", "id", id);
         size_t shards = 0, k;
         const json_t *h;
-        json_array_foreach(c->holders, k, h) shards += json_is_string(h) &&
-                                                      strcmp(json_string_value(h), id) == 0;
+        json_array_foreach(c->holders, k, h) shards +=
+            json_is_string(h) && strcmp(json_string_value(h), id) == 0;
         json_object_set_new(o, "leader",
                             json_boolean(c->leader_holder && strcmp(c->leader_holder, id) == 0));
         json_object_set_new(o, "shards", json_integer((json_int_t)shards));
