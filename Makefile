@@ -33,6 +33,7 @@ bench: build
 	@bench/alerts/run.sh $(BUILD)
 	@bench/ui/run.sh $(BUILD)/pgfleet
 	@bench/cluster/run.sh $(BUILD)
+	@bench/fleet/run.sh $(BUILD)
 
 # the production image against a local environment of its own: smoke suite, non-root,
 # read-only, SIGTERM, restart, refusal without authentication (podman or docker)

@@ -5,6 +5,7 @@
  * (synchronous libpq). Prints how many databases it visited.
  *
  *   baseline CONNINFO...      (dbname is replaced for each database)
+ *   baseline --print-queries  the instance-level queries, for psql -f (bench/fleet's floor)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,11 @@
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--print-queries") == 0) {
+        for (int q = 0; q < discover_nqueries; q++)
+            printf("%s;\n", discover_queries[q]);
+        return 0;
+    }
     int visited = 0;
     for (int i = 1; i < argc; i++) {
         char list_ci[1024];

@@ -100,7 +100,10 @@ static const Route routes[] = {
       "Builds one of each model, validates it, stores it in Redis, reads it back and compares",
       NULL, "ModelTest", r_store, 0, NULL),
     R(HTTP_GET, "/api/databases", ROLE_VIEWER, api_databases_list, "databases",
-      "Every registered database with its health", NULL, "DatabaseList", r_db_read, 0, NULL),
+      "Registered databases with their health, from memory: all, or a page (limit, offset) of "
+      "those matching tag, name (part of id or name), server (host:port), health; and the "
+      "connections this instance holds",
+      NULL, "DatabaseList", r_hist, 0, NULL),
     R(HTTP_POST, "/api/databases", ROLE_ADMIN, api_databases_create, "databases",
       "Register a database (a password given here is kept in Secrets Manager, not in Redis)",
       "DatabaseConfig", "DatabaseWithHealth", r_db_write, 201, "database.create"),
@@ -294,4 +297,20 @@ void api_respond_validation(HttpRequest *req, const Validation *v)
     validation_to_failure(v, &f);
     api_respond_failure(req, &f);
     failure_clear(&f);
+}
+
+bool api_int_param(HttpRequest *req, const char *name, long min, long max, long *out)
+{
+    const char *buf = http_query_value(req, name);
+    if (!buf)
+        return true;
+    char *end;
+    long v = strtol(buf, &end, 10);
+    if (*end || !*buf || v < min || v > max) {
+        http_respond_error(req, PGF_ERR_VALIDATION, NULL,
+                           "%s: '%.40s' is not a number from %ld to %ld", name, buf, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
 }

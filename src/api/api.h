@@ -46,6 +46,9 @@ typedef struct Services {
 /* the route table (static; also the source of the OpenAPI document) */
 const Route *api_routes(size_t *count);
 
+/* a query parameter that must be an integer in [min, max] (absent: *out kept); false when
+   answered 422 */
+bool api_int_param(HttpRequest *req, const char *name, long min, long max, long *out);
 /* holds req and returns the ud of a service call whose callback is api_done */
 void *api_pending(HttpRequest *req, unsigned status);
 /* answers result (stolen) with the pending status, or the failure; releases req */

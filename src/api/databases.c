@@ -1,4 +1,6 @@
 /* databases: the database registry over HTTP (registry/registry.h does the work) */
+#include <string.h>
+
 #include "api/api.h"
 
 static bool loaded(HttpRequest *req, Services *s)
@@ -14,8 +16,24 @@ static bool loaded(HttpRequest *req, Services *s)
 void api_databases_list(HttpRequest *req, void *app)
 {
     Services *s = app;
-    if (loaded(req, s))
-        http_respond_json(req, 200, registry_list_json(s->registry));
+    RegistryQuery q = {.tag = http_query_value(req, "tag"),
+                       .name = http_query_value(req, "name"),
+                       .server = http_query_value(req, "server"),
+                       .health = http_query_value(req, "health")};
+    if (!api_int_param(req, "limit", 1, 10000, &q.limit) ||
+        !api_int_param(req, "offset", 0, 10000000, &q.offset))
+        return;
+    if (q.health && strcmp(q.health, "ok") && strcmp(q.health, "degraded") &&
+        strcmp(q.health, "unreachable") && strcmp(q.health, "unknown")) {
+        http_respond_error(req, PGF_ERR_VALIDATION, "use ok, degraded, unreachable or unknown",
+                           "health: unknown value '%.40s'", q.health);
+        return;
+    }
+    if (!loaded(req, s))
+        return;
+    json_t *list = registry_list_json(s->registry, &q);
+    json_object_set_new(list, "connections", registry_connections(s->registry));
+    http_respond_json(req, 200, list);
 }
 
 void api_databases_get(HttpRequest *req, void *app)

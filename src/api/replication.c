@@ -54,28 +54,11 @@ void api_metrics(HttpRequest *req, void *app)
     free(text);
 }
 
-/* a query parameter that must be an integer in [min, max]; false when answered 422 */
-static bool int_param(HttpRequest *req, const char *name, long min, long max, long *out)
-{
-    const char *buf = http_query_value(req, name);
-    if (!buf)
-        return true;
-    char *end;
-    long v = strtol(buf, &end, 10);
-    if (*end || !*buf || v < min || v > max) {
-        http_respond_error(req, PGF_ERR_VALIDATION, NULL,
-                           "%s: '%.40s' is not a number from %ld to %ld", name, buf, min, max);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 void api_replication_history(HttpRequest *req, void *app)
 {
     Services *s = app;
     long minutes = 60;
-    if (int_param(req, "minutes", 1, 60, &minutes))
+    if (api_int_param(req, "minutes", 1, 60, &minutes))
         replication_history(s->replication, minutes, api_done, api_pending(req, 200));
 }
 
@@ -86,7 +69,7 @@ void api_replication_events(HttpRequest *req, void *app)
                     .node = http_query_value(req, "node"),
                     .database_id = http_query_value(req, "database_id"),
                     .severity = http_query_value(req, "severity")};
-    if (!int_param(req, "limit", 1, EVENTLOG_KEEP, &q.limit))
+    if (!api_int_param(req, "limit", 1, EVENTLOG_KEEP, &q.limit))
         return;
     if (q.severity && strcmp(q.severity, "critical") && strcmp(q.severity, "warning") &&
         strcmp(q.severity, "info")) {

@@ -103,7 +103,14 @@ static Publisher shared(App *a)
 /* what every instance computes for itself (the merged topology and metrics) */
 static void local_publish(void *ud, const char *topic, json_t *data)
 {
-    deliver(ud, topic, data);
+    App *a = ud;
+    json_t *diff = json_object_get(data, "diff"), *full = json_object_get(data, "full");
+    if (!strcmp(topic, "metrics") && diff && full) { /* changes out, the whole kept */
+        wshub_publish_state(a->hub, topic, json_incref(diff), json_incref(full));
+        json_decref(data);
+        return;
+    }
+    deliver(a, topic, data);
 }
 
 static Publisher local(App *a)
@@ -200,6 +207,14 @@ static void share(void *ud, Replication *r, const json_t *local_servers)
     json_t *rds = cluster_is_leader(a->cluster) ? replication_rds_export(r) : NULL;
     long ttl_ms = 3 * a->cfg->collect_interval_seconds * 1000;
     share_cycle(a->cluster, a->registry, a->store, ttl_ms, local_servers, rds, shared_back, a);
+}
+
+/* what the others see of this instance in GET /api/cluster */
+static json_t *describe_instance(void *ud)
+{
+    App *a = ud;
+    return a->registry ? json_pack("{s:o}", "connections", registry_connections(a->registry))
+                       : NULL;
 }
 
 /* ---- the leader's duties: what must run once among the instances ---- */
@@ -528,6 +543,7 @@ static PgfError start_cluster(App *a)
                       .cfg = a->cfg,
                       .store = a->store,
                       .on_change = on_cluster_change,
+                      .describe = describe_instance,
                       .ud = a};
     a->cluster = cluster_new(&cd, err, sizeof err);
     if (!a->cluster) {

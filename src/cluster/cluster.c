@@ -306,6 +306,10 @@ static void beat(Cluster *c)
     json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "id", c->id, "version",
                              PGFLEET_VERSION, "started_at", c->started_at, "host", c->host,
                              "listen", config_get(c->deps.cfg, CFG_LISTEN), "pid", (int)getpid());
+    json_t *more = c->deps.describe ? c->deps.describe(c->deps.ud) : NULL;
+    if (json_is_object(more))
+        json_object_update_missing(info, more);
+    json_decref(more);
     char *text = json_dumps(info, JSON_COMPACT);
     json_decref(info);
     char ttl[24], n[8];

@@ -47,6 +47,8 @@ typedef struct ClusterDeps {
     Store *store;
     /* leadership or held shards changed (also when they lapse with Redis down) */
     void (*on_change)(void *ud);
+    /* more of this instance's description for the others (a new object, may be NULL) */
+    json_t *(*describe)(void *ud);
     void *ud;
 } ClusterDeps;
 

@@ -11,6 +11,7 @@
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"json", "text", NULL};
+static const char *const health_connections[] = {"database", "server", NULL};
 
 static const ConfigDef config_defs[CFG_COUNT] = {
     [CFG_LISTEN] = {.name = "listen",
@@ -457,6 +458,16 @@ static const ConfigDef config_defs[CFG_COUNT] = {
                                   .description = "the registered databases are compared with "
                                                  "Redis this often (changes made through another "
                                                  "instance arrive at once as messages)"},
+    [CFG_HEALTH_CONNECTIONS] = {.name = "health_connections",
+                                .env = "PGFLEET_HEALTH_CONNECTIONS",
+                                .type = CFGT_ENUM,
+                                .default_value = "database",
+                                .choices = health_connections,
+                                .description = "database: each database is probed on a connection "
+                                               "of its own (its credentials checked too); server: "
+                                               "one connection per server probes all its "
+                                               "databases (that they exist and accept "
+                                               "connections)"},
 };
 
 const ConfigDef *config_def(ConfigKey key)
@@ -668,6 +679,7 @@ bool config_load(Config *cfg, ConfigGetenv getenv_fn, void *ud, char *err, size_
     cfg->alert_retry_ms = strtol(cfg->raw[CFG_ALERT_RETRY_MS], NULL, 10);
     cfg->cluster_lease_ms = strtol(cfg->raw[CFG_CLUSTER_LEASE_MS], NULL, 10);
     cfg->cluster_sync_ms = 1000 * strtol(cfg->raw[CFG_CLUSTER_SYNC_SECONDS], NULL, 10);
+    cfg->health_per_server = strcasecmp(cfg->raw[CFG_HEALTH_CONNECTIONS], "server") == 0;
     return true;
 }
 

@@ -80,6 +80,7 @@ typedef enum ConfigKey {
     CFG_INSTANCE_ID,
     CFG_CLUSTER_LEASE_MS,
     CFG_CLUSTER_SYNC_SECONDS,
+    CFG_HEALTH_CONNECTIONS,
     CFG_COUNT
 } ConfigKey;
 
@@ -142,6 +143,7 @@ typedef struct Config {
     long alert_retry_ms;
     long cluster_lease_ms;
     long cluster_sync_ms;
+    bool health_per_server; /* PGFLEET_HEALTH_CONNECTIONS=server */
 } Config;
 
 /* looks up one variable; returns NULL when unset */

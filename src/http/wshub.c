@@ -188,13 +188,9 @@ static int state_index(const char *topic)
     return -1;
 }
 
-void wshub_publish(WsHub *hub, const char *topic, json_t *data)
+/* {"type":"event",...} as a message with no holder yet (refs 0) */
+static WsMsg *event_msg(const char *topic, json_t *data)
 {
-    int state = hub ? state_index(topic) : -1;
-    if (!hub || (state < 0 && wshub_subscriber_count(hub, topic) == 0)) {
-        json_decref(data);
-        return;
-    }
     char ts[32];
     jsonutil_now_rfc3339(ts, sizeof ts);
     json_t *doc =
@@ -203,17 +199,53 @@ void wshub_publish(WsHub *hub, const char *topic, json_t *data)
     json_decref(doc);
     WsMsg *m = msg_new(s, strlen(s));
     free(s);
-    m->refs++;
+    return m;
+}
+
+static void fan_out(WsHub *hub, const char *topic, WsMsg *m)
+{
+    m->refs++; /* held while queueing */
     for (WsClient *c = hub->clients; c; c = c->next)
         if (subscribed(c, topic))
             enqueue(c, m);
-    if (state >= 0) {
-        if (hub->latest[state])
-            msg_unref(hub->latest[state]);
-        hub->latest[state] = m; /* kept: the reference taken above */
+    msg_unref(m);
+}
+
+static void keep_latest(WsHub *hub, int state, WsMsg *m)
+{
+    m->refs++;
+    if (hub->latest[state])
+        msg_unref(hub->latest[state]);
+    hub->latest[state] = m;
+}
+
+void wshub_publish_state(WsHub *hub, const char *topic, json_t *diff, json_t *full)
+{
+    int state = hub ? state_index(topic) : -1;
+    if (state < 0) {
+        json_decref(full);
+        wshub_publish(hub, topic, diff);
         return;
     }
-    msg_unref(m);
+    json_object_set_new(full, "full", json_true());
+    keep_latest(hub, state, event_msg(topic, full));
+    if (wshub_subscriber_count(hub, topic) == 0)
+        json_decref(diff);
+    else
+        fan_out(hub, topic, event_msg(topic, diff));
+}
+
+void wshub_publish(WsHub *hub, const char *topic, json_t *data)
+{
+    int state = hub ? state_index(topic) : -1;
+    if (!hub || (state < 0 && wshub_subscriber_count(hub, topic) == 0)) {
+        json_decref(data);
+        return;
+    }
+    WsMsg *m = event_msg(topic, data);
+    if (state >= 0)
+        keep_latest(hub, state, m);
+    fan_out(hub, topic, m);
 }
 
 WsClient *wshub_client_new(WsHub *hub, void *wsi, Role role, const char *request_id, bool welcome)

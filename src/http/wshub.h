@@ -48,6 +48,12 @@ void wshub_free(WsHub *hub);
 
 /* Sends {"type":"event","topic":topic,"data":data} to every subscriber; data is stolen. */
 void wshub_publish(WsHub *hub, const char *topic, json_t *data);
+/*
+ * A state topic ("topology", "metrics") whose events carry changes: diff goes
+ * to the subscribers, full (with "full": true) is what a new subscriber gets
+ * at once. Both stolen.
+ */
+void wshub_publish_state(WsHub *hub, const char *topic, json_t *diff, json_t *full);
 size_t wshub_client_count(const WsHub *hub);
 size_t wshub_subscriber_count(const WsHub *hub, const char *topic);
 

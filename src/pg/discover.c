@@ -366,7 +366,13 @@ static void inv_start_next(InvRun *r)
     }
 }
 
-/* the databases of a snapshot worth a look: with subscriptions or logical slots, or all */
+/*
+ * The databases of a snapshot worth a visit: those with subscriptions (their
+ * initial-sync states live in each database's pg_subscription_rel, nowhere
+ * instance-wide), or all of them. A publisher's publications are read only
+ * with all: a logical edge names its publications from the subscriber's
+ * pg_subscription, a shared catalog.
+ */
 static void wanted_databases(const json_t *snap, bool all, json_t *out)
 {
     size_t i;
@@ -378,8 +384,6 @@ static void wanted_databases(const json_t *snap, bool all, json_t *out)
     }
     json_array_foreach(json_object_get(snap, "subscriptions"), i,
                        x) if (jsonutil_str(x, "database"))
-        json_object_set_new(out, jsonutil_str(x, "database"), json_true());
-    json_array_foreach(json_object_get(snap, "slots"), i, x) if (jsonutil_str(x, "database"))
         json_object_set_new(out, jsonutil_str(x, "database"), json_true());
 }
 

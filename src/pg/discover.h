@@ -42,9 +42,10 @@ void discover_run(uv_loop_t *loop, const PgConnParams *targets, int n, DiscoverC
 /*
  * Adds "inventory": {dbname: {"publications":[{name,all_tables,tables}],
  * "subscription_tables":[{subscription,table_name,state,lsn}]} | {"error"}} to
- * each reached snapshot: for the databases with subscriptions or logical
- * slots, or every database when all. One connection per database, a few at a
- * time. targets[i] belongs to snapshots[i]; cb gets the same snapshots.
+ * each reached snapshot: for the databases with subscriptions (their sync
+ * states), or every database when all (publications too). One connection
+ * per database, a few at a time. targets[i] belongs to snapshots[i]; cb gets
+ * the same snapshots.
  */
 void discover_inventory(uv_loop_t *loop, const PgConnParams *targets, const json_t *snapshots,
                         bool all, DiscoverCb cb, void *ud);

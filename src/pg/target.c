@@ -11,7 +11,9 @@
 #include "common/backoff.h"
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/xalloc.h"
+#include "pg/pgquote.h"
 
 struct PgTarget {
     PgTargetDeps deps;
@@ -22,7 +24,9 @@ struct PgTarget {
     uv_timer_t probe_timer;
     Backoff backoff;
     bool probing;
-    bool polling; /* health probes on (pgtarget_set_polling) */
+    bool polling;  /* health probes on (pgtarget_set_polling) */
+    PgTarget *via; /* probes run on this target's pool (pgtarget_probe_via), or NULL */
+    char *via_sql; /* the last probe statement then: this database in pg_database */
     bool closing;
     int refs; /* probe in flight, timer open, password lookups */
 };
@@ -40,6 +44,7 @@ static void unref(PgTarget *t)
         return;
     json_decref(t->last);
     database_free(&t->db);
+    free(t->via_sql);
     free(t);
 }
 
@@ -243,9 +248,14 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
     json_t *rep =
         json_pack("{s:s, s:s, s:f}", "database_id", t->db.id, "checked_at", now, "latency_ms", ms);
     PgHealth h;
-    if (err || n < 4) {
+    if (err || n < 4 || PQntuples(res[3]) == 0) {
         PgError fallback = {.kind = PGE_OTHER};
-        snprintf(fallback.message, sizeof fallback.message, "the probe returned no rows");
+        if (n >= 4)
+            snprintf(fallback.message, sizeof fallback.message,
+                     "database \"%s\" does not exist on the server or does not allow connections",
+                     t->db.dbname);
+        else
+            snprintf(fallback.message, sizeof fallback.message, "the probe returned no rows");
         json_object_set_new(rep, "ok", json_false());
         json_object_set_new(rep, "error", error_json(err ? err : &fallback));
         json_object_set_new(rep, "server", json_null());
@@ -294,7 +304,31 @@ static void run_probe(PgTarget *t, PgTestCb cb, void *ud)
     p->ud = ud;
     p->started_ns = uv_hrtime();
     t->refs++;
+    if (t->via && !cb) { /* the periodic probe, on the server's shared connection */
+        const char *sqls[] = {probe_sql[0], probe_sql[1], probe_sql[2], t->via_sql};
+        pgpool_pipeline(pgtarget_pool(t->via), sqls, 4, probed, p);
+        return;
+    }
     pgpool_pipeline(t->pool, probe_sql, 4, probed, p);
+}
+
+void pgtarget_probe_via(PgTarget *t, PgTarget *via)
+{
+    if (via == t)
+        via = NULL;
+    if (t->via == via)
+        return;
+    t->via = via;
+    free(t->via_sql);
+    t->via_sql = NULL;
+    if (!via)
+        return;
+    StrBuf sb = STRBUF_INIT;
+    strbuf_puts(&sb, "SELECT current_setting('wal_level'), d.datname::text, current_user FROM "
+                     "pg_catalog.pg_database d WHERE d.datallowconn AND d.datname = ");
+    pgquote_literal(&sb, t->db.dbname);
+    t->via_sql = strbuf_detach(&sb);
+    pgpool_close_idle(t->pool); /* its own connection is not needed for probes any more */
 }
 
 static void probe_cb(uv_timer_t *timer)
@@ -350,8 +384,9 @@ void pgtarget_set_polling(PgTarget *t, bool on)
     t->polling = on;
     if (on) {
         backoff_reset(&t->backoff);
-        /* spread over the interval: many targets turned on at once do not probe together */
-        schedule(t, t->last ? randombytes_uniform((uint32_t)t->deps.health_interval_ms + 1) : 0);
+        /* spread: many targets turned on at once (a start, a takeover) do not probe together */
+        long within = t->last ? t->deps.health_interval_ms : t->deps.first_probe_within_ms;
+        schedule(t, within > 0 ? randombytes_uniform((uint32_t)within + 1) : 0);
         return;
     }
     uv_timer_stop(&t->probe_timer);

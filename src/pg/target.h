@@ -46,7 +46,8 @@ typedef struct PgTargetDeps {
     long connect_timeout_ms;
     long statement_timeout_ms;
     int pool_size;
-    bool no_polling; /* no health probes until pgtarget_set_polling(t, true) */
+    bool no_polling;            /* no health probes until pgtarget_set_polling(t, true) */
+    long first_probe_within_ms; /* the first probe at a random time this soon (0: at once) */
     PgHealthCb on_health;
     void *ud;
 } PgTargetDeps;
@@ -82,6 +83,14 @@ void pgtarget_open(PgTarget *t, const char *application_name, PgConnectCb cb, vo
  * unknown here; on probes soon (at once the first time).
  */
 void pgtarget_set_polling(PgTarget *t, bool on);
+/*
+ * PGFLEET_HEALTH_CONNECTIONS=server: the periodic probes of t run on via's
+ * pool (a database of the same server), asking whether t's database exists
+ * and accepts connections; via NULL or t itself: on t's own. The caller
+ * changes it before via is freed. An explicit test (pgtarget_test) always
+ * connects as t.
+ */
+void pgtarget_probe_via(PgTarget *t, PgTarget *via);
 bool pgtarget_polling(const PgTarget *t);
 PgHealth pgtarget_health(const PgTarget *t);
 const char *pg_health_name(PgHealth h);

@@ -24,7 +24,8 @@ struct Registry {
     size_t n, cap;
     json_t *remote; /* id -> health as the instance that polls it saw it */
     bool loaded, loading, closing;
-    int refs; /* the owner, and each operation waiting on Redis or AWS */
+    long spread_ms; /* first probes of targets made now: spread over this long */
+    int refs;       /* the owner, and each operation waiting on Redis or AWS */
 };
 
 static void unref(Registry *r)
@@ -81,8 +82,10 @@ static PgTarget *start_target(Registry *r, const DatabaseConfig *db, bool polled
                          .degraded_ms = cfg->health_degraded_ms,
                          .connect_timeout_ms = cfg->pg_connect_timeout_ms,
                          .statement_timeout_ms = cfg->pg_statement_timeout_ms,
-                         .pool_size = (int)cfg->pg_pool_size,
+                         /* one connection per server: probes queue on it */
+                         .pool_size = cfg->health_per_server ? 1 : (int)cfg->pg_pool_size,
                          .no_polling = !polled,
+                         .first_probe_within_ms = r->spread_ms,
                          .on_health = on_health,
                          .ud = r};
     return pgtarget_new(db, &deps);
@@ -128,12 +131,13 @@ static void stop_entry(Entry *e)
     free(e);
 }
 
+static void assign_vias(Registry *r);
+
 static void put(Registry *r, const DatabaseConfig *db)
 {
     Entry *e = find(r, db->id, NULL);
-    if (e) {
-        pgtarget_free(e->t);
-    } else {
+    PgTarget *old = e ? e->t : NULL;
+    if (!e) {
         e = xcalloc(1, sizeof *e);
         if (r->n == r->cap) {
             r->cap = r->cap ? r->cap * 2 : 16;
@@ -144,6 +148,8 @@ static void put(Registry *r, const DatabaseConfig *db)
     e->polled = owns(r, db->id);
     e->t = start_target(r, db, e->polled);
     start_logs(r, e, db);
+    assign_vias(r); /* before the old target goes: others may probe through it */
+    pgtarget_free(old);
 }
 
 void registry_reconcile(Registry *r)
@@ -157,6 +163,8 @@ void registry_reconcile(Registry *r)
         pgtarget_set_polling(e->t, want);
         start_logs(r, e, pgtarget_config(e->t));
     }
+    if (r && !r->closing)
+        assign_vias(r);
 }
 
 void registry_set_remote(Registry *r, json_t *health_by_id)
@@ -201,6 +209,7 @@ static void drop(Registry *r, const char *id)
         return;
     memmove(&r->v[at], &r->v[at + 1], (r->n - at - 1) * sizeof *r->v);
     r->n--;
+    assign_vias(r);
     stop_entry(e);
 }
 
@@ -276,8 +285,13 @@ static void loaded(void *ud, PgfError err, const char *errmsg, size_t n, const c
         return;
     }
     size_t ok = 0;
+    /* thousands of databases loaded at once: first probes 5 ms apart, at most an interval */
+    r->spread_ms = (long)n * 5 < r->deps.cfg->health_interval_seconds * 1000
+                       ? (long)n * 5
+                       : r->deps.cfg->health_interval_seconds * 1000;
     for (size_t i = 0; i < n; i++)
         ok += apply_record(r, fields[i], values[i], lens[i]);
+    r->spread_ms = 0;
     r->loaded = true;
     log_info("database registry loaded: %zu databases", ok);
     if (r->deps.on_loaded)
@@ -402,6 +416,59 @@ static const char *canonical_host(const char *h)
     return strcmp(h, "localhost") == 0 ? "127.0.0.1" : h;
 }
 
+static void server_key(const DatabaseConfig *db, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:%lld", canonical_host(db->host), db->port);
+}
+
+/*
+ * PGFLEET_HEALTH_CONNECTIONS=server: the databases this instance polls on a
+ * server are probed through the one of them with the lowest id (one
+ * connection per server); otherwise each through its own.
+ */
+static void assign_vias(Registry *r)
+{
+    if (!r->deps.cfg->health_per_server || r->closing)
+        return;
+    json_t *reps = json_object(); /* server -> index of its entry with the lowest id */
+    char key[300];
+    for (size_t i = 0; i < r->n; i++) {
+        const DatabaseConfig *db = pgtarget_config(r->v[i]->t);
+        if (!r->v[i]->polled)
+            continue;
+        server_key(db, key, sizeof key);
+        const json_t *k = json_object_get(reps, key);
+        if (!k || strcmp(db->id, pgtarget_config(r->v[json_integer_value(k)]->t)->id) < 0)
+            json_object_set_new(reps, key, json_integer((json_int_t)i));
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        Entry *e = r->v[i];
+        server_key(pgtarget_config(e->t), key, sizeof key);
+        const json_t *k = json_object_get(reps, key);
+        pgtarget_probe_via(e->t, e->polled && k ? r->v[json_integer_value(k)]->t : NULL);
+    }
+    json_decref(reps);
+}
+
+json_t *registry_connections(const Registry *r)
+{
+    json_t *servers = json_object();
+    size_t total = 0;
+    char key[300];
+    for (size_t i = 0; r && i < r->n; i++) {
+        int open = pgpool_open(pgtarget_pool(r->v[i]->t));
+        if (!open)
+            continue;
+        server_key(pgtarget_config(r->v[i]->t), key, sizeof key);
+        json_object_set_new(servers, key,
+                            json_integer(json_integer_value(json_object_get(servers, key)) + open));
+        total += (size_t)open;
+    }
+    return json_pack("{s:s, s:I, s:o}", "health_connections",
+                     r->deps.cfg->health_per_server ? "server" : "database", "open",
+                     (json_int_t)total, "servers", servers);
+}
+
 static bool same_server(const DatabaseConfig *a, const DatabaseConfig *b)
 {
     return a->port == b->port && strcmp(canonical_host(a->host), canonical_host(b->host)) == 0;
@@ -462,12 +529,55 @@ static json_t *entry_json(const Registry *r, const Entry *e)
     return o;
 }
 
-json_t *registry_list_json(const Registry *r)
+static bool has_tag(const DatabaseConfig *db, const char *tag)
 {
+    for (size_t i = 0; i < db->ntags; i++)
+        if (strcmp(db->tags[i], tag) == 0)
+            return true;
+    return false;
+}
+
+static bool matches(const Registry *r, const Entry *e, const RegistryQuery *q)
+{
+    const DatabaseConfig *db = pgtarget_config(e->t);
+    char key[300];
+    if (q->tag && !has_tag(db, q->tag))
+        return false;
+    if (q->name && !strcasestr(db->id, q->name) && !(db->name && strcasestr(db->name, q->name)))
+        return false;
+    if (q->server) {
+        char buf[300];
+        const char *want = q->server;
+        if (strncmp(want, "localhost:", 10) == 0) {
+            snprintf(buf, sizeof buf, "127.0.0.1:%s", want + 10);
+            want = buf;
+        }
+        server_key(db, key, sizeof key);
+        if (strcmp(key, want) != 0)
+            return false;
+    }
+    return !q->health || strcmp(registry_health_state(r, e->t), q->health) == 0;
+}
+
+json_t *registry_list_json(const Registry *r, const RegistryQuery *q)
+{
+    static const RegistryQuery all = {0};
+    q = q ? q : &all;
     json_t *arr = json_array();
-    for (size_t i = 0; i < r->n; i++)
-        json_array_append_new(arr, entry_json(r, r->v[i]));
-    return json_pack("{s:o, s:I}", "databases", arr, "count", (json_int_t)r->n);
+    size_t total = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!matches(r, r->v[i], q))
+            continue;
+        if (total >= (size_t)q->offset &&
+            (q->limit == 0 || json_array_size(arr) < (size_t)q->limit))
+            json_array_append_new(arr, entry_json(r, r->v[i]));
+        total++;
+    }
+    size_t next = (size_t)q->offset + json_array_size(arr);
+    return json_pack("{s:o, s:I, s:I, s:I, s:o}", "databases", arr, "count",
+                     (json_int_t)json_array_size(arr), "total", (json_int_t)total, "offset",
+                     (json_int_t)q->offset, "next_offset",
+                     next < total ? json_integer((json_int_t)next) : json_null());
 }
 
 json_t *registry_get_json(const Registry *r, const char *id)

@@ -78,6 +78,14 @@ const char *registry_health_state(const Registry *r, const PgTarget *t);
 void registry_sync(Registry *r);
 void registry_sync_one(Registry *r, const char *id);
 
+/*
+ * The PostgreSQL connections this instance holds now, per server:
+ * {"health_connections": "database"|"server", "open": n, "servers": {"host:port": n}}.
+ * Held: one per polled database (up to PGFLEET_PG_POOL_SIZE while busy), or with
+ * PGFLEET_HEALTH_CONNECTIONS=server one per server, plus what streams and migrations open.
+ */
+json_t *registry_connections(const Registry *r);
+
 size_t registry_count(const Registry *r);
 /* the registered database's target, or NULL */
 PgTarget *registry_find(const Registry *r, const char *id);
@@ -91,8 +99,20 @@ size_t registry_servers(const Registry *r, PgTarget **out, size_t max);
 /* node id ("host:port") -> aws.rds_instance_id of every database that names one (new) */
 json_t *registry_rds_map(const Registry *r);
 
-/* {"databases":[config + health...],"count"} (new reference) */
-json_t *registry_list_json(const Registry *r);
+/* which databases a list answer holds: NULL members take everything */
+typedef struct RegistryQuery {
+    const char *tag;    /* has this tag */
+    const char *name;   /* id or name contains this (case-insensitive) */
+    const char *server; /* "host:port" (localhost = 127.0.0.1) */
+    const char *health; /* ok, degraded, unreachable, unknown */
+    long offset, limit; /* limit 0: all of them */
+} RegistryQuery;
+
+/*
+ * {"databases":[config + health...], "count": in this page, "total": matching, "offset",
+ * "next_offset": the next page's or null} from memory, in registration order (new).
+ */
+json_t *registry_list_json(const Registry *r, const RegistryQuery *q);
 /* config + health of one database, or NULL (new reference) */
 json_t *registry_get_json(const Registry *r, const char *id);
 

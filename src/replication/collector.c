@@ -271,9 +271,9 @@ json_t *collector_status(const Collector *c)
     size_t i;
     const json_t *n;
     json_array_foreach(json_object_get(c->topology, "nodes"), i, n) json_array_append_new(
-        nodes, json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(n, "id"), "managed",
-                         json_object_get(n, "managed"), "up", json_object_get(n, "reachable"),
-                         "role", json_object_get(n, "role")));
+        nodes, json_pack("{s:O, s:O, s:O, s:O, s:O}", "key", json_object_get(n, "id"), "id",
+                         json_object_get(n, "id"), "managed", json_object_get(n, "managed"), "up",
+                         json_object_get(n, "reachable"), "role", json_object_get(n, "role")));
     json_t *edges = json_array();
     json_array_foreach(json_object_get(c->topology, "edges"), i, n)
     {
@@ -294,6 +294,7 @@ json_t *collector_status(const Collector *c)
         /* unknown now: the last value seen, marked with its age */
         char key[600];
         edge_key(n, key, sizeof key);
+        json_object_set_new(e, "key", json_string(key));
         const json_t *last = json_object_get(c->last_known, key);
         bool stale = !json_is_integer(json_object_get(n, "lag_bytes")) && last;
         json_object_set_new(e, "stale", json_boolean(stale));
@@ -307,10 +308,14 @@ json_t *collector_status(const Collector *c)
                                    (time_t)json_integer_value(json_object_get(last, "epoch")))));
         json_array_append_new(edges, e);
     }
-    return json_pack("{s:s, s:f, s:f, s:I, s:o, s:o, s:O}", "collected_at", c->collected_at,
+    json_t *slots = json_deep_copy(json_object_get(c->topology, "slots"));
+    json_t *s;
+    json_array_foreach(slots, i, s) json_object_set_new(
+        s, "key", json_sprintf("%s/%s", jsonutil_str(s, "node"), jsonutil_str(s, "name")));
+    return json_pack("{s:s, s:f, s:f, s:I, s:o, s:o, s:o}", "collected_at", c->collected_at,
                      "age_seconds", difftime(time(NULL), c->collected_epoch), "duration_ms",
                      c->duration_ms, "cycles", (json_int_t)c->cycles, "nodes", nodes, "edges",
-                     edges, "slots", json_object_get(c->topology, "slots"));
+                     edges, "slots", slots ? slots : json_array());
 }
 
 /* a Prometheus label value: backslash, quote and newline escaped */

@@ -1,9 +1,8 @@
 /*
  * inventory: the slower sweep. Every interval, for each server of the
- * collector's last snapshot, the databases with subscriptions or logical
- * slots are visited (discover_inventory) for publication tables and
- * initial-sync states, and the result is handed to the collector, which
- * merges it into its later cycles.
+ * collector's last snapshot, the databases with subscriptions are visited
+ * (discover_inventory) for their initial-sync states, and the result is
+ * handed to the collector, which merges it into its later cycles.
  */
 #ifndef PGFLEET_INVENTORY_H
 #define PGFLEET_INVENTORY_H

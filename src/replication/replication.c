@@ -6,6 +6,7 @@
 #include "replication/collector.h"
 #include "replication/history.h"
 #include "replication/inventory.h"
+#include "replication/metricsdiff.h"
 #include "replication/rdswatch.h"
 
 struct Replication {
@@ -14,6 +15,7 @@ struct Replication {
     RdsWatch *rds;
     Inventory *inventory;
     bool leader;
+    json_t *last_metrics; /* the last published, the base of the next diff */
 };
 
 static size_t servers(void *ud, PgTarget **out, size_t max)
@@ -28,7 +30,12 @@ static void collected(void *ud, const json_t *topology, const json_t *metrics, b
     json_t *topo = replication_topology(r);
     if (shape_changed)
         publish(&r->deps.pub, "topology", json_incref(topo));
-    publish(&r->deps.pub, "metrics", json_deep_copy(metrics));
+    /* "metrics" carries what changed; the full document goes along for new subscribers */
+    json_t *full = json_deep_copy(metrics);
+    json_t *diff = metrics_diff(r->last_metrics, full);
+    json_decref(r->last_metrics);
+    r->last_metrics = json_incref(full);
+    publish(&r->deps.pub, "metrics", json_pack("{s:o, s:o}", "diff", diff, "full", full));
     if (r->leader)
         history_record(r->deps.store, r->deps.cfg->collect_interval_seconds, metrics);
     if (r->deps.on_collected)
@@ -88,6 +95,7 @@ void replication_free(Replication *r)
     inventory_free(r->inventory);
     rdswatch_free(r->rds);
     collector_free(r->collector);
+    json_decref(r->last_metrics);
     free(r);
 }
 

@@ -4,9 +4,10 @@
  * Owns the collector (one pipelined round trip per server every interval,
  * folded into a topology snapshot), the RDS watch merged into it, and the
  * slower inventory sweep. After each collection the topology (when its shape
- * changed) and the metrics are published (topics "topology", "metrics"),
- * recorded in Redis (history.h), and handed to on_collected (alerting hangs
- * there). Reads are served from the snapshot, never by querying databases.
+ * changed) and the metrics are published (topic "topology"; topic "metrics"
+ * as {"diff": what changed since the last (metricsdiff.h), "full": all of
+ * it}), recorded in Redis (history.h), and handed to on_collected (alerting
+ * hangs there). Reads are served from the snapshot, never by querying databases.
  * Replication events from the logs are kept by the event log (eventlog.h),
  * which this service reads for the API.
  */

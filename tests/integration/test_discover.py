@@ -92,7 +92,8 @@ def test_discover_reports_every_node_edge_and_slot(topo):
     assert slots[(nid(pr), "orders_sub")]["active"] is True
     # the subscriber's database was visited for its initial-sync states (it has subscriptions)
     assert o["sync"] == {"tables": 1, "ready": 1, "not_ready": []}
-    assert "reporting" in nodes[nid(su)]["inventory"] and "shop" in nodes[nid(pr)]["inventory"]
+    # only the subscriber's: the publisher's database (a slot, publications) waits for --inventory
+    assert "reporting" in nodes[nid(su)]["inventory"] and "inventory" not in nodes[nid(pr)]
 
 
 def test_inventory_lists_publication_tables_of_every_database(topo):

@@ -62,9 +62,28 @@ export async function loadTopology() {
   return r;
 }
 
+// a "metrics" event is the whole document ({full: true}, on subscribing) or what changed
+// since the last one: elements new or changed by key, and the keys removed
+let live = null;
+function applyMetrics(base, d) {
+  const out = { ...d };
+  delete out.full;
+  delete out.removed;
+  for (const list of ["nodes", "edges", "slots"]) {
+    const byKey = new Map((base[list] || []).map((x) => [x.key, x]));
+    for (const x of d[list] || []) byKey.set(x.key, x);
+    for (const k of (d.removed && d.removed[list]) || []) byKey.delete(k);
+    out[list] = [...byKey.values()];
+  }
+  return out;
+}
+
 export function startLive() {
   subscribe("metrics", (t) => {
-    topology = t;
+    if (t.full !== false) live = t;
+    else if (live) live = applyMetrics(live, t);
+    else return; // a change before the whole: the whole comes with the next subscription
+    topology = live;
     topoChanged();
   });
   subscribe("health", (h) => {
