@@ -19,6 +19,7 @@ static const char *const r_db_read[] = {"401", "403", "404", "503", NULL};
 static const char *const r_db_write[] = {"400", "401", "403", "404", "409", "413",
                                          "415", "422", "502", "503", NULL};
 static const char *const r_hist[] = {"401", "403", "422", "503", NULL};
+static const char *const r_page[] = {"401", "403", "404", "422", "503", NULL};
 static const char *const r_validate[] = {"400", "401", "403", "404", "413", "415", "422", NULL};
 
 #define R(method, pattern, role, handler, tag, summary, req, resp, responses, success, action)     \
@@ -123,12 +124,14 @@ static const Route routes[] = {
       NULL, "DatabaseTest", r_db_read, 0, "database.test"),
     R(HTTP_GET, "/api/replication/discover", ROLE_VIEWER, api_replication_discover, "replication",
       "The replication topology of every registered database's server (from the collector's "
-      "last snapshot)",
-      NULL, "Topology", r_db_read, 0, NULL),
+      "last snapshot); node=host:port keeps one server's, limit and offset slice the edges "
+      "and slots",
+      NULL, "Topology", r_page, 0, NULL),
     R(HTTP_GET, "/api/replication/status", ROLE_VIEWER, api_replication_status, "replication",
       "Per-edge and per-slot metrics with the time they were collected; an edge whose lag is "
-      "unknown now carries its last known value and that value's age",
-      NULL, NULL, r_db_read, 0, NULL),
+      "unknown now carries its last known value and that value's age; node, limit and offset "
+      "as for the topology",
+      NULL, NULL, r_page, 0, NULL),
     R(HTTP_GET, "/api/replication/history", ROLE_VIEWER, api_replication_history, "replication",
       "Lag and retained WAL samples at the collector's interval, oldest first (query: "
       "minutes=1..60, default 60), kept in Redis",

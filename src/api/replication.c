@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "replication/topology.h"
 #include "common/strbuf.h"
 
 static void no_snapshot(HttpRequest *req)
@@ -12,9 +13,23 @@ static void no_snapshot(HttpRequest *req)
                        "no replication snapshot yet");
 }
 
+/* ?node=host:port&limit=&offset= of the replication answers; false when answered 422 */
+static bool page_params(HttpRequest *req, const char **node, long *offset, long *limit)
+{
+    *node = http_query_value(req, "node");
+    *offset = 0;
+    *limit = 0;
+    return api_int_param(req, "limit", 1, 10000, limit) &&
+           api_int_param(req, "offset", 0, 10000000, offset);
+}
+
 void api_replication_discover(HttpRequest *req, void *app)
 {
     Services *s = app;
+    const char *node;
+    long offset, limit;
+    if (!page_params(req, &node, &offset, &limit))
+        return;
     json_t *t = replication_topology(s->replication);
     json_t *status = replication_status(s->replication);
     if (!t || !status) {
@@ -23,6 +38,8 @@ void api_replication_discover(HttpRequest *req, void *app)
         no_snapshot(req);
         return;
     }
+    if (node || limit || offset)
+        topology_page(t, node, offset, limit);
     json_object_set(t, "collected_at", json_object_get(status, "collected_at"));
     json_object_set(t, "age_seconds", json_object_get(status, "age_seconds"));
     json_decref(status);
@@ -32,7 +49,13 @@ void api_replication_discover(HttpRequest *req, void *app)
 void api_replication_status(HttpRequest *req, void *app)
 {
     Services *s = app;
+    const char *node;
+    long offset, limit;
+    if (!page_params(req, &node, &offset, &limit))
+        return;
     json_t *status = replication_status(s->replication);
+    if (status && (node || limit || offset))
+        topology_page(status, node, offset, limit);
     if (status)
         http_respond_json(req, 200, status);
     else

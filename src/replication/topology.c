@@ -574,3 +574,50 @@ void topology_merge_rds(json_t *topo, const json_t *instances, const json_t *clu
     json_decref(wanted);
     json_decref(by_id);
 }
+
+static bool touches(const json_t *x, const char *list, const char *node)
+{
+    if (!strcmp(list, "nodes"))
+        return jsonutil_str(x, "id") && !strcmp(jsonutil_str(x, "id"), node);
+    if (!strcmp(list, "slots"))
+        return jsonutil_str(x, "node") && !strcmp(jsonutil_str(x, "node"), node);
+    return (jsonutil_str(x, "from") && !strcmp(jsonutil_str(x, "from"), node)) ||
+           (jsonutil_str(x, "to") && !strcmp(jsonutil_str(x, "to"), node));
+}
+
+void topology_page(json_t *doc, const char *node, long offset, long limit)
+{
+    static const char *const lists[] = {"nodes", "edges", "slots"};
+    size_t next = 0;
+    bool more = false;
+    for (size_t l = 0; l < 3; l++) {
+        json_t *in = json_object_get(doc, lists[l]);
+        if (!json_is_array(in))
+            continue;
+        json_t *out = json_array();
+        size_t matched = 0, i;
+        json_t *x;
+        json_array_foreach(in, i, x)
+        {
+            if (node && !touches(x, lists[l], node))
+                continue;
+            bool paged = l > 0; /* nodes are few: filtered, never sliced */
+            if (!paged ||
+                (matched >= (size_t)offset && (limit == 0 || json_array_size(out) < (size_t)limit)))
+                json_array_append(out, x);
+            matched++;
+        }
+        if (l > 0) {
+            char key[16];
+            snprintf(key, sizeof key, "%s_total", lists[l]);
+            json_object_set_new(doc, key, json_integer((json_int_t)matched));
+            size_t end = (size_t)offset + json_array_size(out);
+            if (end < matched) {
+                more = true;
+                next = end > next ? end : next;
+            }
+        }
+        json_object_set_new(doc, lists[l], out);
+    }
+    json_object_set_new(doc, "next_offset", more ? json_integer((json_int_t)next) : json_null());
+}

@@ -21,6 +21,15 @@
 json_t *topology_build(const json_t *snapshots);
 
 /*
+ * For the list answers of a large fleet: keeps in doc (a topology or a status) the nodes,
+ * edges and slots of one server (node "host:port", NULL: all), then the slice
+ * [offset, offset + limit) of edges and of slots (limit 0: all), and says how many
+ * matched ("edges_total", "slots_total") and where the next slice starts
+ * ("next_offset", null at the end).
+ */
+void topology_page(json_t *doc, const char *node, long offset, long limit);
+
+/*
  * Merges RDS into a built topology: instances are rds_parse_instance objects;
  * node_rds maps node id -> the rds_instance_id its DatabaseConfig names.
  * Those nodes get "rds":{instance_id,class,status,...}; their source and

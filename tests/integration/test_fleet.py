@@ -81,6 +81,13 @@ def test_the_database_list_pages_and_filters(server, daemon_factory, redis):
     assert on["total"] == len(DBS)
     assert [x["id"] for x in d.get("/api/databases?health=unreachable", auth=True).json()["databases"]] == \
         ["elsewhere"]
+    node = f"127.0.0.1:{server.port}"
+    wait_for(lambda: d.get("/api/replication/status", auth=True).json()["slots"], timeout=10,
+             what="a collection")
+    st = d.get(f"/api/replication/status?node={node}&limit=1", auth=True).json()
+    assert [n["id"] for n in st["nodes"]] == [node] and st["slots_total"] == 1 and len(st["slots"]) == 1
+    assert d.get("/api/replication/status?node=nowhere:1", auth=True).json()["slots"] == []
+    assert d.get("/api/replication/discover?limit=0", auth=True).status_code == 422
     conns = whole["connections"]
     assert conns["health_connections"] == "database" and conns["open"] >= len(DBS)
     for bad in ("limit=0", "limit=abc", "offset=-1", "health=fine"):

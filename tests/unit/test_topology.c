@@ -173,6 +173,37 @@ static void test_lsn_text_to_bytes(void **state)
     assert_false(topology_parse_lsn("", &v));
 }
 
+/* one server's share of a large answer, sliced */
+static void test_page_filters_a_node_and_slices(void **state)
+{
+    (void)state;
+    json_t *doc = json_loads(
+        "{\"nodes\": [{\"id\": \"a:1\"}, {\"id\": \"b:1\"}],"
+        " \"edges\": [{\"from\": \"a:1\", \"to\": \"b:1\"}, {\"from\": \"b:1\", \"to\": \"c:1\"},"
+        "            {\"from\": \"c:1\", \"to\": \"d:1\"}],"
+        " \"slots\": [{\"node\": \"a:1\", \"name\": \"x\"}, {\"node\": \"b:1\", \"name\": \"y\"},"
+        "            {\"node\": \"b:1\", \"name\": \"z\"}]}",
+        0, NULL);
+    assert_non_null(doc);
+    json_t *b = json_deep_copy(doc);
+    topology_page(b, "b:1", 0, 0);
+    assert_int_equal(json_array_size(json_object_get(b, "nodes")), 1);
+    assert_int_equal(json_array_size(json_object_get(b, "edges")), 2); /* from or to b */
+    assert_int_equal(json_integer_value(json_object_get(b, "slots_total")), 2);
+    assert_true(json_is_null(json_object_get(b, "next_offset")));
+    json_t *p = json_deep_copy(doc);
+    topology_page(p, NULL, 1, 1);
+    assert_int_equal(json_array_size(json_object_get(p, "nodes")), 2); /* never sliced */
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(p, "edges"), 0), "from")),
+        "b:1");
+    assert_int_equal(json_integer_value(json_object_get(p, "edges_total")), 3);
+    assert_int_equal(json_integer_value(json_object_get(p, "next_offset")), 2);
+    json_decref(b);
+    json_decref(p);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_unreachable_upstream_is_an_unmanaged_node_and_lag_is_unknown),
         cmocka_unit_test(test_logical_edges_from_subscriptions_and_publisher_slots),
         cmocka_unit_test(test_lsn_text_to_bytes),
+        cmocka_unit_test(test_page_filters_a_node_and_slices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
