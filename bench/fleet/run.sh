@@ -53,7 +53,8 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # ---- cold discovery against its floor ----
 "$BUILD/discover-baseline" --print-queries >"$OUT/fleet-queries.sql"
 CONNS=()
-for p in "${PORTS[@]}"; do CONNS+=("host=127.0.0.1 port=$p user=bench password=$PW dbname=postgres"); done
+for p in "${PORTS[@]}"; do CONNS+=("host=127.0.0.1 port=$p user=bench dbname=postgres"); done
+export PGPASSWORD=$PW
 : >"$OUT/fleet-discover.runs"; : >"$OUT/fleet-psql.runs"
 for _ in $(seq 1 "$ROUNDS"); do
   before=$(sessions); a=$(now_ms)
@@ -62,7 +63,7 @@ for _ in $(seq 1 "$ROUNDS"); do
   echo "$((b - a)) $((after - before - 2))" >>"$OUT/fleet-discover.runs" # less our 2 counting sessions
   a=$(now_ms)
   for p in "${PORTS[@]}"; do
-    PGPASSWORD=$PW psql -X -q -h 127.0.0.1 -p "$p" -U bench -d postgres -f "$OUT/fleet-queries.sql" >/dev/null
+    psql -X -q -h 127.0.0.1 -p "$p" -U bench -d postgres -f "$OUT/fleet-queries.sql" >/dev/null
   done
   b=$(now_ms)
   echo "$((b - a))" >>"$OUT/fleet-psql.runs"

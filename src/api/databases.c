@@ -31,9 +31,9 @@ void api_databases_list(HttpRequest *req, void *app)
     }
     if (!loaded(req, s))
         return;
-    json_t *list = registry_list_json(s->registry, &q);
-    json_object_set_new(list, "connections", registry_connections(s->registry));
-    http_respond_json(req, 200, list);
+    char *text = registry_list_text(s->registry, &q);
+    http_respond_raw(req, 200, "application/json", text, strlen(text));
+    free(text);
 }
 
 void api_databases_get(HttpRequest *req, void *app)

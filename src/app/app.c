@@ -204,6 +204,10 @@ static void shared_back(void *ud, json_t *servers, json_t *health, const json_t 
 static void share(void *ud, Replication *r, const json_t *local_servers)
 {
     App *a = ud;
+    if (cluster_members(a->cluster) <= 1) { /* alone: nobody to share with */
+        replication_merge(r, NULL, NULL);
+        return;
+    }
     json_t *rds = cluster_is_leader(a->cluster) ? replication_rds_export(r) : NULL;
     long ttl_ms = 3 * a->cfg->collect_interval_seconds * 1000;
     share_cycle(a->cluster, a->registry, a->store, ttl_ms, local_servers, rds, shared_back, a);

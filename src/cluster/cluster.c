@@ -185,6 +185,11 @@ bool cluster_holder_is(const Cluster *c, unsigned shard, const char *instance_id
     return h && strcmp(h, instance_id) == 0;
 }
 
+size_t cluster_members(const Cluster *c)
+{
+    return json_array_size(c->live);
+}
+
 bool cluster_settled(const Cluster *c)
 {
     return c->settled;

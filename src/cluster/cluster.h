@@ -78,6 +78,8 @@ size_t cluster_shards_held(const Cluster *c);
 bool cluster_holder_is(const Cluster *c, unsigned shard, const char *instance_id);
 /* an instance with this id renewed its membership within the lease time (per the last beat) */
 bool cluster_alive(const Cluster *c, const char *instance_id);
+/* live members as of the last beat (this one included once it beat) */
+size_t cluster_members(const Cluster *c);
 /* true once a beat was answered since the start */
 bool cluster_settled(const Cluster *c);
 

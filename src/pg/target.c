@@ -24,9 +24,10 @@ struct PgTarget {
     uv_timer_t probe_timer;
     Backoff backoff;
     bool probing;
-    bool polling;  /* health probes on (pgtarget_set_polling) */
-    PgTarget *via; /* probes run on this target's pool (pgtarget_probe_via), or NULL */
-    char *via_sql; /* the last probe statement then: this database in pg_database */
+    bool polling;        /* health probes on (pgtarget_set_polling) */
+    uint64_t health_gen; /* changes whenever what pgtarget_health_json answers does */
+    PgTarget *via;       /* probes run on this target's pool (pgtarget_probe_via), or NULL */
+    char *via_sql;       /* the last probe statement then: this database in pg_database */
     bool closing;
     int refs; /* probe in flight, timer open, password lookups */
 };
@@ -198,12 +199,12 @@ static void password_fn(void *provider, bool after_auth_failure, PgPasswordCb cb
 
 /* ---- probes ---- */
 
-static const char *const probe_sql[] = {
-    "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
-    "SELECT pg_is_in_recovery()",
-    "SELECT system_identifier::text FROM pg_control_system()",
-    "SELECT current_setting('wal_level'), current_database(), current_user",
-};
+/* one statement, one round trip: the server's facts and who this session is */
+#define PROBE_COLUMNS                                                                              \
+    "SELECT current_setting('server_version'), current_setting('server_version_num')::int, "       \
+    "pg_is_in_recovery(), (SELECT system_identifier::text FROM pg_control_system()), "             \
+    "current_setting('wal_level'), "
+static const char probe_sql[] = PROBE_COLUMNS "current_database(), current_user";
 
 static json_t *error_json(const PgError *e)
 {
@@ -248,9 +249,9 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
     json_t *rep =
         json_pack("{s:s, s:s, s:f}", "database_id", t->db.id, "checked_at", now, "latency_ms", ms);
     PgHealth h;
-    if (err || n < 4 || PQntuples(res[3]) == 0) {
+    if (err || n < 1 || PQntuples(res[0]) == 0) {
         PgError fallback = {.kind = PGE_OTHER};
-        if (n >= 4)
+        if (n >= 1)
             snprintf(fallback.message, sizeof fallback.message,
                      "database \"%s\" does not exist on the server or does not allow connections",
                      t->db.dbname);
@@ -264,9 +265,9 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
         json_t *server =
             json_pack("{s:s, s:i, s:b, s:s, s:s, s:s, s:s}", "version", PQgetvalue(res[0], 0, 0),
                       "version_num", atoi(PQgetvalue(res[0], 0, 1)), "in_recovery",
-                      PQgetvalue(res[1], 0, 0)[0] == 't', "system_identifier",
-                      PQgetvalue(res[2], 0, 0), "wal_level", PQgetvalue(res[3], 0, 0), "database",
-                      PQgetvalue(res[3], 0, 1), "user", PQgetvalue(res[3], 0, 2));
+                      PQgetvalue(res[0], 0, 2)[0] == 't', "system_identifier",
+                      PQgetvalue(res[0], 0, 3), "wal_level", PQgetvalue(res[0], 0, 4), "database",
+                      PQgetvalue(res[0], 0, 5), "user", PQgetvalue(res[0], 0, 6));
         json_object_set_new(rep, "ok", json_true());
         json_object_set_new(rep, "error", json_null());
         json_object_set_new(rep, "server", server);
@@ -276,6 +277,7 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
     if (!t->closing && t->polling) {
         json_decref(t->last);
         t->last = json_incref(rep);
+        t->health_gen++;
         set_health(t, h);
     }
     if (p->cb) {
@@ -305,11 +307,10 @@ static void run_probe(PgTarget *t, PgTestCb cb, void *ud)
     p->started_ns = uv_hrtime();
     t->refs++;
     if (t->via && !cb) { /* the periodic probe, on the server's shared connection */
-        const char *sqls[] = {probe_sql[0], probe_sql[1], probe_sql[2], t->via_sql};
-        pgpool_pipeline(pgtarget_pool(t->via), sqls, 4, probed, p);
+        pgpool_query(pgtarget_pool(t->via), t->via_sql, 0, NULL, probed, p);
         return;
     }
-    pgpool_pipeline(t->pool, probe_sql, 4, probed, p);
+    pgpool_query(t->pool, probe_sql, 0, NULL, probed, p);
 }
 
 void pgtarget_probe_via(PgTarget *t, PgTarget *via)
@@ -324,8 +325,8 @@ void pgtarget_probe_via(PgTarget *t, PgTarget *via)
     if (!via)
         return;
     StrBuf sb = STRBUF_INIT;
-    strbuf_puts(&sb, "SELECT current_setting('wal_level'), d.datname::text, current_user FROM "
-                     "pg_catalog.pg_database d WHERE d.datallowconn AND d.datname = ");
+    strbuf_puts(&sb, PROBE_COLUMNS "d.datname::text, current_user FROM pg_catalog.pg_database d "
+                                   "WHERE d.datallowconn AND d.datname = ");
     pgquote_literal(&sb, t->db.dbname);
     t->via_sql = strbuf_detach(&sb);
     pgpool_close_idle(t->pool); /* its own connection is not needed for probes any more */
@@ -393,7 +394,13 @@ void pgtarget_set_polling(PgTarget *t, bool on)
     pgpool_close_idle(t->pool);
     json_decref(t->last);
     t->last = NULL;
+    t->health_gen++;
     t->health = HEALTH_UNKNOWN;
+}
+
+uint64_t pgtarget_health_gen(const PgTarget *t)
+{
+    return t->health_gen;
 }
 
 bool pgtarget_polling(const PgTarget *t)

@@ -92,6 +92,8 @@ void pgtarget_set_polling(PgTarget *t, bool on);
  */
 void pgtarget_probe_via(PgTarget *t, PgTarget *via);
 bool pgtarget_polling(const PgTarget *t);
+/* a number that changes whenever pgtarget_health_json's answer does */
+uint64_t pgtarget_health_gen(const PgTarget *t);
 PgHealth pgtarget_health(const PgTarget *t);
 const char *pg_health_name(PgHealth h);
 /* {"state","checked_at","latency_ms","error":{...}|null,"server":{...}|null} (new reference) */

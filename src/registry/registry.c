@@ -6,12 +6,19 @@
 
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "model/database.h"
 #include "store/keys.h"
 
 typedef struct Entry {
     PgTarget *t;
+    /* entry_json as text, and what it was made from (the list answers reuse it) */
+    char *text;
+    size_t text_len;
+    const PgTarget *text_t;
+    uint64_t text_gen;
+    bool text_polled;
     bool polled;          /* this instance polls it (registry_reconcile) */
     LogSource *file_logs; /* logs.file */
     LogSource *rds_logs;  /* logs.rds */
@@ -23,6 +30,7 @@ struct Registry {
     Entry **v; /* registration order */
     size_t n, cap;
     json_t *remote; /* id -> health as the instance that polls it saw it */
+    uint64_t remote_gen;
     bool loaded, loading, closing;
     long spread_ms; /* first probes of targets made now: spread over this long */
     int refs;       /* the owner, and each operation waiting on Redis or AWS */
@@ -125,6 +133,7 @@ static void start_logs(Registry *r, Entry *e, const DatabaseConfig *db)
 
 static void stop_entry(Entry *e)
 {
+    free(e->text);
     logsource_free(e->file_logs);
     logsource_free(e->rds_logs);
     pgtarget_free(e->t);
@@ -171,6 +180,7 @@ void registry_set_remote(Registry *r, json_t *health_by_id)
 {
     json_decref(r->remote);
     r->remote = health_by_id;
+    r->remote_gen++;
 }
 
 bool registry_polled(const Registry *r, const char *id)
@@ -559,25 +569,57 @@ static bool matches(const Registry *r, const Entry *e, const RegistryQuery *q)
     return !q->health || strcmp(registry_health_state(r, e->t), q->health) == 0;
 }
 
-json_t *registry_list_json(const Registry *r, const RegistryQuery *q)
+/* the entry as JSON text, made again only when its configuration or health changed */
+static const char *entry_text(const Registry *r, Entry *e, size_t *len)
+{
+    uint64_t gen = e->polled ? pgtarget_health_gen(e->t) : r->remote_gen;
+    bool logs = e->file_logs || e->rds_logs; /* their offsets move: never kept */
+    if (!e->text || logs || e->text_t != e->t || e->text_gen != gen ||
+        e->text_polled != e->polled) {
+        free(e->text);
+        json_t *j = entry_json(r, e);
+        e->text = jsonutil_dumps(j);
+        json_decref(j);
+        e->text_len = strlen(e->text);
+        e->text_t = e->t;
+        e->text_gen = gen;
+        e->text_polled = e->polled;
+    }
+    *len = e->text_len;
+    return e->text;
+}
+
+char *registry_list_text(Registry *r, const RegistryQuery *q)
 {
     static const RegistryQuery all = {0};
     q = q ? q : &all;
-    json_t *arr = json_array();
-    size_t total = 0;
+    StrBuf b = STRBUF_INIT;
+    strbuf_puts(&b, "{\"databases\":[");
+    size_t total = 0, count = 0, len;
     for (size_t i = 0; i < r->n; i++) {
         if (!matches(r, r->v[i], q))
             continue;
-        if (total >= (size_t)q->offset &&
-            (q->limit == 0 || json_array_size(arr) < (size_t)q->limit))
-            json_array_append_new(arr, entry_json(r, r->v[i]));
+        if (total >= (size_t)q->offset && (q->limit == 0 || count < (size_t)q->limit)) {
+            const char *text = entry_text(r, r->v[i], &len);
+            if (count++)
+                strbuf_puts(&b, ",");
+            strbuf_append(&b, text, len);
+        }
         total++;
     }
-    size_t next = (size_t)q->offset + json_array_size(arr);
-    return json_pack("{s:o, s:I, s:I, s:I, s:o}", "databases", arr, "count",
-                     (json_int_t)json_array_size(arr), "total", (json_int_t)total, "offset",
-                     (json_int_t)q->offset, "next_offset",
-                     next < total ? json_integer((json_int_t)next) : json_null());
+    size_t next = (size_t)q->offset + count;
+    json_t *conns = registry_connections(r);
+    char *ctext = jsonutil_dumps(conns);
+    json_decref(conns);
+    strbuf_printf(&b, "],\"count\":%zu,\"total\":%zu,\"offset\":%ld,\"next_offset\":", count, total,
+                  q->offset);
+    if (next < total)
+        strbuf_printf(&b, "%zu", next);
+    else
+        strbuf_puts(&b, "null");
+    strbuf_printf(&b, ",\"connections\":%s}", ctext);
+    free(ctext);
+    return strbuf_detach(&b);
 }
 
 json_t *registry_get_json(const Registry *r, const char *id)

@@ -110,9 +110,11 @@ typedef struct RegistryQuery {
 
 /*
  * {"databases":[config + health...], "count": in this page, "total": matching, "offset",
- * "next_offset": the next page's or null} from memory, in registration order (new).
+ * "next_offset": the next page's or null, "connections": registry_connections} from
+ * memory, in registration order, as JSON text (new string). Each database's text is
+ * kept until its configuration or health changes: thousands answer in a few ms.
  */
-json_t *registry_list_json(const Registry *r, const RegistryQuery *q);
+char *registry_list_text(Registry *r, const RegistryQuery *q);
 /* config + health of one database, or NULL (new reference) */
 json_t *registry_get_json(const Registry *r, const char *id);
 
