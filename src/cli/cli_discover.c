@@ -79,48 +79,69 @@ static void print_node_line(const json_t *n)
            jsonutil_str(n, "system_identifier"));
 }
 
-static void print_tree(const json_t *topo, const char *id, int depth, int guard)
+/* the edge itself: what flows along it */
+static void print_edge(const json_t *e)
+{
+    char lag[32];
+    human_bytes(json_object_get(e, "lag_bytes"), lag, sizeof lag);
+    if (strcmp(jsonutil_str(e, "kind"), "physical") == 0) {
+        const json_t *secs = json_object_get(e, "replay_lag_seconds");
+        char s[32] = "unknown";
+        if (json_is_number(secs))
+            snprintf(s, sizeof s, "%.1f s", json_number_value(secs));
+        printf("physical [%s%s%s, lag %s / %s]\n", jsonutil_str(e, "state"),
+               jsonutil_str(e, "slot") ? ", slot " : "",
+               jsonutil_str(e, "slot") ? jsonutil_str(e, "slot") : "", lag, s);
+        return;
+    }
+    const json_t *sync = json_object_get(e, "sync");
+    char tables[64] = "";
+    if (sync)
+        snprintf(tables, sizeof tables, ", %lld/%lld tables ready",
+                 (long long)json_integer_value(json_object_get(sync, "ready")),
+                 (long long)json_integer_value(json_object_get(sync, "tables")));
+    printf("logical %s -> %s/%s [subscription %s, %s, lag %s%s]\n",
+           jsonutil_str(e, "source_database"), jsonutil_str(e, "to"),
+           jsonutil_str(e, "target_database"), jsonutil_str(e, "subscription"),
+           jsonutil_str(e, "state"), lag, tables);
+}
+
+/*
+ * The edges leaving node id, as a tree: "├─" before each but the last, "└─" before the
+ * last; a physical edge's downstream server on its own line below it, its own edges
+ * further in. prefix: what the lines above left open ("│  " or "   " per level).
+ */
+static void print_tree(const json_t *topo, const char *id, const char *prefix, int guard)
 {
     if (guard > 64)
         return;
+    json_t *out = json_array();
     size_t i;
-    const json_t *e;
+    json_t *e;
     json_array_foreach(json_object_get(topo, "edges"), i, e)
     {
         const char *from = jsonutil_str(e, "from");
-        if (!from || strcmp(from, id) != 0)
-            continue;
-        char lag[32];
-        human_bytes(json_object_get(e, "lag_bytes"), lag, sizeof lag);
-        printf("%*s", depth * 4, "");
-        if (strcmp(jsonutil_str(e, "kind"), "physical") == 0) {
-            const json_t *secs = json_object_get(e, "replay_lag_seconds");
-            char s[32] = "unknown";
-            if (json_is_number(secs))
-                snprintf(s, sizeof s, "%.1f s", json_number_value(secs));
-            printf("└─ physical -> ");
-            const json_t *to = node_by_id(topo, jsonutil_str(e, "to"));
-            printf("%s [%s%s%s, lag %s / %s] ", jsonutil_str(e, "to"), jsonutil_str(e, "state"),
-                   jsonutil_str(e, "slot") ? ", slot " : "",
-                   jsonutil_str(e, "slot") ? jsonutil_str(e, "slot") : "", lag, s);
-            if (to)
-                print_node_line(to);
-            else
-                printf("\n");
-            print_tree(topo, jsonutil_str(e, "to"), depth + 1, guard + 1);
-        } else {
-            const json_t *sync = json_object_get(e, "sync");
-            char tables[64] = "";
-            if (sync)
-                snprintf(tables, sizeof tables, ", %lld/%lld tables ready",
-                         (long long)json_integer_value(json_object_get(sync, "ready")),
-                         (long long)json_integer_value(json_object_get(sync, "tables")));
-            printf("└─ logical %s -> %s/%s [subscription %s, %s, lag %s%s]\n",
-                   jsonutil_str(e, "source_database"), jsonutil_str(e, "to"),
-                   jsonutil_str(e, "target_database"), jsonutil_str(e, "subscription"),
-                   jsonutil_str(e, "state"), lag, tables);
-        }
+        if (from && strcmp(from, id) == 0)
+            json_array_append(out, e);
     }
+    json_array_foreach(out, i, e)
+    {
+        bool last = i + 1 == json_array_size(out);
+        printf("%s%s ", prefix, last ? "└─" : "├─");
+        print_edge(e);
+        if (strcmp(jsonutil_str(e, "kind"), "physical") != 0)
+            continue;
+        char inner[512];
+        snprintf(inner, sizeof inner, "%s%s", prefix, last ? "   " : "│  ");
+        const json_t *to = node_by_id(topo, jsonutil_str(e, "to"));
+        printf("%s", inner);
+        if (to)
+            print_node_line(to);
+        else
+            printf("%s\n", jsonutil_str(e, "to"));
+        print_tree(topo, jsonutil_str(e, "to"), inner, guard + 1);
+    }
+    json_decref(out);
 }
 
 static void print_human(const json_t *topo)
@@ -140,7 +161,7 @@ static void print_human(const json_t *topo)
         if (child)
             continue;
         print_node_line(n);
-        print_tree(topo, jsonutil_str(n, "id"), 0, 0);
+        print_tree(topo, jsonutil_str(n, "id"), "", 0);
     }
     json_array_foreach(json_object_get(topo, "edges"), i, n)
     {
@@ -159,10 +180,13 @@ static void print_human(const json_t *topo)
         {
             char ret[32];
             human_bytes(json_object_get(s, "retained_wal_bytes"), ret, sizeof ret);
-            printf("  %-24s %-28s %-8s %-9s retains %-10s wal_status %s\n", jsonutil_str(s, "node"),
-                   jsonutil_str(s, "name"), jsonutil_str(s, "type"),
-                   json_is_true(json_object_get(s, "active")) ? "active" : "inactive", ret,
-                   jsonutil_str(s, "wal_status") ? jsonutil_str(s, "wal_status") : "-");
+            bool idle = !json_is_true(json_object_get(s, "active"));
+            json_int_t kept = json_integer_value(json_object_get(s, "retained_wal_bytes"));
+            printf("  %-24s %-28s %-8s %-9s retains %-10s wal_status %s%s\n",
+                   jsonutil_str(s, "node"), jsonutil_str(s, "name"), jsonutil_str(s, "type"),
+                   idle ? "inactive" : "active", ret,
+                   jsonutil_str(s, "wal_status") ? jsonutil_str(s, "wal_status") : "-",
+                   idle && kept > 0 ? "  RISK: nothing reads it; the WAL it holds grows" : "");
         }
     }
 }

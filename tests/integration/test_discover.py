@@ -146,8 +146,19 @@ def test_lag_is_unknown_when_the_upstream_is_stopped(topo):
 def test_tree_output_and_bad_arguments(topo):
     p, _ = discover(*topo.values(), as_json=False)
     assert p.returncode == 0
-    assert "└─ physical ->" in p.stdout and "└─ logical shop ->" in p.stdout
-    assert "forgotten_slot" in p.stdout and "inactive" in p.stdout
+    lines = p.stdout.splitlines()
+    pr, st, ca = (nid(topo[k]) for k in ("primary", "standby", "cascade"))
+    # the primary's two edges: the first "├─", the last "└─"; each standby on its own line
+    at = lines.index([l for l in lines if l.startswith(f"{pr} primary")][0])
+    assert lines[at + 1].startswith("├─ physical [streaming, slot standby_a")
+    assert lines[at + 2].startswith(f"│  {st} standby")
+    assert lines[at + 3].startswith("│  └─ physical [streaming, slot cascade_b")
+    assert lines[at + 4].startswith(f"│     {ca} standby")
+    rest = lines[at + 5:at + 7]
+    assert rest[0].startswith("├─ logical shop -> ") and rest[1].startswith("└─ logical shop -> "), p.stdout
+    forgotten = [l for l in lines if "forgotten_slot" in l][0]
+    assert "inactive" in forgotten and "RISK" in forgotten
+    assert "RISK" not in [l for l in lines if "standby_a" in l and "physical" in l and "retains" in l][0]
     bad = subprocess.run([PGFLEET_BIN, "discover", "host='unclosed"], capture_output=True, text=True)
     assert bad.returncode == 2 and "bad connection string" in bad.stderr
     none = subprocess.run([PGFLEET_BIN, "discover"], capture_output=True, text=True)
