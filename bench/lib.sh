@@ -30,7 +30,7 @@ bench_server() {
   bench_psql -d postgres -c "CREATE ROLE bench SUPERUSER LOGIN PASSWORD '$PW'" >/dev/null
   local args=()
   for i in $(seq -w 1 "$DBS"); do args+=(-c "CREATE DATABASE db_$i"); done
-  bench_psql -d postgres "${args[@]}" >/dev/null
+  if ((${#args[@]})); then bench_psql -d postgres "${args[@]}" >/dev/null; fi
 }
 
 # psql as postgres on the last server bench_server made
