@@ -219,6 +219,7 @@ typedef struct Probe {
     uint64_t started_ns;
     PgTestCb cb; /* NULL for the periodic probe */
     void *ud;
+    const PgTarget *via; /* the target whose pool it ran on, NULL: its own */
 } Probe;
 
 static void schedule(PgTarget *t, uint64_t delay_ms);
@@ -243,6 +244,15 @@ static void probed(void *ud, PgConn *c, PGresult *const *res, int n, const PgErr
     (void)c;
     Probe *p = ud;
     PgTarget *t = p->t;
+    if (err && p->via && p->via != t->via && !p->cb && !t->closing) {
+        /* the shared connection it ran on went with its target: not this database's fault */
+        t->probing = false;
+        if (t->polling)
+            schedule(t, 100);
+        free(p);
+        unref(t);
+        return;
+    }
     double ms = (double)(uv_hrtime() - p->started_ns) / 1e6;
     char now[32];
     jsonutil_now_rfc3339(now, sizeof now);
@@ -307,6 +317,7 @@ static void run_probe(PgTarget *t, PgTestCb cb, void *ud)
     p->started_ns = uv_hrtime();
     t->refs++;
     if (t->via && !cb) { /* the periodic probe, on the server's shared connection */
+        p->via = t->via;
         pgpool_query(pgtarget_pool(t->via), t->via_sql, 0, NULL, probed, p);
         return;
     }

@@ -4,6 +4,7 @@ changed, and one connection per server can probe all its databases."""
 import asyncio
 import json
 import subprocess
+import time
 
 import pytest
 import websockets
@@ -131,6 +132,16 @@ def test_one_connection_per_server_probes_all_its_databases(server, daemon_facto
     wait_for(lambda: held() == 1, timeout=70, what="one session for the whole server")
     assert d.get("/api/databases", auth=True).json()["connections"] == {
         "health_connections": "server", "open": 1, "servers": {f"127.0.0.1:{server.port}": 1}}
+    # the database whose connection the others use is changed (its target replaced): the
+    # others move to the new one without being seen unreachable
+    body = d.get("/api/databases/fleet00", auth=True).json()
+    body = {k: body[k] for k in ("name", "host", "port", "dbname", "user", "credentials")}
+    body["tags"] = ["changed"]
+    for _ in range(5):
+        assert d.request("PUT", "/api/databases/fleet00", data=json.dumps(body), headers=JSON).status_code == 200
+        for _ in range(10):
+            assert d.get("/api/databases?health=unreachable", auth=True).json()["total"] == 0
+            time.sleep(0.1)
     # a database gone from the server is seen as gone through the same connection
     server.sql("CREATE DATABASE fleet_tmp")
     register_db(d, "tmp", server, "fleet_tmp", "monitor", env="PGFLEET_DB_FLEET_PW")
