@@ -34,6 +34,7 @@ bench: build
 	@bench/ui/run.sh $(BUILD)/pgfleet
 	@bench/cluster/run.sh $(BUILD)
 	@bench/fleet/run.sh $(BUILD)
+	@bench/load/run.sh $(BUILD)
 
 # the production image against a local environment of its own: smoke suite, non-root,
 # read-only, SIGTERM, restart, refusal without authentication (podman or docker)

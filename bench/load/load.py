@@ -153,7 +153,8 @@ def main():
             mine = [s for s in lst["streams"] if (s.get("subscription") or "").startswith("load_sub_")]
             return len(mine) == 10 and all(s.get("state") == "streaming" for s in mine)
         while not streaming():
-            assert time.monotonic() - t0 < 300, "streams not streaming"
+            assert time.monotonic() - t0 < 300, ("streams not streaming",
+                                                 http(port, key, "GET", "/api/replication/streams")[1])
             time.sleep(0.5)
         streams_s = time.monotonic() - t0
         t1 = time.monotonic()

@@ -31,7 +31,8 @@ for i in $(seq -w 1 10); do
   bench_psql -d "src_$i" -c "CREATE TABLE orders (id int PRIMARY KEY, note text)" \
     -c "INSERT INTO orders SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g" >/dev/null
 done
-bench_server "max_logical_replication_workers = 30
+bench_server "max_replication_slots = 40
+max_logical_replication_workers = 30
 max_worker_processes = 40
 max_sync_workers_per_subscription = 2
 max_connections = 300"
@@ -45,7 +46,7 @@ for i in $(seq -w 1 50); do bench_psql -d postgres -c "CREATE DATABASE app_$i" >
 RPORT=$(free_port) HPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --daemonize no >/dev/null 2>&1 & PIDS+=($!)
 PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=$KEY PGFLEET_LISTEN=127.0.0.1:$HPORT \
-  PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 PGFLEET_LOG_LEVEL=warn AWS_EC2_METADATA_DISABLED=true \
+  PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 PGFLEET_LOG_LEVEL=${LOG_LEVEL:-warn} AWS_EC2_METADATA_DISABLED=true \
   "$BIN" serve 2>"$OUT/load-daemon.log" &
 DPID=$!; PIDS+=($DPID)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$HPORT/healthz" >/dev/null && break; sleep 0.05; done
