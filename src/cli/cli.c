@@ -158,3 +158,13 @@ void cli_warn_password_argument(const char *command, const char *conninfo)
             "it in ~/.pgpass (or the file PGPASSFILE names)\n",
             command);
 }
+
+void cli_sync_counts(const json_t *sync, char *buf, size_t len)
+{
+    if (!sync) {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, len, "%lld/%lld", (long long)json_integer_value(json_object_get(sync, "ready")),
+             (long long)json_integer_value(json_object_get(sync, "tables")));
+}

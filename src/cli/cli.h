@@ -70,5 +70,7 @@ int cli_read_password(const char *path, const char *prompt, bool from_stdin, boo
 void cli_print_json(const json_t *j);
 /* warns once on stderr when a connection string given on the command line holds a password */
 void cli_warn_password_argument(const char *command, const char *conninfo);
+/* "ready/tables" of an initial-sync object ({"ready","tables"}) into buf; "" when sync is NULL */
+void cli_sync_counts(const json_t *sync, char *buf, size_t len);
 
 #endif

@@ -95,15 +95,12 @@ static void print_edge(const json_t *e)
         return;
     }
     const json_t *sync = json_object_get(e, "sync");
-    char tables[64] = "";
-    if (sync)
-        snprintf(tables, sizeof tables, ", %lld/%lld tables ready",
-                 (long long)json_integer_value(json_object_get(sync, "ready")),
-                 (long long)json_integer_value(json_object_get(sync, "tables")));
-    printf("logical %s -> %s/%s [subscription %s, %s, lag %s%s]\n",
+    char tables[48];
+    cli_sync_counts(sync, tables, sizeof tables);
+    printf("logical %s -> %s/%s [subscription %s, %s, lag %s%s%s%s]\n",
            jsonutil_str(e, "source_database"), jsonutil_str(e, "to"),
            jsonutil_str(e, "target_database"), jsonutil_str(e, "subscription"),
-           jsonutil_str(e, "state"), lag, tables);
+           jsonutil_str(e, "state"), lag, sync ? ", " : "", tables, sync ? " tables ready" : "");
 }
 
 /*

@@ -181,11 +181,10 @@ static void print_stream_line(const json_t *s)
     const json_t *lb = json_object_get(live ? live : s, "lag_bytes");
     if (json_is_integer(lb))
         snprintf(lag, sizeof lag, "%lld B", (long long)json_integer_value(lb));
-    char tables[32] = "";
+    char tables[48];
+    cli_sync_counts(sync, tables, sizeof tables);
     if (sync)
-        snprintf(tables, sizeof tables, "%lld/%lld ready",
-                 (long long)json_integer_value(json_object_get(sync, "ready")),
-                 (long long)json_integer_value(json_object_get(sync, "tables")));
+        strncat(tables, " ready", sizeof tables - strlen(tables) - 1);
     printf("%-22s %-9s %-14s %-14s %-28s %-12s %-10s %s\n",
            jsonutil_str(s, "id") ? jsonutil_str(s, "id") : "(discovered)",
            json_is_true(json_object_get(s, "managed")) ? "pgfleet" : "found",

@@ -54,7 +54,7 @@ static json_t *parts_of(const Registry *reg, const json_t *local)
     n = registry_targets(reg, t, cap);
     for (size_t i = 0; i < n; i++) {
         const DatabaseConfig *db = pgtarget_config(t[i]);
-        if (registry_polled(reg, db->id))
+        if (pgtarget_polling(t[i]))
             json_object_set_new(json_object_get(part_of(parts, db->id), "health"), db->id,
                                 pgtarget_health_json(t[i]));
     }

@@ -19,7 +19,6 @@ typedef struct Entry {
     const PgTarget *text_t;
     uint64_t text_gen;
     bool text_polled;
-    bool polled;          /* this instance polls it (registry_reconcile) */
     LogSource *file_logs; /* logs.file */
     LogSource *rds_logs;  /* logs.rds */
 } Entry;
@@ -105,7 +104,7 @@ static void start_logs(Registry *r, Entry *e, const DatabaseConfig *db)
     logsource_free(e->file_logs);
     logsource_free(e->rds_logs);
     e->file_logs = e->rds_logs = NULL;
-    if (!r->deps.on_log_event || !e->polled)
+    if (!r->deps.on_log_event || !pgtarget_polling(e->t))
         return;
     char node[300];
     snprintf(node, sizeof node, "%s:%lld", db->host, db->port);
@@ -154,8 +153,7 @@ static void put(Registry *r, const DatabaseConfig *db)
         }
         r->v[r->n++] = e;
     }
-    e->polled = owns(r, db->id);
-    e->t = start_target(r, db, e->polled);
+    e->t = start_target(r, db, owns(r, db->id));
     start_logs(r, e, db);
     assign_vias(r); /* before the old target goes: others may probe through it */
     pgtarget_free(old);
@@ -166,9 +164,8 @@ void registry_reconcile(Registry *r)
     for (size_t i = 0; r && !r->closing && i < r->n; i++) {
         Entry *e = r->v[i];
         bool want = owns(r, pgtarget_config(e->t)->id);
-        if (want == e->polled)
+        if (want == pgtarget_polling(e->t))
             continue;
-        e->polled = want;
         pgtarget_set_polling(e->t, want);
         start_logs(r, e, pgtarget_config(e->t));
     }
@@ -183,16 +180,10 @@ void registry_set_remote(Registry *r, json_t *health_by_id)
     r->remote_gen++;
 }
 
-bool registry_polled(const Registry *r, const char *id)
-{
-    Entry *e = r && id ? find(r, id, NULL) : NULL;
-    return e && e->polled;
-}
-
 /* the health this instance knows: its own probes, else what the polling instance shared */
 static json_t *health_json(const Registry *r, const Entry *e)
 {
-    if (e->polled)
+    if (pgtarget_polling(e->t))
         return pgtarget_health_json(e->t);
     const json_t *h = json_object_get(r->remote, pgtarget_config(e->t)->id);
     if (json_is_object(h))
@@ -203,11 +194,9 @@ static json_t *health_json(const Registry *r, const Entry *e)
 
 const char *registry_health_state(const Registry *r, const PgTarget *t)
 {
-    const char *id = pgtarget_config(t)->id;
-    Entry *e = find(r, id, NULL);
-    if (!e || e->polled)
+    if (pgtarget_polling(t))
         return pg_health_name(pgtarget_health(t));
-    const char *st = jsonutil_str(json_object_get(r->remote, id), "state");
+    const char *st = jsonutil_str(json_object_get(r->remote, pgtarget_config(t)->id), "state");
     return st ? st : "unknown";
 }
 
@@ -326,18 +315,19 @@ static void synced(void *ud, PgfError err, const char *errmsg, size_t n, const c
 {
     Registry *r = ud;
     if (err == PGF_OK && !r->closing) {
-        for (size_t i = 0; i < n; i++)
+        json_t *stored = json_object();
+        for (size_t i = 0; i < n; i++) {
             apply_record(r, fields[i], values[i], lens[i]);
+            json_object_set_new(stored, fields[i], json_true());
+        }
         for (size_t i = r->n; i-- > 0;) {
             const char *id = pgtarget_config(r->v[i]->t)->id;
-            bool stored = false;
-            for (size_t k = 0; k < n && !stored; k++)
-                stored = strcmp(fields[k], id) == 0;
-            if (!stored) {
+            if (!json_object_get(stored, id)) {
                 log_info("database %s removed through another instance", id);
                 drop(r, id);
             }
         }
+        json_decref(stored);
     } else if (err != PGF_OK) {
         log_debug("registry sync skipped: %s", errmsg ? errmsg : "");
     }
@@ -444,7 +434,7 @@ static void assign_vias(Registry *r)
     char key[300];
     for (size_t i = 0; i < r->n; i++) {
         const DatabaseConfig *db = pgtarget_config(r->v[i]->t);
-        if (!r->v[i]->polled)
+        if (!pgtarget_polling(r->v[i]->t))
             continue;
         server_key(db, key, sizeof key);
         const json_t *k = json_object_get(reps, key);
@@ -455,7 +445,8 @@ static void assign_vias(Registry *r)
         Entry *e = r->v[i];
         server_key(pgtarget_config(e->t), key, sizeof key);
         const json_t *k = json_object_get(reps, key);
-        pgtarget_probe_via(e->t, e->polled && k ? r->v[json_integer_value(k)]->t : NULL);
+        pgtarget_probe_via(e->t,
+                           pgtarget_polling(e->t) && k ? r->v[json_integer_value(k)]->t : NULL);
     }
     json_decref(reps);
 }
@@ -504,7 +495,7 @@ size_t registry_servers(const Registry *r, PgTarget **out, size_t max)
     }
     size_t m = 0;
     for (size_t k = 0; k < n && m < max; k++)
-        if (rep[k]->polled)
+        if (pgtarget_polling(rep[k]->t))
             out[m++] = rep[k]->t;
     free(rep);
     return m;
@@ -572,10 +563,10 @@ static bool matches(const Registry *r, const Entry *e, const RegistryQuery *q)
 /* the entry as JSON text, made again only when its configuration or health changed */
 static const char *entry_text(const Registry *r, Entry *e, size_t *len)
 {
-    uint64_t gen = e->polled ? pgtarget_health_gen(e->t) : r->remote_gen;
+    uint64_t gen = pgtarget_polling(e->t) ? pgtarget_health_gen(e->t) : r->remote_gen;
     bool logs = e->file_logs || e->rds_logs; /* their offsets move: never kept */
     if (!e->text || logs || e->text_t != e->t || e->text_gen != gen ||
-        e->text_polled != e->polled) {
+        e->text_polled != pgtarget_polling(e->t)) {
         free(e->text);
         json_t *j = entry_json(r, e);
         e->text = jsonutil_dumps(j);
@@ -583,7 +574,7 @@ static const char *entry_text(const Registry *r, Entry *e, size_t *len)
         e->text_len = strlen(e->text);
         e->text_t = e->t;
         e->text_gen = gen;
-        e->text_polled = e->polled;
+        e->text_polled = pgtarget_polling(e->t);
     }
     *len = e->text_len;
     return e->text;

@@ -66,13 +66,13 @@ bool registry_ready(Registry *r, Failure *f) __attribute__((warn_unused_result))
  * Scale-out. Only the databases deps.owns accepts are polled here (health
  * probes, log sources, collection of their server); registry_reconcile
  * applies a change of ownership. The health of the others is what the
- * polling instance shared (registry_set_remote: id -> health, stolen).
+ * polling instance shared (registry_set_remote: id -> health, stolen);
+ * pgtarget_polling says whether a database is polled here.
  * registry_sync compares the live set with Redis (changes made through
  * another instance); registry_sync_one does it for one id.
  */
 void registry_reconcile(Registry *r);
 void registry_set_remote(Registry *r, json_t *health_by_id);
-bool registry_polled(const Registry *r, const char *id);
 /* "ok", "degraded", "unreachable" or "unknown", wherever it was probed */
 const char *registry_health_state(const Registry *r, const PgTarget *t);
 void registry_sync(Registry *r);
