@@ -274,6 +274,9 @@ static void logical_edges(Graph *g, const json_t *snapshots, json_t *edges)
     const json_t *s;
     json_array_foreach(snapshots, i, s)
     {
+        /* a standby's pg_subscription is its primary's, copied: nothing runs there */
+        if (json_is_true(json_object_get(json_object_get(s, "instance"), "in_recovery")))
+            continue;
         size_t k;
         const json_t *sub;
         json_array_foreach(json_object_get(s, "subscriptions"), k, sub)

@@ -161,6 +161,26 @@ static void test_logical_edges_from_subscriptions_and_publisher_slots(void **sta
     json_decref(snaps);
 }
 
+/* a standby of a subscriber carries the subscription in its copied catalog; it never runs */
+static void test_a_standbys_copy_of_a_subscription_is_no_edge(void **state)
+{
+    (void)state;
+    json_t *pub = snap("127.0.0.1", 5001, false, "0/5000000", NULL);
+    json_t *sub = snap("127.0.0.1", 5004, false, "0/1000000", NULL);
+    json_t *copy = snap("127.0.0.1", 5005, true, "0/1000000", "0/1000000");
+    const char *ci = "host=127.0.0.1 port=5001 dbname=shop user=app";
+    json_array_append_new(json_object_get(sub, "subscriptions"),
+                          subscription(1, "live_sub", 1, ci));
+    json_array_append_new(json_object_get(copy, "subscriptions"),
+                          subscription(1, "live_sub", 1, ci));
+    json_t *snaps = json_pack("[o, o, o]", pub, sub, copy);
+    json_t *t = topology_build(snaps);
+    assert_non_null(edge(t, "logical", "127.0.0.1:5004"));
+    assert_null(edge(t, "logical", "127.0.0.1:5005"));
+    json_decref(t);
+    json_decref(snaps);
+}
+
 static void test_lsn_text_to_bytes(void **state)
 {
     (void)state;
@@ -210,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_cascade_edges_carry_lag_in_bytes_and_seconds),
         cmocka_unit_test(test_unreachable_upstream_is_an_unmanaged_node_and_lag_is_unknown),
         cmocka_unit_test(test_logical_edges_from_subscriptions_and_publisher_slots),
+        cmocka_unit_test(test_a_standbys_copy_of_a_subscription_is_no_edge),
         cmocka_unit_test(test_lsn_text_to_bytes),
         cmocka_unit_test(test_page_filters_a_node_and_slices),
     };
