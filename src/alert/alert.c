@@ -347,7 +347,9 @@ void alert_observe(Alert *a, const char *topic, const json_t *data)
         const char *ev = jsonutil_str(data, "event");
         const json_t *report = json_object_get(data, "report");
         const char *status = jsonutil_str(report, "status");
+        /* a dry run that fails did its job: it found what would fail, and changed nothing */
         if (ev && !strcmp(ev, "finished") && status &&
+            !json_is_true(json_object_get(report, "dry_run")) &&
             (!strcmp(status, "failed") || !strcmp(status, "partial"))) {
             json_array_append_new(a->migrations,
                                   json_pack("{s:s, s:s?, s:s, s:s?, s:f}", "execution_id",
