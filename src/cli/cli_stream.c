@@ -173,6 +173,15 @@ static int run_create(const Command *cmd, int argc, char **argv)
     return 0;
 }
 
+/* the first of keys that s has as a string, or dflt */
+static const char *first_str(const json_t *s, const char *a, const char *b, const char *dflt)
+{
+    const char *v = jsonutil_str(s, a);
+    if (!v && b)
+        v = jsonutil_str(s, b);
+    return v ? v : dflt;
+}
+
 static void print_stream_line(const json_t *s)
 {
     const json_t *sync = json_object_get(s, "sync");
@@ -185,17 +194,14 @@ static void print_stream_line(const json_t *s)
     cli_sync_counts(sync, tables, sizeof tables);
     if (sync)
         strncat(tables, " ready", sizeof tables - strlen(tables) - 1);
-    printf("%-22s %-9s %-14s %-14s %-28s %-12s %-10s %s\n",
-           jsonutil_str(s, "id") ? jsonutil_str(s, "id") : "(discovered)",
+    /* a found subscription whose conninfo this role cannot read has no known publisher */
+    printf("%-24s %-9s %-18s %-18s %-30s %-12s %-10s %s\n",
+           first_str(s, "id", NULL, "(discovered)"),
            json_is_true(json_object_get(s, "managed")) ? "pgfleet" : "found",
-           jsonutil_str(s, "source_database_id") ? jsonutil_str(s, "source_database_id")
-                                                 : jsonutil_str(s, "from"),
-           jsonutil_str(s, "target_database_id") ? jsonutil_str(s, "target_database_id")
-                                                 : jsonutil_str(s, "to"),
-           jsonutil_str(s, "subscription")
-               ? jsonutil_str(s, "subscription")
-               : (jsonutil_str(s, "slot") ? jsonutil_str(s, "slot") : "(physical)"),
-           jsonutil_str(s, "state"), lag, tables);
+           first_str(s, "source_database_id", "from", "unknown"),
+           first_str(s, "target_database_id", "to", "unknown"),
+           first_str(s, "subscription", "slot", "(physical)"), first_str(s, "state", NULL, "-"),
+           lag, tables);
 }
 
 static int run_list(const Command *cmd, int argc, char **argv)
@@ -208,7 +214,7 @@ static int run_list(const Command *cmd, int argc, char **argv)
     if (want_json(argc, argv))
         cli_print_json(c.body);
     else {
-        printf("%-22s %-9s %-14s %-14s %-28s %-12s %-10s %s\n", "ID", "MADE BY", "SOURCE", "TARGET",
+        printf("%-24s %-9s %-18s %-18s %-30s %-12s %-10s %s\n", "ID", "MADE BY", "SOURCE", "TARGET",
                "SUBSCRIPTION", "STATE", "LAG", "TABLES");
         size_t i;
         const json_t *s;
