@@ -54,6 +54,8 @@ typedef struct CliCall {
 } CliCall;
 /* -1 on success; otherwise the error was printed and this is the exit status */
 int cli_request(const char *method, const char *path, const char *body, CliCall *out);
+/* the same without a body, within 5 s, printing nothing: on an error, out->error says what */
+int cli_request_quiet(const char *method, const char *path, CliCall *out);
 /* GET path: with json, the answer printed as JSON (0); else -1 with out->body for the caller to
  * print as a table (and free); >= 0 is the exit status on an error */
 int cli_get(const char *path, bool json, CliCall *out);

@@ -62,25 +62,92 @@ static const json_t *node_by_id(const json_t *topo, const char *id)
     return NULL;
 }
 
-static void print_node_line(const json_t *n)
+/*
+ * The names of registered databases, from the server the CLI talks to (PGFLEET_URL with
+ * AUTH_KEY): "host:port" -> [names], "host:port/dbname" -> name. NULL without a key or
+ * when that server does not answer (said on stderr: the tree is printed all the same).
+ */
+static json_t *registered_names(void)
 {
+    const char *key = getenv("AUTH_KEY");
+    if (!key || !*key)
+        return NULL;
+    CliCall c;
+    if (cli_request_quiet("GET", "/api/databases", &c) >= 0 || c.status >= 300 ||
+        !json_is_array(json_object_get(c.body, "databases"))) {
+        fprintf(stderr, "pgfleet discover: names of registered databases not shown: %s\n",
+                c.error[0] ? c.error : "the server's answer has no databases");
+        json_decref(c.body);
+        return NULL;
+    }
+    json_t *names = json_object();
+    size_t i;
+    const json_t *d;
+    json_array_foreach(json_object_get(c.body, "databases"), i, d)
+    {
+        const char *host = jsonutil_str(d, "host"), *db = jsonutil_str(d, "dbname"),
+                   *name = jsonutil_str(d, "name");
+        if (!host || !db || !name)
+            continue;
+        char server[320], full[400];
+        snprintf(server, sizeof server, "%s:%lld", host,
+                 (long long)json_integer_value(json_object_get(d, "port")));
+        snprintf(full, sizeof full, "%s/%s", server, db);
+        json_object_set_new(names, full, json_string(name));
+        json_t *list = json_object_get(names, server);
+        if (!list)
+            json_object_set_new(names, server, list = json_array());
+        json_array_append_new(list, json_string(name));
+    }
+    json_decref(c.body);
+    return names;
+}
+
+/* " (name, name, name +N more)": the registered databases of a server */
+static void print_server_names(const json_t *names, const char *id)
+{
+    const json_t *list = json_object_get(names, id);
+    size_t n = json_array_size(list), i;
+    if (!n)
+        return;
+    printf(" (");
+    for (i = 0; i < n && i < 3; i++)
+        printf("%s%s", i ? ", " : "", json_string_value(json_array_get(list, i)));
+    if (n > 3)
+        printf(" +%zu more", n - 3);
+    printf(")");
+}
+
+/* a database, and its registered name when there is one */
+static void print_database(const json_t *names, const char *server, const char *db)
+{
+    char full[400];
+    snprintf(full, sizeof full, "%s/%s", server ? server : "?", db ? db : "?");
+    const char *name = jsonutil_str(names, full);
+    printf("%s%s%s%s", db ? db : "?", name ? " \"" : "", name ? name : "", name ? "\"" : "");
+}
+
+static void print_node_line(const json_t *n, const json_t *names)
+{
+    const char *id = jsonutil_str(n, "id");
+    printf("%s", id);
+    print_server_names(names, id);
     if (!json_is_true(json_object_get(n, "managed"))) {
-        printf("%s (not given: unmanaged)\n", jsonutil_str(n, "id"));
+        printf(" (not given: unmanaged)\n");
         return;
     }
     if (!json_is_true(json_object_get(n, "reachable"))) {
-        printf("%s UNREACHABLE: %s\n", jsonutil_str(n, "id"),
-               jsonutil_str(json_object_get(n, "error"), "message"));
+        printf(" UNREACHABLE: %s\n", jsonutil_str(json_object_get(n, "error"), "message"));
         return;
     }
-    printf("%s %s, PostgreSQL %s, timeline %lld, system %s\n", jsonutil_str(n, "id"),
-           jsonutil_str(n, "role"), jsonutil_str(n, "server_version"),
+    printf(" %s, PostgreSQL %s, timeline %lld, system %s\n", jsonutil_str(n, "role"),
+           jsonutil_str(n, "server_version"),
            (long long)json_integer_value(json_object_get(n, "timeline")),
            jsonutil_str(n, "system_identifier"));
 }
 
 /* the edge itself: what flows along it */
-static void print_edge(const json_t *e)
+static void print_edge(const json_t *e, const json_t *names)
 {
     char lag[32];
     human_bytes(json_object_get(e, "lag_bytes"), lag, sizeof lag);
@@ -97,9 +164,11 @@ static void print_edge(const json_t *e)
     const json_t *sync = json_object_get(e, "sync");
     char tables[48];
     cli_sync_counts(sync, tables, sizeof tables);
-    printf("logical %s -> %s/%s [subscription %s, %s, lag %s%s%s%s]\n",
-           jsonutil_str(e, "source_database"), jsonutil_str(e, "to"),
-           jsonutil_str(e, "target_database"), jsonutil_str(e, "subscription"),
+    printf("logical ");
+    print_database(names, jsonutil_str(e, "from"), jsonutil_str(e, "source_database"));
+    printf(" -> %s/", jsonutil_str(e, "to"));
+    print_database(names, jsonutil_str(e, "to"), jsonutil_str(e, "target_database"));
+    printf(" [subscription %s, %s, lag %s%s%s%s]\n", jsonutil_str(e, "subscription"),
            jsonutil_str(e, "state"), lag, sync ? ", " : "", tables, sync ? " tables ready" : "");
 }
 
@@ -108,7 +177,8 @@ static void print_edge(const json_t *e)
  * last; a physical edge's downstream server on its own line below it, its own edges
  * further in. prefix: what the lines above left open ("│  " or "   " per level).
  */
-static void print_tree(const json_t *topo, const char *id, const char *prefix, int guard)
+static void print_tree(const json_t *topo, const json_t *names, const char *id, const char *prefix,
+                       int guard)
 {
     if (guard > 64)
         return;
@@ -125,7 +195,7 @@ static void print_tree(const json_t *topo, const char *id, const char *prefix, i
     {
         bool last = i + 1 == json_array_size(out);
         printf("%s%s ", prefix, last ? "└─" : "├─");
-        print_edge(e);
+        print_edge(e, names);
         if (strcmp(jsonutil_str(e, "kind"), "physical") != 0)
             continue;
         char inner[512];
@@ -133,15 +203,15 @@ static void print_tree(const json_t *topo, const char *id, const char *prefix, i
         const json_t *to = node_by_id(topo, jsonutil_str(e, "to"));
         printf("%s", inner);
         if (to)
-            print_node_line(to);
+            print_node_line(to, names);
         else
             printf("%s\n", jsonutil_str(e, "to"));
-        print_tree(topo, jsonutil_str(e, "to"), inner, guard + 1);
+        print_tree(topo, names, jsonutil_str(e, "to"), inner, guard + 1);
     }
     json_decref(out);
 }
 
-static void print_human(const json_t *topo)
+static void print_human(const json_t *topo, const json_t *names)
 {
     size_t i;
     const json_t *n;
@@ -157,8 +227,8 @@ static void print_human(const json_t *topo)
             true;
         if (child)
             continue;
-        print_node_line(n);
-        print_tree(topo, jsonutil_str(n, "id"), "", 0);
+        print_node_line(n, names);
+        print_tree(topo, names, jsonutil_str(n, "id"), "", 0);
     }
     json_array_foreach(json_object_get(topo, "edges"), i, n)
     {
@@ -191,7 +261,7 @@ static void print_human(const json_t *topo)
 static int run_discover(const Command *cmd, int argc, char **argv)
 {
     (void)cmd;
-    bool as_json = false, all = false;
+    bool as_json = false, all = false, named = true;
     int n = 0;
     PgConnParams *targets = xcalloc((size_t)argc, sizeof *targets);
     void **owners = xcalloc((size_t)argc, sizeof *owners);
@@ -201,6 +271,8 @@ static int run_discover(const Command *cmd, int argc, char **argv)
             as_json = true;
         } else if (strcmp(argv[i], "--inventory") == 0) {
             all = true;
+        } else if (strcmp(argv[i], "--no-names") == 0) {
+            named = false;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             status = cli_usage_error("pgfleet discover", "unknown option '%s'", argv[i]);
         } else {
@@ -233,7 +305,9 @@ static int run_discover(const Command *cmd, int argc, char **argv)
             free(s);
             json_decref(copy);
         } else {
-            print_human(o.topology);
+            json_t *names = named ? registered_names() : NULL;
+            print_human(o.topology, names);
+            json_decref(names);
         }
         size_t i;
         const json_t *u;
@@ -259,7 +333,7 @@ static int run_discover(const Command *cmd, int argc, char **argv)
 const Command cli_discover_command = {
     .name = "discover",
     .summary = "connect to servers and print their replication topology",
-    .usage = "[--json] [--inventory] CONNINFO...",
+    .usage = "[--json] [--inventory] [--no-names] CONNINFO...",
     .help = "Each CONNINFO is a libpq URI or key=value string (PGPASSWORD and PGUSER apply).\n"
             "One connection and one round trip per server. Standbys' upstreams and\n"
             "subscriptions' publishers that were not given appear as unmanaged nodes.\n"
@@ -268,7 +342,8 @@ const Command cli_discover_command = {
             "Databases with subscriptions or logical slots are also visited (one connection\n"
             "each) for publication tables and initial-sync states; --inventory visits every\n"
             "database and adds each node's \"inventory\" (publications and their tables).\n"
-            "Exit status 0 when every server was reached, 19 otherwise (what was found is\n"
-            "still printed).",
+            "With AUTH_KEY set, the tree names the databases registered in the server at\n"
+            "PGFLEET_URL (--no-names: not asked). Exit status 0 when every server was\n"
+            "reached, 19 otherwise (what was found is still printed).",
     .run = run_discover,
 };

@@ -26,7 +26,8 @@ static void call_done(void *ud, const HttpcResponse *r)
         snprintf(c->error, sizeof c->error, "the server answered HTTP %ld without JSON", r->status);
 }
 
-int cli_request(const char *method, const char *path, const char *body, CliCall *out)
+static int request(const char *method, const char *path, const char *body, bool report,
+                   long timeout_ms, CliCall *out)
 {
     memset(out, 0, sizeof *out);
     const char *base = getenv("PGFLEET_URL");
@@ -44,13 +45,17 @@ int cli_request(const char *method, const char *path, const char *body, CliCall 
                         .headers = headers,
                         .body = body,
                         .body_len = body ? strlen(body) : 0,
-                        .timeout_ms = 120000};
+                        .timeout_ms = timeout_ms};
     if (httpc_send(h, &req, call_done, out))
         uv_run(&loop, UV_RUN_DEFAULT);
     httpc_free(h);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     free(auth);
+    if (out->error[0] && !out->body && !report) {
+        free(url);
+        return pgf_error_exit(PGF_ERR_UNREACHABLE);
+    }
     if (out->error[0] && !out->body) {
         fprintf(stderr,
                 "pgfleet: could not reach the server at %s: %s\nHINT: start it with "
@@ -61,6 +66,12 @@ int cli_request(const char *method, const char *path, const char *body, CliCall 
     }
     free(url);
     const json_t *e = json_object_get(out->body, "error");
+    if (out->status >= 400 && e && !report) {
+        snprintf(out->error, sizeof out->error, "%s", jsonutil_str(e, "message"));
+        json_decref(out->body);
+        out->body = NULL;
+        return pgf_error_exit(pgf_error_from_code(jsonutil_str(e, "code")));
+    }
     if (out->status >= 400 && e) {
         fprintf(stderr, "pgfleet: %s\n", jsonutil_str(e, "message"));
         size_t i;
@@ -83,6 +94,16 @@ int cli_request(const char *method, const char *path, const char *body, CliCall 
         return rc;
     }
     return -1;
+}
+
+int cli_request(const char *method, const char *path, const char *body, CliCall *out)
+{
+    return request(method, path, body, true, 120000, out);
+}
+
+int cli_request_quiet(const char *method, const char *path, CliCall *out)
+{
+    return request(method, path, NULL, false, 5000, out);
 }
 
 int cli_get(const char *path, bool json, CliCall *out)
