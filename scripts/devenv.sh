@@ -2,7 +2,7 @@
 # The local environment behind `make run`: real PostgreSQL servers replicating
 # between them, Redis, and moto as the AWS emulator.
 #
-#   scripts/devenv.sh up | down | status | env
+#   scripts/devenv.sh up | down | status | env | ports
 #   scripts/devenv.sh provoke lag | cascade | slot | calm   (what fires the demo alerts)
 #
 # Fixed ports (all outside 5432-5499 and 6379, which a person's own servers may hold):
@@ -389,11 +389,15 @@ PGFLEET_DEVENV_HOOK_SECRET=$HOOK_SECRET
 ENV
 }
 
+# sourced (scripts/fleet.sh builds its servers with the functions above): no command
+[[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
+  ports) printf 'PG_PRIMARY=%s PG_STANDBY=%s PG_CASCADE=%s PG_REPORTING=%s\n' $PG_PRIMARY $PG_STANDBY $PG_CASCADE $PG_REPORTING ;;
   provoke) shift; cmd_provoke "$@" ;;
-  *) echo "usage: scripts/devenv.sh up|down|status|env|provoke lag|cascade|slot|calm" >&2; exit 2 ;;
+  *) echo "usage: scripts/devenv.sh up|down|status|env|ports|provoke lag|cascade|slot|calm" >&2; exit 2 ;;
 esac

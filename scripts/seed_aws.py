@@ -26,17 +26,21 @@ def main():
     for spec in args.servers:
         name, port, dbname, *cred = spec.split(":")
         user, password = cred if cred else (args.user, args.password)
-        secret_id = f"pgfleet/dev/{name}"
-        value = json.dumps({"username": user, "password": password, "engine": "postgres",
-                            "host": "127.0.0.1", "port": int(port), "dbname": dbname})
-        try:
-            sm.create_secret(Name=secret_id, SecretString=value,
-                             Description=f"pgfleet local environment: {name} on port {port}")
-        except sm.exceptions.ResourceExistsException:
-            sm.put_secret_value(SecretId=secret_id, SecretString=value)
-        print(f"secret {secret_id}")
+        put_secret(sm, f"pgfleet/dev/{name}", user, password, int(port), dbname,
+                   f"pgfleet local environment: {name} on port {port}")
     seed_rds({s.split(":")[0]: int(s.split(":")[1]) for s in args.servers}, args)
     seed_elasticache()
+
+
+def put_secret(sm, secret_id, user, password, port, dbname, description):
+    """A database secret in the RDS format; an existing one gets the value as a new version."""
+    value = json.dumps({"username": user, "password": password, "engine": "postgres",
+                        "host": "127.0.0.1", "port": port, "dbname": dbname})
+    try:
+        sm.create_secret(Name=secret_id, SecretString=value, Description=description)
+    except sm.exceptions.ResourceExistsException:
+        sm.put_secret_value(SecretId=secret_id, SecretString=value)
+    print(f"secret {secret_id}")
 
 
 def seed_rds(ports, args):
