@@ -4,7 +4,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build run stop test unit bench lint format clean fuzz deploy-test deploy
+.PHONY: all deps build run demo stop test unit bench lint format clean fuzz deploy-test deploy
 
 all: build
 
@@ -16,6 +16,11 @@ build: deps
 
 run: build
 	@scripts/run.sh $(BUILD)/pgfleet
+
+# the local environment plus a realistic fleet (FLEET_SIZE=small|default|large), pgfleet in
+# the background and a narrated tour (DEMO_PACE=normal|step|fast); `make stop` ends it
+demo: build
+	@scripts/run.sh --demo $(BUILD)/pgfleet
 
 stop:
 	@scripts/run.sh --stop

@@ -22,7 +22,7 @@ PACKAGES=(
   libssl-dev libxml2-dev zlib1g-dev libjansson-dev libcjose-dev libsodium-dev libcmocka-dev
   liblasso3-dev xmlsec1 prometheus-alertmanager podman runc debootstrap
   postgresql-15 postgresql-client-15 redis-server redis-tools
-  valgrind clang-format cppcheck wrk bc procps time chromium
+  valgrind clang-format cppcheck wrk bc procps time chromium jq
 )
 
 SUDO=()

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # `make run`: starts the local environment and serves pgfleet on
 # http://localhost:8000 until Ctrl-C; then stops everything it started.
-#   scripts/run.sh BINARY     run in the foreground
-#   scripts/run.sh --stop     stop a run left behind (make stop)
+# `make demo`: the same plus the fleet of scripts/fleet.sh (FLEET_SIZE, default
+# "default"), pgfleet in the background, and the narrated tour of scripts/demo.sh
+# (DEMO_PACE=normal|step|fast); everything stays up until `make stop`.
+#   scripts/run.sh BINARY          run in the foreground
+#   scripts/run.sh --demo BINARY   the demo
+#   scripts/run.sh --stop          stop a run or a demo (make stop)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ $(id -u) -eq 0 ]]; then DIR="${PGFLEET_DEVENV_DIR:-/var/tmp/pgfleet-devenv}"; else DIR="${PGFLEET_DEVENV_DIR:-$ROOT/.devenv}"; fi
@@ -17,13 +21,21 @@ stop_all() {
     fi
     rm -f "$PIDFILE"
   fi
+  "$ROOT/scripts/fleet.sh" down 2>/dev/null || true
   "$ROOT/scripts/devenv.sh" down
 }
 
 if [[ "${1:-}" == "--stop" ]]; then stop_all; exit 0; fi
-BIN=${1:?usage: scripts/run.sh BINARY | --stop}
+DEMO=
+if [[ "${1:-}" == "--demo" ]]; then DEMO=1; shift; fi
+BIN=${1:?usage: scripts/run.sh [--demo] BINARY | --stop}
+if [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  echo "run: pgfleet is already running here (pid $(cat "$PIDFILE"), from make run or make demo): 'make stop' first" >&2
+  exit 1
+fi
 
 "$ROOT/scripts/devenv.sh" up
+[[ -z $DEMO ]] || "$ROOT/scripts/fleet.sh" up
 mkdir -p "$DIR"
 if [[ -z "${AUTH_KEY:-}" ]]; then
   [[ -s "$DIR/auth_key" ]] || (umask 077; head -c 32 /dev/urandom | base64 | tr -d '/+=' >"$DIR/auth_key")
@@ -36,7 +48,11 @@ export PGFLEET_LOG_FORMAT="${PGFLEET_LOG_FORMAT:-text}"
 # the local servers write their logs here: pgfleet may follow files in it, and nowhere else
 export PGFLEET_LOG_DIRS="${PGFLEET_LOG_DIRS:-$DIR/log}"
 
-trap 'stop_all' EXIT
+if [[ -z $DEMO ]]; then
+  trap 'stop_all' EXIT
+else # the demo leaves everything up to explore, also when a step fails
+  trap 'echo "demo: everything it started is still running; make stop ends it" >&2' EXIT
+fi
 trap 'exit 130' INT TERM
 
 # three users in the emulator's Secrets Manager (pgfleet/users), one per role;
@@ -69,28 +85,42 @@ cat <<MSG
              $URL/#/alerts, notifications at ${PGFLEET_DEVENV_HOOK_URL%/hook}/
   API key:   $URL/login#key=$AUTH_KEY
   try:       curl -H "Authorization: Bearer $AUTH_KEY" $URL/api/models/test
-  stop:      Ctrl-C (or 'make stop' from another shell)
+  stop:      $([[ -z $DEMO ]] && echo "Ctrl-C (or 'make stop' from another shell)" || echo "make stop")
 
 MSG
-"$BIN" serve &
+if [[ -z $DEMO ]]; then
+  "$BIN" serve &
+else
+  echo "  pgfleet's log: $DIR/log/pgfleet.log"
+  nohup "$BIN" serve >>"$DIR/log/pgfleet.log" 2>&1 &
+fi
 PID=$!
 echo $PID >"$PIDFILE"
 
 # register the local servers (their passwords are in moto's Secrets Manager)
 export PGFLEET_URL="http://127.0.0.1:${PGFLEET_LISTEN##*:}"
 for _ in $(seq 1 50); do curl -fs "$PGFLEET_URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-for s in primary:55432:app standby:55433:app cascade:55434:app reporting:55435:app_reporting; do
+register() { # id name port dbname user secret-id tags(a,b) rds-instance-id|- log-file|-
+  local args=(db add --id "$1" --name "$2" --host 127.0.0.1 --port "$3" --dbname "$4" --user "$5"
+              --secret-id "$6" --region us-east-1) t out
+  for t in ${7//,/ }; do args+=(--tag "$t"); done
+  [[ $8 == - ]] || args+=(--rds-instance-id "$8")
+  [[ $9 == - ]] || args+=(--log-file "$9")
+  out=$("$BIN" "${args[@]}" 2>&1) ||
+    grep -q "already registered" <<<"$out" || echo "run: could not register $1: $out" >&2
+}
+eval "$("$ROOT/scripts/devenv.sh" ports)"
+for s in primary:$PG_PRIMARY:app standby:$PG_STANDBY:app cascade:$PG_CASCADE:app reporting:$PG_REPORTING:app_reporting; do
   IFS=: read -r name port db <<<"$s"
-  out=$("$BIN" db add --id "$name" --name "local $name" --host 127.0.0.1 --port "$port" \
-        --dbname "$db" --user pgfleet --secret-id "pgfleet/dev/$name" --tag local \
-        --region us-east-1 --rds-instance-id "pgfleet-dev-$name" \
-        --log-file "$DIR/log/$name.log" 2>&1) ||
-    grep -q "already registered" <<<"$out" || echo "run: could not register $name: $out" >&2
+  register "$name" "local $name" "$port" "$db" pgfleet "pgfleet/dev/$name" local "pgfleet-dev-$name" "$DIR/log/$name.log"
 done
 # the target for a demo stream (primary/app -> reporting/app_archive): see the Streams section at /
-out=$("$BIN" db add --id archive --name "local archive (stream target)" --host 127.0.0.1 --port 55435 \
-      --dbname app_archive --user pgfleet_admin --secret-id pgfleet/dev/archive --tag local 2>&1) ||
-  grep -q "already registered" <<<"$out" || echo "run: could not register archive: $out" >&2
+register archive "local archive (stream target)" "$PG_REPORTING" app_archive pgfleet_admin pgfleet/dev/archive local - -
+if [[ -n $DEMO ]]; then
+  while IFS=$'\t' read -r id name port db user secret tags rds log; do
+    register "$id" "$name" "$port" "$db" "$user" "$secret" "$tags" "$rds" "$log"
+  done < <("$ROOT/scripts/fleet.sh" databases)
+fi
 # alerting: a webhook channel to the local sink (its page lists what arrives) and rules with
 # short durations; `scripts/devenv.sh provoke lag|cascade|slot|calm` makes them fire and resolve
 api() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AUTH_KEY" \
@@ -106,4 +136,6 @@ for body in \
   st=$(api POST /api/alerts/rules <<<"$body")
   [[ $st == 201 || $st == 409 ]] || echo "run: could not create a demo alert rule (HTTP $st)" >&2
 done
-wait $PID || true
+if [[ -z $DEMO ]]; then wait $PID || true; exit 0; fi
+PGFLEET_DEMO_UI=$URL PGFLEET_DEMO_HOOK_PAGE=${PGFLEET_DEVENV_HOOK_URL%/hook}/ PGFLEET_BIN=$BIN \
+  "$ROOT/scripts/demo.sh"

@@ -61,6 +61,25 @@ def free_port():
             return port
 
 
+def free_port_run(n):
+    """The first of n consecutive free ports (None when no such run was found)."""
+    for _ in range(50):
+        base = free_port()
+        if base + n > 65000:
+            continue
+        ok = True
+        for p in range(base, base + n):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    return None
+
+
 def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     last = None

@@ -8,28 +8,16 @@ import time
 
 import pytest
 
-from conftest import ROOT, free_port, wait_for
+from conftest import ROOT, free_port_run, wait_for
 
 DEVENV = str(ROOT / "scripts" / "devenv.sh")
 
 
 def port_base():
-    # nine consecutive free ports
-    for _ in range(50):
-        base = free_port()
-        if base + 9 > 65000:
-            continue
-        ok = True
-        for p in range(base, base + 9):
-            import socket
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-        if ok:
-            return base
-    pytest.skip("no run of nine free ports")
+    base = free_port_run(9)
+    if base is None:
+        pytest.skip("no run of nine free ports")
+    return base
 
 
 @pytest.fixture
