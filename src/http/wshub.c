@@ -55,7 +55,7 @@ struct WsHub {
 };
 
 static const char *const known_topics[] = {"heartbeat", "health", "topology", "metrics",
-                                           "events",    "alerts", NULL};
+                                           "events",    "alerts", "streams",  NULL};
 static const char *const known_prefixes[] = {"stream", "migration", "database", NULL};
 
 WsHub *wshub_new(const Auth *auth)

@@ -63,6 +63,8 @@ static void publish_state(Streams *svc, const ReplicationStream *s, const json_t
         json_object_set_new(e, "error", json_string(s->error));
     if (sync)
         json_object_update(e, jsonutil_unconst(sync));
+    /* the stream's own topic, and every stream's: a list follows streams made elsewhere */
+    publish(&svc->deps.pub, "streams", json_incref(e));
     publish(&svc->deps.pub, topic, e);
 }
 

@@ -109,8 +109,10 @@ def test_demo_tour_runs_unattended_and_the_ui_follows(demo, browser):
     # 4 local servers + 6 of the fleet, each standby and cascade on its edge
     page.locator("#topo-summary").filter(has_text=re.compile(r"^1\d servers, ")).wait_for(timeout=60000)
 
-    tour.reach("== 3/7", timeout=180)
+    # the streams page, open before step 3 creates the stream from the CLI, shows it live
     page.goto(url + "/#/streams")
+    page.locator("#streams-table").wait_for(timeout=30000)
+    tour.reach("== 3/7", timeout=180)
     row = page.locator("#streams-table tbody tr").filter(has_text="orders-tenant-2")
     row.locator(".badge").filter(has_text="streaming").wait_for(timeout=120000)
 

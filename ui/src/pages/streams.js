@@ -5,10 +5,9 @@ import { badge, el, loading, setStatus, statusLine, table } from "../lib/dom.js"
 import { bytes, errorText } from "../lib/format.js";
 import { field, showErrors, value } from "../lib/form.js";
 import * as state from "../lib/state.js";
-import { hold, subscribe } from "../lib/ws.js";
+import { subscribe } from "../lib/ws.js";
 
 let off = [];
-const held = new Map();
 
 function checklist(box, checks) {
   box.replaceChildren(checks && checks.length ? el("ul", { class: "checklist", id: "st-checks" },
@@ -60,10 +59,8 @@ export default {
       if (r.status !== 202) { setStatus(summary, errorText(r), "bad"); checklist(checks, r.body.error && r.body.error.checks); return; }
       checklist(checks, r.body.checks);
       setStatus(summary, `stream ${r.body.id}: ${r.body.state}`, "ok");
-      watch(r.body.id);
       refresh();
     });
-    const watch = (id) => { if (!held.has(id)) held.set(id, hold(`stream:${id}`)); };
     const act = async (s, a) => {
       if (a === "drop" && !confirm(`Drop stream ${s.id}? Its subscription, slot and (when pgfleet made it) publication are removed.`)) return;
       const r = a === "drop" ? await api.del(`/api/replication/streams/${encodeURIComponent(s.id)}`)
@@ -86,11 +83,11 @@ export default {
           ["pause", "resume", "refresh", "drop"].map((a) => el("button", { type: "button", "aria-label": `${a} ${s.id}`, onclick: () => act(s, a) }, a))) : "" },
       ], r.body.streams, "No stream yet: create one above, from a source database's tables to a target with the same tables.",
       { id: "streams-table" }));
-      for (const s of r.body.streams) if (s.managed && ["creating", "initializing"].includes(s.state)) watch(s.id);
       const rows = list.querySelectorAll("tbody tr");
       r.body.streams.forEach((s, i) => { if (rows[i]) rows[i].dataset.stream = s.id || ""; });
     };
-    off = [subscribe("stream:", (e) => {
+    // every stream's state changes, also of streams created by the CLI or another browser
+    off = [subscribe("streams", (e) => {
       if (e.state === "streaming" || e.error) setStatus(summary, `stream ${e.stream_id}: ${e.state}${e.error ? " — " + e.error : ""}`, e.error ? "bad" : "ok");
       refresh();
     }), state.onDatabases(() => {
@@ -107,7 +104,5 @@ export default {
   unmount() {
     off.forEach((f) => f());
     off = [];
-    for (const u of held.values()) u();
-    held.clear();
   },
 };
