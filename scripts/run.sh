@@ -35,7 +35,8 @@ if [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
 fi
 
 "$ROOT/scripts/devenv.sh" up
-[[ -z $DEMO ]] || "$ROOT/scripts/fleet.sh" up
+# the tour changes the fleet (a stream, a migration): each demo starts from a fresh one
+if [[ -n $DEMO ]]; then "$ROOT/scripts/fleet.sh" down --purge && "$ROOT/scripts/fleet.sh" up; fi
 mkdir -p "$DIR"
 if [[ -z "${AUTH_KEY:-}" ]]; then
   [[ -s "$DIR/auth_key" ]] || (umask 077; head -c 32 /dev/urandom | base64 | tr -d '/+=' >"$DIR/auth_key")
