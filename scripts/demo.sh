@@ -153,9 +153,9 @@ say "It found drift: someone added orders.shipped_at by hand on $C1 tenant $TENA
   "(continue on error): that one target rolls back, every other one commits."
 migrate false
 failed=$(jq -r '[.targets[] | select(.status == "failed") | .target] | join(", ")' <<<"$MIG")
+indexes() { pg "$1" "$2" "SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_status_idx'"; }
 say "Failed and rolled back: $failed. Its index was created, then rolled back with the rest:" \
-  "orders_status_idx there: $(pg "$P1" "${C1}_tenant_$TENANTS" "SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_status_idx'")," \
-  "on $C0 tenant 1: $(pg "$P0" "${C0}_tenant_1" "SELECT count(*) FROM pg_indexes WHERE indexname = 'orders_status_idx'")."
+  "orders_status_idx there: $(indexes "$P1" "${C1}_tenant_$TENANTS"), on $C0 tenant 1: $(indexes "$P0" "${C0}_tenant_1")."
 look "$UI/#/migrations: both executions, per target, with the error"
 pause 8
 
@@ -176,7 +176,10 @@ wait_until 60 "the lag alert to be pending" alert_in pending
 say "pending: over the threshold, waiting out the rule's 20 s"
 wait_until 90 "the lag alert to fire" alert_in firing
 show pgfleet alerts list
-notified() { curl -s "${HOOK_PAGE%/}/messages" | jq -e --arg p ":$stb" '[.[] | select((.body | tostring) | contains($p))] | length > 0' >/dev/null; }
+notified() { # a message about this standby whose signature the sink checked
+  curl -s "${HOOK_PAGE%/}/messages" | jq -e --arg p ":$stb" \
+    '[.[] | select(.signature == "ok" and ((.body | tostring) | contains($p)))] | length > 0' >/dev/null
+}
 wait_until 30 "the webhook notification" notified
 say "The webhook received it, signed (the sink checks X-Pgfleet-Signature)."
 aid=$(api GET /api/alerts | jq -r --arg p ":$stb" '[.alerts[] | select(.rule == "demo-lag" and ((.labels | tostring) | contains($p)))][0].id')
