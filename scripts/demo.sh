@@ -74,7 +74,7 @@ all_ok() {
 }
 wait_until 90 "every database to answer its health probe" all_ok
 show "$DEMO_ROOT/scripts/fleet.sh" status
-show_sh "pgfleet db list | head -n 12"
+show_sh "pgfleet db list | sed -n 1,12p"  # (head would end the pipe early: SIGPIPE)
 echo "     ..."
 say "$(api GET /api/databases | jq '.databases | length') databases, all healthy."
 look "$UI/#/databases (sign in as admin: the password is printed above)"
