@@ -118,8 +118,8 @@ say "No error left. The one warning (sequences are not replicated) does not matt
   "nobody inserts into, so --force accepts it:"
 created=$(show pgfleet stream create "${stream_args[@]}" --force)
 printf '%s\n' "$created"
-sid=$(grep -o 'stream_[0-9a-z]*' <<<"$created" | head -n 1)
-[[ -n $sid ]] || die "stream create did not print the stream's id"
+[[ $created =~ (stream_[0-9a-z]+) ]] || die "stream create did not print the stream's id"
+sid=${BASH_REMATCH[1]}
 streaming() { api GET "/api/replication/streams/$sid" | jq -e '.state == "streaming" and .sync.ready == .sync.tables' >/dev/null; }
 wait_until 120 "the stream to finish its initial copy" streaming
 show pgfleet stream list
