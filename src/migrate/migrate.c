@@ -584,7 +584,8 @@ static OrderNode *order_nodes(const Migrate *m)
                                .host = m->t[i].params.host,
                                .port = m->t[i].params.port,
                                .dbname = m->t[i].params.dbname,
-                               .subs = m->t[i].subs};
+                               .subs = m->t[i].subs,
+                               .slots = m->t[i].slots};
     return nodes;
 }
 
@@ -618,8 +619,7 @@ static void outside_subscribers(Migrate *m, const OrderNode *nodes)
                 size_t q;
                 const json_t *sub;
                 json_array_foreach(m->t[j].subs, q, sub) ours |=
-                    order_publisher_of(nodes, m->n, jsonutil_str(sub, "conninfo")) == i &&
-                    jsonutil_str(sub, "slot") &&
+                    order_publisher(nodes, m->n, sub, NULL) == i && jsonutil_str(sub, "slot") &&
                     !strcmp(jsonutil_str(sub, "slot"), json_string_value(slot));
             }
             if (!ours)

@@ -31,6 +31,33 @@ int order_publisher_of(const OrderNode *nodes, int n, const char *conninfo)
     return -1;
 }
 
+int order_publisher(const OrderNode *nodes, int n, const json_t *sub, bool *by_slot)
+{
+    if (by_slot)
+        *by_slot = false;
+    const char *conninfo = jsonutil_str(sub, "conninfo"), *slot = jsonutil_str(sub, "slot");
+    if (conninfo)
+        return order_publisher_of(nodes, n, conninfo);
+    if (!slot)
+        return -1;
+    int found = -1;
+    for (int i = 0; i < n; i++) {
+        size_t k;
+        const json_t *s;
+        json_array_foreach(nodes[i].slots, k, s)
+        {
+            if (strcmp(json_string_value(s), slot) != 0)
+                continue;
+            if (found >= 0) /* the same name on two servers: cannot tell */
+                return -1;
+            found = i;
+        }
+    }
+    if (by_slot && found >= 0)
+        *by_slot = true;
+    return found;
+}
+
 static int position(const int *order, int n, int v)
 {
     for (int j = 0; j < n; j++)
@@ -40,11 +67,13 @@ static int position(const int *order, int n, int v)
 }
 
 static void note(json_t *plan, const OrderNode *sub, const OrderNode *pub, const char *name,
-                 bool drops)
+                 bool by_slot, bool drops)
 {
-    char buf[800];
-    snprintf(buf, sizeof buf, "%s subscribes to %s (subscription %s): %s runs %s", sub->label,
-             pub->label, name ? name : "?", sub->label,
+    char buf[900];
+    snprintf(buf, sizeof buf, "%s subscribes to %s (subscription %s%s): %s runs %s", sub->label,
+             pub->label, name ? name : "?",
+             by_slot ? ", known by its slot: this role may not read its conninfo there" : "",
+             sub->label,
              drops ? "after its publisher (the script drops or renames things)"
                    : "first: logical replication does not carry DDL, so the subscriber must have "
                      "the new shape before the publisher sends it");
@@ -58,7 +87,7 @@ static bool settle(const OrderNode *nodes, int n, int i, bool drops, int *order)
     const json_t *row;
     json_array_foreach(nodes[i].subs, k, row)
     {
-        int pub = order_publisher_of(nodes, n, jsonutil_str(row, "conninfo"));
+        int pub = order_publisher(nodes, n, row, NULL);
         if (pub < 0 || pub == i)
             continue;
         int first = drops ? pub : i, second = drops ? i : pub;
@@ -82,9 +111,10 @@ void order_targets(const OrderNode *nodes, int n, bool drops, int *order, json_t
         const json_t *row;
         json_array_foreach(nodes[i].subs, k, row)
         {
-            int pub = order_publisher_of(nodes, n, jsonutil_str(row, "conninfo"));
+            bool by_slot;
+            int pub = order_publisher(nodes, n, row, &by_slot);
             if (pub >= 0 && pub != i)
-                note(plan, &nodes[i], &nodes[pub], jsonutil_str(row, "name"), drops);
+                note(plan, &nodes[i], &nodes[pub], jsonutil_str(row, "name"), by_slot, drops);
         }
     }
     /* a cycle (two targets subscribing to each other) stops after n*n moves */

@@ -15,9 +15,9 @@ static json_t *subs_of_s(void)
 
 static void nodes3(OrderNode *n, json_t *subs, json_t *none)
 {
-    n[0] = (OrderNode){"p", "127.0.0.1", 5432, "app", none};
-    n[1] = (OrderNode){"u", "127.0.0.1", 5434, "other", none};
-    n[2] = (OrderNode){"s", "127.0.0.1", 5433, "reporting", subs};
+    n[0] = (OrderNode){"p", "127.0.0.1", 5432, "app", none, NULL};
+    n[1] = (OrderNode){"u", "127.0.0.1", 5434, "other", none, NULL};
+    n[2] = (OrderNode){"s", "127.0.0.1", 5433, "reporting", subs, NULL};
 }
 
 static void test_subscriber_runs_before_its_publisher(void **state)
@@ -72,9 +72,9 @@ static void test_relations_outside_the_run_and_cycles(void **state)
         json_pack("[{s:s, s:s}]", "conninfo", "host=127.0.0.1 port=2 dbname=b", "name", "ab");
     json_t *to_a =
         json_pack("[{s:s, s:s}]", "conninfo", "host=127.0.0.1 port=1 dbname=a", "name", "ba");
-    OrderNode n[3] = {{"a", "127.0.0.1", 1, "a", to_b},
-                      {"b", "127.0.0.1", 2, "b", to_a},
-                      {"c", "127.0.0.1", 3, "c", elsewhere}};
+    OrderNode n[3] = {{"a", "127.0.0.1", 1, "a", to_b, NULL},
+                      {"b", "127.0.0.1", 2, "b", to_a, NULL},
+                      {"c", "127.0.0.1", 3, "c", elsewhere, NULL}};
     int order[3];
     order_targets(n, 3, false, order, plan);
     int seen = 0;
@@ -90,6 +90,36 @@ static void test_relations_outside_the_run_and_cycles(void **state)
     json_decref(elsewhere);
     json_decref(to_a);
     json_decref(to_b);
+}
+
+/* a role that may not read subconninfo in the subscriber's database: the slot names the
+ * publisher, when exactly one target's database holds a slot of that name */
+static void test_unreadable_conninfo_is_matched_by_the_slot(void **state)
+{
+    (void)state;
+    json_t *subs = json_pack("[{s:s, s:s}]", "name", "orders_sub", "slot", "orders_sub");
+    json_t *slots = json_pack("[s]", "orders_sub"), *other = json_pack("[s]", "x_sub");
+    json_t *none = json_array(), *plan = json_array();
+    OrderNode n[3] = {{"p", "127.0.0.1", 5432, "app", none, slots},
+                      {"u", "127.0.0.1", 5434, "other", none, other},
+                      {"s", "127.0.0.1", 5433, "reporting", subs, NULL}};
+    int order[3];
+    order_targets(n, 3, false, order, plan);
+    assert_int_equal(order[0], 2);
+    assert_int_equal(order[1], 0);
+    const char *note = json_string_value(json_array_get(plan, 0));
+    assert_non_null(strstr(note, "s subscribes to p (subscription orders_sub, known by its slot"));
+    bool by_slot = false;
+    assert_int_equal(order_publisher(n, 3, json_array_get(subs, 0), &by_slot), 0);
+    assert_true(by_slot);
+    /* the same slot name in two targets' databases: no guess */
+    n[1].slots = slots;
+    assert_int_equal(order_publisher(n, 3, json_array_get(subs, 0), &by_slot), -1);
+    json_decref(subs);
+    json_decref(slots);
+    json_decref(other);
+    json_decref(none);
+    json_decref(plan);
 }
 
 static void test_which_scripts_drop_or_rename(void **state)
@@ -113,6 +143,7 @@ int main(void)
         cmocka_unit_test(test_subscriber_runs_before_its_publisher),
         cmocka_unit_test(test_a_dropping_script_runs_the_publisher_first),
         cmocka_unit_test(test_relations_outside_the_run_and_cycles),
+        cmocka_unit_test(test_unreadable_conninfo_is_matched_by_the_slot),
         cmocka_unit_test(test_which_scripts_drop_or_rename),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
