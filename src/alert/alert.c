@@ -15,6 +15,7 @@
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 #include "pg/target.h"
 
@@ -804,9 +805,10 @@ void alert_unref(Alert *a)
     free(a);
 }
 
-static void timer_closed(uv_handle_t *h)
+/* the timers' references */
+static void timer_unref(void *a)
 {
-    alert_unref(h->data);
+    alert_unref(a);
 }
 
 void alert_free(Alert *a)
@@ -816,7 +818,7 @@ void alert_free(Alert *a)
     a->closing = true;
     notifier_free(a->notifier);
     a->notifier = NULL;
-    uv_close((uv_handle_t *)&a->tick, timer_closed);
-    uv_close((uv_handle_t *)&a->reload, timer_closed);
+    uvtimer_close(&a->tick, timer_unref);
+    uvtimer_close(&a->reload, timer_unref);
     alert_unref(a);
 }

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/urlenc.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 #include "httpc/httpc.h"
 
@@ -162,7 +163,7 @@ static void read_metadata_file(Sso *s)
     free(buf);
 }
 
-static void unref(Sso *s);
+static void unref(void *owner);
 
 static void metadata_fetched(void *ud, const HttpcResponse *r)
 {
@@ -297,8 +298,9 @@ Sso *sso_new(const SsoDeps *d, char *err, size_t errlen)
     return s;
 }
 
-static void unref(Sso *s)
+static void unref(void *owner)
 {
+    Sso *s = owner;
     if (--s->refs > 0)
         return;
     for (size_t i = 0; i < s->nrules; i++)
@@ -315,11 +317,6 @@ static void unref(Sso *s)
     free(s);
 }
 
-static void refresh_closed(uv_handle_t *h)
-{
-    unref(h->data);
-}
-
 void sso_free(Sso *s)
 {
     if (!s)
@@ -328,7 +325,7 @@ void sso_free(Sso *s)
     if (s->refresh_open) {
         s->refresh_open = false;
         s->refs++;
-        uv_close((uv_handle_t *)&s->refresh, refresh_closed);
+        uvtimer_close(&s->refresh, unref);
     }
     unref(s);
 }

@@ -5,6 +5,7 @@
 
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 
 struct Users {
@@ -27,8 +28,9 @@ typedef struct Read {
     void *ud;
 } Read;
 
-static void unref(Users *u)
+static void unref(void *owner)
 {
+    Users *u = owner;
     if (--u->refs > 0)
         return;
     userdoc_free(&u->doc);
@@ -115,11 +117,6 @@ static void tick(uv_timer_t *t)
     read_secret(t->data, NULL, NULL, NULL);
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    unref(h->data);
-}
-
 Users *users_new(uv_loop_t *loop, SecretsCache *secrets, const char *secret_id, long ttl_seconds)
 {
     Users *u = xcalloc(1, sizeof *u);
@@ -139,7 +136,7 @@ void users_free(Users *u)
     if (!u)
         return;
     u->closing = true;
-    uv_close((uv_handle_t *)&u->timer, timer_closed);
+    uvtimer_close(&u->timer, unref);
     unref(u);
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 #include "pgfleet_version.h"
 
@@ -113,8 +114,9 @@ struct Cluster {
     int refs;
 };
 
-static void unref(Cluster *c)
+static void unref(void *owner)
 {
+    Cluster *c = owner;
     if (--c->refs > 0)
         return;
     json_decref(c->live);
@@ -495,17 +497,11 @@ void cluster_leave(Cluster *c)
     log_info("cluster: %s left; its leases are free for the others", c->id);
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    unref(h->data);
-}
-
 void cluster_free(Cluster *c)
 {
     if (!c)
         return;
     c->closing = true;
-    uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, timer_closed);
+    uvtimer_close(&c->timer, unref);
     unref(c);
 }

@@ -13,6 +13,7 @@
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 
 #define READ_CHUNK     65536
@@ -122,7 +123,7 @@ static void feed(LogSource *s, const char *data, size_t len)
  * parser. One job at a time; the job alone touches fd, ino, offset and tail while it runs.
  */
 
-static void unref(LogSource *s);
+static void unref(void *owner);
 
 typedef struct FileJob {
     uv_work_t req;
@@ -466,8 +467,9 @@ LogSource *logsource_new(const LogSourceOptions *o)
     return s;
 }
 
-static void unref(LogSource *s)
+static void unref(void *owner)
 {
+    LogSource *s = owner;
     if (--s->refs > 0)
         return;
     if (s->fd >= 0)
@@ -483,18 +485,12 @@ static void unref(LogSource *s)
     free(s);
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    unref(h->data);
-}
-
 void logsource_free(LogSource *s)
 {
     if (!s)
         return;
     s->closing = true;
-    uv_timer_stop(&s->timer);
-    uv_close((uv_handle_t *)&s->timer, timer_closed);
+    uvtimer_close(&s->timer, unref);
     unref(s);
 }
 

@@ -12,6 +12,7 @@
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 #include "pg/pgquote.h"
 
@@ -39,8 +40,9 @@ const char *pg_health_name(PgHealth h)
     return health_names[h <= HEALTH_UNREACHABLE ? h : 0];
 }
 
-static void unref(PgTarget *t)
+static void unref(void *owner)
 {
+    PgTarget *t = owner;
     if (--t->refs > 0)
         return;
     json_decref(t->last);
@@ -419,18 +421,12 @@ bool pgtarget_polling(const PgTarget *t)
     return t->polling;
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    unref(h->data);
-}
-
 void pgtarget_free(PgTarget *t)
 {
     if (!t)
         return;
     t->closing = true;
-    uv_timer_stop(&t->probe_timer);
-    uv_close((uv_handle_t *)&t->probe_timer, timer_closed);
+    uvtimer_close(&t->probe_timer, unref);
     pgpool_free(t->pool); /* a probe in flight ends with PGE_CLOSED */
     t->pool = NULL;
     unref(t);

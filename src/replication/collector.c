@@ -8,6 +8,7 @@
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 #include "pg/discover.h"
 #include "replication/topology.h"
@@ -48,8 +49,9 @@ typedef struct Probe {
     size_t idx;
 } Probe;
 
-static void unref(Collector *c)
+static void unref(void *owner)
 {
+    Collector *c = owner;
     if (--c->refs > 0)
         return;
     json_decref(c->snapshots);
@@ -242,18 +244,12 @@ Collector *collector_new(uv_loop_t *loop, long interval_ms, CollectorServers ser
     return c;
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    unref(h->data);
-}
-
 void collector_free(Collector *c)
 {
     if (!c)
         return;
     c->closing = true;
-    uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, timer_closed);
+    uvtimer_close(&c->timer, unref);
     unref(c);
 }
 

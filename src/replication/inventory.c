@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/jsonutil.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 #include "pg/discover.h"
 
@@ -27,8 +28,9 @@ typedef struct Sweep {
     json_t *snaps;
 } Sweep;
 
-static void unref(Inventory *inv)
+static void unref(void *owner)
 {
+    Inventory *inv = owner;
     if (--inv->refs == 0)
         free(inv);
 }
@@ -149,17 +151,11 @@ Inventory *inventory_new(uv_loop_t *loop, const Registry *registry, Collector *c
     return inv;
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    unref(h->data);
-}
-
 void inventory_free(Inventory *inv)
 {
     if (!inv)
         return;
     inv->closing = true;
-    uv_timer_stop(&inv->timer);
-    uv_close((uv_handle_t *)&inv->timer, timer_closed);
+    uvtimer_close(&inv->timer, unref);
     unref(inv);
 }

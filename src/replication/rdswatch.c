@@ -7,6 +7,7 @@
 #include "aws/rds.h"
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 #include "replication/topology.h"
 
@@ -23,8 +24,9 @@ struct RdsWatch {
     int refs;    /* owner, timer, calls in flight */
 };
 
-static void unref(RdsWatch *w)
+static void unref(void *owner)
 {
+    RdsWatch *w = owner;
     if (--w->refs > 0)
         return;
     json_decref(w->instances);
@@ -93,18 +95,12 @@ RdsWatch *rdswatch_new(uv_loop_t *loop, AwsClient *aws, const Registry *registry
     return w;
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    unref(h->data);
-}
-
 void rdswatch_free(RdsWatch *w)
 {
     if (!w)
         return;
     w->closing = true;
-    uv_timer_stop(&w->timer);
-    uv_close((uv_handle_t *)&w->timer, timer_closed);
+    uvtimer_close(&w->timer, unref);
     unref(w);
 }
 

@@ -5,6 +5,7 @@
 
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 #include "pg/pgseq.h"
 #include "streams/streamsql.h"
@@ -20,19 +21,15 @@ struct Follower {
     void *ud;
 };
 
-static void unref(Follower *f)
+static void unref(void *owner)
 {
+    Follower *f = owner;
     if (--f->refs > 0)
         return;
     free(f->id);
     free(f->target_id);
     free(f->subscription);
     free(f);
-}
-
-static void timer_closed(uv_handle_t *h)
-{
-    unref(h->data);
 }
 
 void follow_stop(Follower *f)
@@ -43,8 +40,7 @@ void follow_stop(Follower *f)
     if (f->conn)
         pgconn_close(f->conn);
     f->conn = NULL;
-    uv_timer_stop(&f->timer);
-    uv_close((uv_handle_t *)&f->timer, timer_closed);
+    uvtimer_close(&f->timer, unref);
     unref(f);
 }
 

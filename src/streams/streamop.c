@@ -7,6 +7,7 @@
 
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "common/uvtimer.h"
 #include "common/xalloc.h"
 #include "pg/pgseq.h"
 #include "streams/streamsql.h"
@@ -64,10 +65,10 @@ struct StreamOp {
 
 static void send_step(StreamOp *op);
 static void send_action(StreamOp *op);
-static void retry_closed(uv_handle_t *h);
 
-static void op_unref(StreamOp *op)
+static void op_unref(void *owner)
 {
+    StreamOp *op = owner;
     if (--op->refs > 0)
         return;
     for (int i = 0; i < 2; i++)
@@ -81,11 +82,6 @@ static void op_unref(StreamOp *op)
     free(op);
 }
 
-static void retry_closed(uv_handle_t *h)
-{
-    op_unref(h->data);
-}
-
 /* no more callbacks act: the sessions and the timer close, the op's own reference goes */
 static void release(StreamOp *op)
 {
@@ -95,8 +91,7 @@ static void release(StreamOp *op)
             pgconn_close(op->conn[i]); /* a statement in flight ends with PGE_CLOSED */
             op->conn[i] = NULL;
         }
-    uv_timer_stop(&op->retry);
-    uv_close((uv_handle_t *)&op->retry, retry_closed);
+    uvtimer_close(&op->retry, op_unref);
     op_unref(op);
 }
 
