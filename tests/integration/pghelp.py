@@ -99,6 +99,15 @@ class PgServers:
         self.made.append(s)
         return s
 
+    def replicating(self, password, settings=None, user="monitor"):
+        """A server that accepts replication connections, with a superuser role that may
+        replicate (user, password); settings add to (or override) 5 WAL senders and slots."""
+        s = self(settings={"max_wal_senders": 5, "max_replication_slots": 5, **(settings or {})},
+                 hba="host all all 127.0.0.1/32 scram-sha-256\n"
+                     "host replication all 127.0.0.1/32 scram-sha-256\n")
+        s.sql(f"CREATE ROLE {user} SUPERUSER LOGIN REPLICATION PASSWORD '{password}'")
+        return s
+
     def standby_of(self, upstream, slot, user, password):
         s = PgServer.standby_of(upstream, slot, user, password)
         self.made.append(s)

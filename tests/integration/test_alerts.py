@@ -39,10 +39,7 @@ def rfc3339(s):
 @pytest.fixture(scope="module")
 def pair(pg_servers):
     """A primary and a physical standby of it (slot standby_alerts)."""
-    primary = pg_servers(settings={"max_wal_senders": 5, "max_replication_slots": 5},
-                         hba="host all all 127.0.0.1/32 scram-sha-256\n"
-                             "host replication all 127.0.0.1/32 scram-sha-256\n")
-    primary.sql(f"CREATE ROLE monitor SUPERUSER LOGIN REPLICATION PASSWORD '{PW}'")
+    primary = pg_servers.replicating(PW)
     primary.sql("CREATE TABLE load (id bigint, pad text)")
     standby = pg_servers.standby_of(primary, "standby_alerts", "monitor", PW)
     yield primary, standby

@@ -25,10 +25,7 @@ OUT = Path(__file__).resolve().parents[2] / "build-asan"
 @pytest.fixture(scope="module")
 def fleet(pg_servers):
     """A primary with twelve databases and a physical standby of it."""
-    primary = pg_servers(settings={"max_wal_senders": 5, "max_replication_slots": 5},
-                         hba="host all all 127.0.0.1/32 scram-sha-256\n"
-                             "host replication all 127.0.0.1/32 scram-sha-256\n")
-    primary.sql(f"CREATE ROLE monitor SUPERUSER LOGIN REPLICATION PASSWORD '{PW}'")
+    primary = pg_servers.replicating(PW)
     for db in DBS:
         primary.sql(f"CREATE DATABASE {db}")
     standby = pg_servers.standby_of(primary, "standby_cluster", "monitor", PW)

@@ -15,9 +15,7 @@ PW = "monitor-pw"
 
 @pytest.fixture(scope="module")
 def topo(pg_servers):
-    primary = pg_servers(settings={"max_wal_senders": 10, "max_replication_slots": 10},
-                       hba="host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n")
-    primary.sql(f"CREATE ROLE monitor SUPERUSER LOGIN REPLICATION PASSWORD '{PW}'")
+    primary = pg_servers.replicating(PW, {"max_wal_senders": 10, "max_replication_slots": 10})
     primary.sql("CREATE DATABASE shop")
     primary.sql("CREATE TABLE orders (id int PRIMARY KEY, v text); CREATE TABLE items (id int PRIMARY KEY)", db="shop")
     primary.sql("CREATE PUBLICATION orders_pub FOR TABLE orders; CREATE PUBLICATION items_pub FOR TABLE items", db="shop")

@@ -15,10 +15,7 @@ PW = "migrate-pw"
 
 @pytest.fixture(scope="module")
 def srv(pg_servers):
-    s = pg_servers(settings={"max_prepared_transactions": 10, "max_wal_senders": 5},
-                   hba="host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n")
-    s.sql(f"CREATE ROLE monitor SUPERUSER LOGIN REPLICATION PASSWORD '{PW}'")
-    return s
+    return pg_servers.replicating(PW, {"max_prepared_transactions": 10, "max_replication_slots": 10})
 
 
 @pytest.fixture

@@ -20,10 +20,8 @@ SLOT_GONE = ('2026-11-26 15:10:01.120 UTC [4242] FATAL:  could not start WAL str
 def fleet(pg_servers):
     """A primary (tables customers and orders, publishing) with a standby, and a second
     primary for a stream's target (the same tables, empty)."""
-    primary = pg_servers(settings={"max_wal_senders": 10, "max_replication_slots": 10, "wal_level": "logical"},
-                         hba="host all all 127.0.0.1/32 scram-sha-256\n"
-                             "host replication all 127.0.0.1/32 scram-sha-256\n")
-    primary.sql(f"CREATE ROLE monitor SUPERUSER LOGIN REPLICATION PASSWORD '{PW}'")
+    primary = pg_servers.replicating(PW, {"max_wal_senders": 10, "max_replication_slots": 10,
+                                          "wal_level": "logical"})
     primary.sql("CREATE TABLE customers (id int PRIMARY KEY, name text);"
                 "CREATE TABLE orders (id int PRIMARY KEY, customer_id int, status text);"
                 "INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 200) g;"
