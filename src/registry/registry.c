@@ -31,8 +31,10 @@ struct Registry {
     json_t *remote; /* id -> health as the instance that polls it saw it */
     uint64_t remote_gen;
     bool loaded, loading, closing;
-    long spread_ms; /* first probes of targets made now: spread over this long */
-    int refs;       /* the owner, and each operation waiting on Redis or AWS */
+    bool batch;      /* many records applied at once: probe routes assigned once, after */
+    bool vias_stale; /* a batch added databases: their probe routes are still to assign */
+    long spread_ms;  /* first probes of targets made now: spread over this long */
+    int refs;        /* the owner, and each operation waiting on Redis or AWS */
 };
 
 static void unref(Registry *r)
@@ -155,7 +157,10 @@ static void put(Registry *r, const DatabaseConfig *db)
     }
     e->t = start_target(r, db, owns(r, db->id));
     start_logs(r, e, db);
-    assign_vias(r); /* before the old target goes: others may probe through it */
+    if (old || !r->batch)
+        assign_vias(r); /* before the old target goes: others may probe through it */
+    else
+        r->vias_stale = true;
     pgtarget_free(old);
 }
 
@@ -236,6 +241,14 @@ void registry_free(Registry *r)
 /* ---- loading ---- */
 
 /* one stored record into the live set when it differs from what runs; false when damaged */
+static void end_batch(Registry *r)
+{
+    r->batch = false;
+    if (r->vias_stale)
+        assign_vias(r);
+    r->vias_stale = false;
+}
+
 static bool apply_record(Registry *r, const char *id, const char *text, size_t len)
 {
     char perr[128];
@@ -288,8 +301,10 @@ static void loaded(void *ud, PgfError err, const char *errmsg, size_t n, const c
     r->spread_ms = (long)n * 5 < r->deps.cfg->health_interval_seconds * 1000
                        ? (long)n * 5
                        : r->deps.cfg->health_interval_seconds * 1000;
+    r->batch = true;
     for (size_t i = 0; i < n; i++)
         ok += apply_record(r, fields[i], values[i], lens[i]);
+    end_batch(r);
     r->spread_ms = 0;
     r->loaded = true;
     log_info("database registry loaded: %zu databases", ok);
@@ -316,10 +331,12 @@ static void synced(void *ud, PgfError err, const char *errmsg, size_t n, const c
     Registry *r = ud;
     if (err == PGF_OK && !r->closing) {
         json_t *stored = json_object();
+        r->batch = true;
         for (size_t i = 0; i < n; i++) {
             apply_record(r, fields[i], values[i], lens[i]);
             json_object_set_new(stored, fields[i], json_true());
         }
+        end_batch(r);
         for (size_t i = r->n; i-- > 0;) {
             const char *id = pgtarget_config(r->v[i]->t)->id;
             if (!json_object_get(stored, id)) {
