@@ -85,11 +85,18 @@ port_free_or_ours() { # port what
 }
 
 pg_start() { # name port
-  local name=$1 port=$2
+  local name=$1 port=$2 try
   if pg_running "$name"; then return 0; fi
   port_free_or_ours "$port" "postgres $name"
-  as_pg "$PGBIN/pg_ctl" -D "$DIR/$name" -l "$DIR/log/$name.log" -w -t 60 start >/dev/null ||
-    die "postgres $name failed to start; see $DIR/log/$name.log"
+  for try in 1 2 3 4 5; do
+    as_pg "$PGBIN/pg_ctl" -D "$DIR/$name" -l "$DIR/log/$name.log" -w -t 60 start >/dev/null 2>&1 && return 0
+    # these ports lie in the kernel's ephemeral range: a client connection elsewhere may
+    # hold one as its source port for a moment
+    tail -n 5 "$DIR/log/$name.log" | grep -q "Address already in use" || break
+    say "port $port is held by a connection for a moment (attempt $try); retrying"
+    sleep 1
+  done
+  die "postgres $name failed to start; see $DIR/log/$name.log"
 }
 
 pg_conf() { # name port
