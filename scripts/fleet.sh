@@ -214,8 +214,10 @@ fleet_up() {
       for s in 0 1 2 3; do port_free_or_ours "$(port_of $i $s)" "fleet server"; done
     done
     for ((i = 0; i < CLUSTERS; i++)); do build_primary $i; done
-    build_streams
+    # every server listens before the subscriptions open their lasting connections: a
+    # client's source port (the kernel's ephemeral range holds these ports) cannot take one
     for ((i = 0; i < CLUSTERS; i++)); do build_standbys $i; done
+    build_streams
     save_params
   fi
   servers >"$FDIR/servers.tsv"
