@@ -67,15 +67,40 @@ psql_at() { # port db sql...
 
 pg_running() { as_pg "$PGBIN/pg_ctl" -D "$DIR/$1" status >/dev/null 2>&1; }
 
-wait_port() { # port what [pid log]: up to 60 s; at once if the process died
+await_listen() { # port [pid]: 0 listening, 1 the process ended first, 2 not within 60 s
   for _ in $(seq 1 600); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    if [[ -n "${3:-}" ]] && ! kill -0 "$3" 2>/dev/null; then
-      die "$2 exited before listening on port $1; its log ($4) ends with: $(tail -n 5 "$4" 2>/dev/null)"
-    fi
+    if [[ -n "${2:-}" ]] && ! kill -0 "$2" 2>/dev/null; then return 1; fi
     sleep 0.1
   done
-  die "$2 did not start listening on port $1 within 60 s${4:+; see $4}"
+  return 2
+}
+
+# These fixed ports lie in the kernel's ephemeral range (32768-60999): a client connection
+# elsewhere may hold one as its source port for a moment. Such a start is tried again.
+PORT_HELD_TRIES=5
+port_was_held() { # log try port
+  tail -n 20 "$1" 2>/dev/null | grep -qi "address already in use" || return 1
+  say "port $3 is held by a connection for a moment (attempt $2); retrying"
+  sleep 1
+}
+
+start_listener() { # what port name command...: in the background, log and pid under $DIR
+  local what=$1 port=$2 name=$3 try pid r
+  shift 3
+  port_free_or_ours "$port" "$what"
+  for try in $(seq 1 $PORT_HELD_TRIES); do
+    nohup "$@" >"$DIR/log/$name.log" 2>&1 &
+    pid=$!
+    echo $pid >"$DIR/$name.pid"
+    r=0
+    await_listen "$port" $pid || r=$?
+    [[ $r == 0 ]] && return 0
+    [[ $r == 1 ]] && port_was_held "$DIR/log/$name.log" "$try" "$port" && continue
+    break
+  done
+  [[ $r == 1 ]] && die "$what exited before listening on port $port; its log ($DIR/log/$name.log) ends with: $(tail -n 5 "$DIR/log/$name.log")"
+  die "$what did not start listening on port $port within 60 s; see $DIR/log/$name.log"
 }
 
 port_free_or_ours() { # port what
@@ -88,13 +113,9 @@ pg_start() { # name port
   local name=$1 port=$2 try
   if pg_running "$name"; then return 0; fi
   port_free_or_ours "$port" "postgres $name"
-  for try in 1 2 3 4 5; do
+  for try in $(seq 1 $PORT_HELD_TRIES); do
     as_pg "$PGBIN/pg_ctl" -D "$DIR/$name" -l "$DIR/log/$name.log" -w -t 60 start >/dev/null 2>&1 && return 0
-    # these ports lie in the kernel's ephemeral range: a client connection elsewhere may
-    # hold one as its source port for a moment
-    tail -n 5 "$DIR/log/$name.log" | grep -q "Address already in use" || break
-    say "port $port is held by a connection for a moment (attempt $try); retrying"
-    sleep 1
+    port_was_held "$DIR/log/$name.log" "$try" "$port" || break
   done
   die "postgres $name failed to start; see $DIR/log/$name.log"
 }
@@ -199,21 +220,7 @@ SQL
 
 moto_up() {
   if [[ -f "$DIR/moto.pid" ]] && kill -0 "$(cat "$DIR/moto.pid")" 2>/dev/null; then return 0; fi
-  port_free_or_ours $MOTO_PORT "moto server"
-  local try
-  for try in 1 2 3 4 5; do
-    nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p $MOTO_PORT >"$DIR/log/moto.log" 2>&1 &
-    echo $! >"$DIR/moto.pid"
-    sleep 0.3
-    # a port a process that just ended still held: wait a moment and try again
-    if ! kill -0 "$(cat "$DIR/moto.pid")" 2>/dev/null && grep -q "Address already in use" "$DIR/log/moto.log"; then
-      say "port $MOTO_PORT is still held (attempt $try); retrying"
-      sleep 2
-      continue
-    fi
-    break
-  done
-  wait_port $MOTO_PORT "moto server" "$(cat "$DIR/moto.pid")" "$DIR/log/moto.log"
+  start_listener "moto server" $MOTO_PORT moto "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p $MOTO_PORT
   AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
     AWS_REGION=$REGION AWS_DEFAULT_REGION=$REGION "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_aws.py" \
     --password "$PGPASS" --user "$PGUSER_NAME" \
@@ -231,20 +238,14 @@ idp_up() {
     >"$DIR/log/seed_idp.log" 2>&1 || die "seeding the SSO users failed; see $DIR/log/seed_idp.log"
   [[ -s "$DIR/idp/oidc-secret" ]] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$DIR/idp/oidc-secret")
   if ! { [[ -f "$DIR/saml_idp.pid" ]] && kill -0 "$(cat "$DIR/saml_idp.pid")" 2>/dev/null; }; then
-    port_free_or_ours $SAML_PORT "SAML IdP"
-    nohup "$ROOT/.venv/bin/python" "$ROOT/scripts/idp/saml_idp.py" --port $SAML_PORT \
-      --users "$DIR/idp/saml-users.json" --dir "$DIR/idp" >"$DIR/log/saml_idp.log" 2>&1 &
-    echo $! >"$DIR/saml_idp.pid"
-    wait_port $SAML_PORT "SAML IdP" "$(cat "$DIR/saml_idp.pid")" "$DIR/log/saml_idp.log"
+    start_listener "SAML IdP" $SAML_PORT saml_idp "$ROOT/.venv/bin/python" "$ROOT/scripts/idp/saml_idp.py" \
+      --port $SAML_PORT --users "$DIR/idp/saml-users.json" --dir "$DIR/idp"
   fi
   if ! { [[ -f "$DIR/oidc.pid" ]] && kill -0 "$(cat "$DIR/oidc.pid")" 2>/dev/null; }; then
     command -v node >/dev/null || die "node is not installed; run scripts/bootstrap.sh"
-    port_free_or_ours $OIDC_PORT "OIDC provider"
-    nohup node "$ROOT/scripts/idp/oidc_provider.mjs" $OIDC_PORT "$DIR/idp/oidc-users.json" pgfleet \
-      "$(cat "$DIR/idp/oidc-secret")" "$PUBLIC_URL/auth/oidc/callback" "$PUBLIC_URL/login" \
-      >"$DIR/log/oidc.log" 2>&1 &
-    echo $! >"$DIR/oidc.pid"
-    wait_port $OIDC_PORT "OIDC provider" "$(cat "$DIR/oidc.pid")" "$DIR/log/oidc.log"
+    start_listener "OIDC provider" $OIDC_PORT oidc node "$ROOT/scripts/idp/oidc_provider.mjs" $OIDC_PORT \
+      "$DIR/idp/oidc-users.json" pgfleet "$(cat "$DIR/idp/oidc-secret")" \
+      "$PUBLIC_URL/auth/oidc/callback" "$PUBLIC_URL/login"
   fi
 }
 
@@ -259,20 +260,15 @@ stop_pid() { # file
 
 redis_up() {
   if redis-cli -p $REDIS_PORT ping >/dev/null 2>&1; then return 0; fi
-  port_free_or_ours $REDIS_PORT "redis"
-  redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-    --pidfile "$DIR/redis.pid" --logfile "$DIR/log/redis.log" --dir "$DIR" >/dev/null
-  wait_port $REDIS_PORT redis
+  start_listener redis $REDIS_PORT redis redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" \
+    --appendonly no --dir "$DIR"
 }
 
 # the receiver of the demo alert channel (make run creates the channel)
 hook_up() {
   if [[ -f "$DIR/webhook_sink.pid" ]] && kill -0 "$(cat "$DIR/webhook_sink.pid")" 2>/dev/null; then return 0; fi
-  port_free_or_ours $HOOK_PORT "webhook sink"
-  nohup "$ROOT/.venv/bin/python" "$ROOT/scripts/webhook_sink.py" --port $HOOK_PORT \
-    --secret $HOOK_SECRET >"$DIR/log/webhook_sink.log" 2>&1 &
-  echo $! >"$DIR/webhook_sink.pid"
-  wait_port $HOOK_PORT "webhook sink" "$(cat "$DIR/webhook_sink.pid")" "$DIR/log/webhook_sink.log"
+  start_listener "webhook sink" $HOOK_PORT webhook_sink "$ROOT/.venv/bin/python" "$ROOT/scripts/webhook_sink.py" \
+    --port $HOOK_PORT --secret $HOOK_SECRET
 }
 
 cmd_up() {
