@@ -6,7 +6,7 @@ BENCH_DIRS=()
 PIDS=() # processes a benchmark started: bench_cleanup stops them
 
 as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { "$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$ROOT/.venv/bin/python" "$ROOT/scripts/freeport.py"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 bench_cleanup() {

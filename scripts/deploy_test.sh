@@ -11,23 +11,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TAG=${IMAGE:-pgfleet:deploy-test}
 E=$("$ROOT/scripts/container.sh" engine) || { echo "deploy-test: no container engine (podman or a Docker engine)" >&2; exit 3; }
 PY="$ROOT/.venv/bin/python"
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_run() { # N consecutive free ports
-  "$PY" - "$1" <<'PYCODE'
-import socket, sys
-n = int(sys.argv[1])
-for _ in range(200):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); base = s.getsockname()[1]; s.close()
-    if base + n > 60000: continue
-    ok = True
-    for p in range(base, base + n):
-        t = socket.socket()
-        try: t.bind(("127.0.0.1", p))
-        except OSError: ok = False
-        t.close()
-    if ok: print(base); break
-PYCODE
-}
 
 PASS=0 FAIL=0
 result() { # name ok detail
@@ -36,8 +19,7 @@ result() { # name ok detail
 
 NAME=pgfleet-deploy-test-$$
 DEVDIR=$(mktemp -d /var/tmp/pgfleet-deploy-XXXXXX)
-BASEPORT=$(port_run 9)
-PORT=$(free_port)
+{ read -r BASEPORT; read -r PORT; } < <("$PY" "$ROOT/scripts/freeport.py" 9 1)
 export PGFLEET_DEVENV_DIR=$DEVDIR PGFLEET_DEVENV_PORT_BASE=$BASEPORT PGFLEET_PUBLIC_URL=http://127.0.0.1:$PORT
 cleanup() {
   $E rm -f "$NAME" >/dev/null 2>&1 || true # one at a time: a missing name stops a list

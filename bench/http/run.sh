@@ -14,7 +14,7 @@ KEY=bench-key-0123456789-abcdefghij
 OUT="$ROOT/bench/results"; mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "bench: wrk is not installed (scripts/bootstrap.sh installs it)"; exit 1; }
 
-free_port() { "$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$ROOT/.venv/bin/python" "$ROOT/scripts/freeport.py"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 wait_http() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "bench: $1 did not come up"; exit 1; }
 

@@ -8,10 +8,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN=${1:-$ROOT/build/pgfleet}
 ROUNDS=${ROUNDS:-3}
 OUT="$ROOT/bench/results"; mkdir -p "$OUT"
-PORT=$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$("$ROOT/.venv/bin/python" "$ROOT/scripts/freeport.py")
 KEY=bench-ui-key-0123456789abcdefghij
 LOG=$(mktemp)
-RPORT=$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+RPORT=$("$ROOT/.venv/bin/python" "$ROOT/scripts/freeport.py")
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
 RPID=$!
 AUTH_KEY=$KEY PGFLEET_LISTEN=127.0.0.1:$PORT PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 "$BIN" serve >"$LOG" 2>&1 &

@@ -1,12 +1,14 @@
 """Fixtures that start real servers for the integration tests: Redis on a free
 port, and the pgfleet daemon itself. Everything is stopped and removed after
-each test, even when it fails. Ports 5432-5499 and 6379 are never used."""
+each test, even when it fails. Ports come from scripts/freeport.py: outside the
+kernel's ephemeral range, never 5432-5499 or 6379."""
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +17,8 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from freeport import free_port, free_port_run  # noqa: E402,F401  (one picker for tests and scripts)
 PGFLEET_BIN = os.environ.get("PGFLEET_BIN", str(ROOT / "build" / "pgfleet"))
 AUTH_KEY = "test-key-0123456789-abcdefghij"
 JSON = {"Content-Type": "application/json"}
@@ -50,34 +54,6 @@ return table.concat(out, '\\n')
 def leaked(text):
     """The first characters of each known secret found in text."""
     return sorted(s[:4] + "..." for s in SECRETS if s and s in text)
-
-
-def free_port():
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not (5432 <= port <= 5499 or port == 6379):
-            return port
-
-
-def free_port_run(n):
-    """The first of n consecutive free ports (None when no such run was found)."""
-    for _ in range(50):
-        base = free_port()
-        if base + n > 65000:
-            continue
-        ok = True
-        for p in range(base, base + n):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    return None
 
 
 def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):

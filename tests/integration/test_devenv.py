@@ -13,17 +13,10 @@ from conftest import ROOT, free_port_run, wait_for
 DEVENV = str(ROOT / "scripts" / "devenv.sh")
 
 
-def port_base():
-    base = free_port_run(9)
-    if base is None:
-        pytest.skip("no run of nine free ports")
-    return base
-
-
 @pytest.fixture
 def devenv():
     d = tempfile.mkdtemp(prefix="pgfleet-devenv-", dir="/var/tmp" if os.geteuid() == 0 else None)
-    base = port_base()
+    base = free_port_run(9)
     env = {**os.environ, "PGFLEET_DEVENV_DIR": d, "PGFLEET_DEVENV_PORT_BASE": str(base)}
     p = subprocess.run([DEVENV, "up"], env=env, capture_output=True, text=True, timeout=180)
     try:
