@@ -77,8 +77,29 @@ await_listen() { # port [pid]: 0 listening, 1 the process ended first, 2 not wit
 }
 
 # These fixed ports lie in the kernel's ephemeral range (32768-60999): a client connection
-# elsewhere may hold one as its source port for a moment. Such a start is tried again.
+# elsewhere may take one as its source port. As root they are reserved from it first
+# (net.ipv4.ip_local_reserved_ports; kept after `down`); either way a start that finds its
+# port held for a moment is tried again.
 PORT_HELD_TRIES=5
+in_ranges() { # port list ("a-b,c,..."): whether a range of the list holds the port
+  local r
+  local -a rs
+  IFS=, read -ra rs <<<"$2"
+  for r in "${rs[@]}"; do ((${r%-*} <= $1 && $1 <= ${r#*-})) && return 0; done
+  return 1
+}
+reserve_ports() { # port...: those in the ephemeral range and not yet reserved (root only)
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports lo hi cur p
+  local -a add=()
+  [[ $(id -u) -eq 0 && -w $f ]] || return 0
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+  cur=$(cat $f)
+  for p; do ((lo <= p && p <= hi)) && ! in_ranges "$p" "$cur" && add+=("$p"); done
+  ((${#add[@]})) || return 0
+  if (IFS=,; echo "${cur:+$cur,}${add[*]}" >$f) 2>/dev/null; then
+    say "reserved port(s) $(IFS=,; echo "${add[*]}") from the kernel's ephemeral range (net.ipv4.ip_local_reserved_ports), so no outgoing connection takes them"
+  fi
+}
 port_was_held() { # log try port
   tail -n 20 "$1" 2>/dev/null | grep -qi "address already in use" || return 1
   say "port $3 is held by a connection for a moment (attempt $2); retrying"
@@ -272,6 +293,7 @@ hook_up() {
 }
 
 cmd_up() {
+  reserve_ports $PG_PRIMARY $PG_STANDBY $PG_CASCADE $PG_REPORTING $REDIS_PORT $MOTO_PORT $SAML_PORT $OIDC_PORT $HOOK_PORT
   command -v "$PGBIN/initdb" >/dev/null || die "PostgreSQL 15 is not installed ($PGBIN); run scripts/bootstrap.sh"
   mkdir -p "$DIR/log" "$DIR/sock"
   if [[ $(id -u) -eq 0 ]]; then chown -R postgres:postgres "$DIR"; chmod 755 "$DIR"; fi

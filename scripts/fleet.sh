@@ -202,11 +202,14 @@ fleet_up() {
   if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$DIR" "$DIR/log" "$DIR/sock"; fi
   [[ -f "$DIR/moto.pid" ]] && kill -0 "$(cat "$DIR/moto.pid")" 2>/dev/null ||
     die "the local environment is not up (scripts/devenv.sh up): the fleet's secrets go to its AWS emulator"
-  local start=$SECONDS name cluster role port upstream i
-  if ! load_params && compgen -G "$DIR/fleet-*-primary" >/dev/null; then
+  local start=$SECONDS name cluster role port upstream i built=0
+  load_params && built=1 # a fleet built before keeps its shape
+  if ((!built)) && compgen -G "$DIR/fleet-*-primary" >/dev/null; then
     die "a fleet build was cut short in $DIR: 'scripts/fleet.sh down --purge' removes it"
   fi
-  if load_params; then
+  # shellcheck disable=SC2046 # one port per word
+  reserve_ports $(for ((i = 0; i < CLUSTERS; i++)); do for s in 0 1 2 3; do port_of $i $s; done; done)
+  if ((built)); then
     fsay "starting the fleet built before ($CLUSTERS clusters; 'scripts/fleet.sh down --purge' first builds another)"
     while IFS=$'\t' read -r name cluster role port upstream; do pg_start "$name" "$port"; done < <(servers)
   else
