@@ -2,7 +2,9 @@
 # The local environment behind `make run`: real PostgreSQL servers replicating
 # between them, Redis, and moto as the AWS emulator.
 #
-#   scripts/devenv.sh up | down | status | env | ports
+#   scripts/devenv.sh up | down | status | env
+#   scripts/devenv.sh register PGFLEET_BINARY   (its databases, with the pgfleet at
+#                                                $PGFLEET_URL; AUTH_KEY set)
 #   scripts/devenv.sh provoke lag | cascade | slot | calm   (what fires the demo alerts)
 #
 # Fixed ports (all outside 5432-5499 and 6379, which a person's own servers may hold):
@@ -415,6 +417,33 @@ ENV
 }
 
 # sourced (scripts/fleet.sh builds its servers with the functions above): no command
+# register_db BINARY id name port dbname user secret-id tags(a,b) rds-instance-id|- log-file|-:
+# with the pgfleet at $PGFLEET_URL (AUTH_KEY); one already registered is left as it is
+register_db() {
+  local bin=$1 t out
+  shift
+  local args=(db add --id "$1" --name "$2" --host 127.0.0.1 --port "$3" --dbname "$4" --user "$5"
+              --secret-id "$6" --region $REGION)
+  for t in ${7//,/ }; do args+=(--tag "$t"); done
+  [[ $8 == - ]] || args+=(--rds-instance-id "$8")
+  [[ $9 == - ]] || args+=(--log-file "$9")
+  out=$("$bin" "${args[@]}" 2>&1) ||
+    grep -q "already registered" <<<"$out" || say "could not register $1: $out"
+}
+
+# the local servers (their passwords are in moto's Secrets Manager) and the empty target
+# of a demo stream (primary/app -> reporting/app_archive, see the Streams section at /)
+cmd_register() { # BINARY
+  local name port db
+  for s in primary:$PG_PRIMARY:app standby:$PG_STANDBY:app cascade:$PG_CASCADE:app reporting:$PG_REPORTING:app_reporting; do
+    IFS=: read -r name port db <<<"$s"
+    register_db "$1" "$name" "local $name" "$port" "$db" $PGUSER_NAME "pgfleet/dev/$name" local \
+      "pgfleet-dev-$name" "$DIR/log/$name.log"
+  done
+  register_db "$1" archive "local archive (stream target)" $PG_REPORTING app_archive $ADMIN_USER \
+    pgfleet/dev/archive local - -
+}
+
 [[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0
 
 case "${1:-}" in
@@ -422,7 +451,7 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  ports) printf 'PG_PRIMARY=%s PG_STANDBY=%s PG_CASCADE=%s PG_REPORTING=%s\n' $PG_PRIMARY $PG_STANDBY $PG_CASCADE $PG_REPORTING ;;
+  register) cmd_register "${2:?usage: scripts/devenv.sh register PGFLEET_BINARY}" ;;
   provoke) shift; cmd_provoke "$@" ;;
-  *) echo "usage: scripts/devenv.sh up|down|status|env|ports|provoke lag|cascade|slot|calm" >&2; exit 2 ;;
+  *) echo "usage: scripts/devenv.sh up|down|status|env|register BINARY|provoke lag|cascade|slot|calm" >&2; exit 2 ;;
 esac

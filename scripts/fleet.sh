@@ -7,6 +7,8 @@
 #   scripts/fleet.sh up [--size small|default|large] [--clusters N] [--tenants N]
 #                       [--standbys N] [--rows N] [--scale N] [--rate TPS]
 #   scripts/fleet.sh down [--purge] | status | databases   (--purge: remove its data too)
+#   scripts/fleet.sh register PGFLEET_BINARY   (every database of `databases`, with the
+#                                             pgfleet at $PGFLEET_URL; AUTH_KEY set)
 #
 # Sizes (options override them):  clusters tenants standbys  rows  scale  databases  disk  built in
 #   small    (make test's demo run)    2        2        1      500     1      13     0.7 GB    8 s
@@ -300,5 +302,11 @@ case "${1:-}" in
   down) shift; fleet_down "$@" ;;
   status) fleet_status ;;
   databases) databases ;;
-  *) echo "usage: scripts/fleet.sh up [--size small|default|large] [options] | down [--purge] | status | databases" >&2; exit 2 ;;
+  register)
+    bin=${2:?usage: scripts/fleet.sh register PGFLEET_BINARY}
+    while IFS=$'\t' read -r id name port db user secret tags rds log; do
+      register_db "$bin" "$id" "$name" "$port" "$db" "$user" "$secret" "$tags" "$rds" "$log"
+    done < <(databases)
+    ;;
+  *) echo "usage: scripts/fleet.sh up [--size small|default|large] [options] | down [--purge] | status | databases | register BINARY" >&2; exit 2 ;;
 esac

@@ -98,30 +98,11 @@ fi
 PID=$!
 echo $PID >"$PIDFILE"
 
-# register the local servers (their passwords are in moto's Secrets Manager)
+# register the local servers and, for the demo, the fleet's databases
 export PGFLEET_URL="http://127.0.0.1:${PGFLEET_LISTEN##*:}"
 for _ in $(seq 1 50); do curl -fs "$PGFLEET_URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-register() { # id name port dbname user secret-id tags(a,b) rds-instance-id|- log-file|-
-  local args=(db add --id "$1" --name "$2" --host 127.0.0.1 --port "$3" --dbname "$4" --user "$5"
-              --secret-id "$6" --region us-east-1) t out
-  for t in ${7//,/ }; do args+=(--tag "$t"); done
-  [[ $8 == - ]] || args+=(--rds-instance-id "$8")
-  [[ $9 == - ]] || args+=(--log-file "$9")
-  out=$("$BIN" "${args[@]}" 2>&1) ||
-    grep -q "already registered" <<<"$out" || echo "run: could not register $1: $out" >&2
-}
-eval "$("$ROOT/scripts/devenv.sh" ports)"
-for s in primary:$PG_PRIMARY:app standby:$PG_STANDBY:app cascade:$PG_CASCADE:app reporting:$PG_REPORTING:app_reporting; do
-  IFS=: read -r name port db <<<"$s"
-  register "$name" "local $name" "$port" "$db" pgfleet "pgfleet/dev/$name" local "pgfleet-dev-$name" "$DIR/log/$name.log"
-done
-# the target for a demo stream (primary/app -> reporting/app_archive): see the Streams section at /
-register archive "local archive (stream target)" "$PG_REPORTING" app_archive pgfleet_admin pgfleet/dev/archive local - -
-if [[ -n $DEMO ]]; then
-  while IFS=$'\t' read -r id name port db user secret tags rds log; do
-    register "$id" "$name" "$port" "$db" "$user" "$secret" "$tags" "$rds" "$log"
-  done < <("$ROOT/scripts/fleet.sh" databases)
-fi
+"$ROOT/scripts/devenv.sh" register "$BIN"
+if [[ -n $DEMO ]]; then "$ROOT/scripts/fleet.sh" register "$BIN"; fi
 # alerting: a webhook channel to the local sink (its page lists what arrives) and rules with
 # short durations; `scripts/devenv.sh provoke lag|cascade|slot|calm` makes them fire and resolve
 api() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AUTH_KEY" \
