@@ -75,8 +75,6 @@ print("yes" if good else "no")' "$want" "$(sessions)" "$((DBS * 2))")
   [[ $ok == yes ]]
 }
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
 
 # measure N: CPU and RSS of each instance over FOLLOW_SECONDS
 measure() {

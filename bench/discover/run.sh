@@ -59,9 +59,7 @@ DPID=$!; PIDS+=($DPID)
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$HPORT/healthz" >/dev/null && break; sleep 0.1; done
 bench_register "$HPORT" bench-key-0123456789-abcdefghij "${PORTS[@]}"
 sleep 12 # connections opened, first probes and collections done
-ticks() { awk '{print $14 + $15}' "/proc/$DPID/stat"; }
-t0=$(ticks); sleep "$FOLLOW_SECONDS"; t1=$(ticks)
-HZ=$(getconf CLK_TCK)
+t0=$(ticks $DPID); sleep "$FOLLOW_SECONDS"; t1=$(ticks $DPID)
 CPU=$(echo "($t1 - $t0) / $HZ / $FOLLOW_SECONDS * 100" | bc -l)
 DRSS=$(awk '/VmRSS/ {print $2}' "/proc/$DPID/status")
 EDGES=$(curl -fs -H 'X-API-Key: bench-key-0123456789-abcdefghij' "http://127.0.0.1:$HPORT/api/replication/status" | "$ROOT/.venv/bin/python" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["slots"]), "slots,", d["cycles"], "cycles")')

@@ -48,7 +48,6 @@ sessions() {
   done
   echo "$total"
 }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # ---- cold discovery against its floor ----
 "$BUILD/discover-baseline" --print-queries >"$OUT/fleet-queries.sql"
@@ -75,26 +74,6 @@ PSQL_MS=$(median <"$OUT/fleet-psql.runs")
 # ---- the daemon following everything ----
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --daemonize no >/dev/null 2>&1 & PIDS+=($!)
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
-
-# p50 and p99 (ms) of 200 GETs of a path on one kept-alive connection
-latency() {
-  "$PY" - "$1" "$2" "$KEY" <<'PYEOF'
-import http.client, sys, time
-port, path, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-t = []
-for _ in range(200):
-    a = time.perf_counter()
-    c.request("GET", path, headers={"X-API-Key": key})
-    r = c.getresponse(); body = r.read()
-    assert r.status == 200, (r.status, body[:200])
-    t.append((time.perf_counter() - a) * 1000)
-t.sort()
-print(f"{t[99]:.2f} {t[197]:.2f} {len(body)}")
-PYEOF
-}
 
 DAEMON_LINES=()
 follow() { # follow MODE: a daemon with PGFLEET_HEALTH_CONNECTIONS=MODE over everything
@@ -133,7 +112,7 @@ follow() { # follow MODE: a daemon with PGFLEET_HEALTH_CONNECTIONS=MODE over eve
   if [[ $mode == database ]]; then
     for path in "/api/databases" "/api/databases?limit=100&offset=1000" "/api/databases?tag=none" \
                 "/api/replication/status"; do
-      read -r p50 p99 bytes < <(latency "$hport" "$path")
+      read -r p50 p99 bytes < <(latency "$hport" "$path" "$KEY")
       DAEMON_LINES+=("$(printf '  GET %-38s p50 %6.2f ms  p99 %6.2f ms  (%s bytes)' "$path" "$p50" "$p99" "$bytes")")
     done
   fi
