@@ -40,6 +40,7 @@ bench: build
 	@bench/cluster/run.sh $(BUILD)
 	@bench/fleet/run.sh $(BUILD)
 	@bench/load/run.sh $(BUILD)
+	@bench/topology/run.sh $(BUILD)
 
 # the production image against a local environment of its own: smoke suite, non-root,
 # read-only, SIGTERM, restart, refusal without authentication (podman or docker)
