@@ -265,13 +265,20 @@ databases() {
 
 # every fleet server found in the folder (a build cut short too), downstream first
 fleet_down() { # [--purge]
-  local f d
+  local f d tier
   for f in "$FDIR"/pgbench-*.pid; do [[ -f $f ]] && stop_pid "$f"; done
-  for d in "$DIR"/fleet-*-cascade "$DIR"/fleet-*-standby* "$DIR"/fleet-*-primary; do
-    [[ -f "$d/PG_VERSION" ]] || continue
-    if pg_running "${d##*/}"; then as_pg "$PGBIN/pg_ctl" -D "$d" -m fast -w stop >/dev/null 2>&1 || true; fi
-    [[ ${1:-} == --purge ]] && rm -rf "$d"
+  for tier in cascade 'standby*' primary; do # downstream first; each tier at once
+    for d in "$DIR"/fleet-*-$tier; do
+      [[ -f "$d/PG_VERSION" ]] || continue
+      { pg_running "${d##*/}" && as_pg "$PGBIN/pg_ctl" -D "$d" -m fast -w stop >/dev/null 2>&1; } &
+    done
+    wait
   done
+  if [[ ${1:-} == --purge ]]; then
+    for d in "$DIR"/fleet-*-cascade "$DIR"/fleet-*-standby* "$DIR"/fleet-*-primary; do
+      [[ -f "$d/PG_VERSION" ]] && rm -rf "$d"
+    done
+  fi
   if [[ ${1:-} == --purge ]]; then rm -rf "$FDIR"; fsay "down, and removed"; else fsay "down"; fi
 }
 
