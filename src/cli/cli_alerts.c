@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/jsonutil.h"
 #include "common/strbuf.h"
+#include "common/table.h"
 #include "common/urlenc.h"
 #include "common/xalloc.h"
 
@@ -18,16 +19,19 @@ static bool json_flag(int argc, char **argv)
     return false;
 }
 
-static void print_labels(const json_t *l)
+/* an alert's labels as k=v,k=v (the caller frees it) */
+static char *labels_text(const json_t *l)
 {
+    StrBuf b = STRBUF_INIT;
     const char *k;
     const json_t *v;
-    bool first = true;
+    strbuf_puts(&b, "");
     json_object_foreach(jsonutil_unconst(l), k, v)
     {
-        printf("%s%s=%s", first ? "" : ",", k, json_string_value(v) ? json_string_value(v) : "?");
-        first = false;
+        strbuf_printf(&b, "%s%s=%s", b.len ? "," : "", k,
+                      json_string_value(v) ? json_string_value(v) : "?");
     }
+    return strbuf_detach(&b);
 }
 
 static int run_list(const Command *cmd, int argc, char **argv)
@@ -37,19 +41,27 @@ static int run_list(const Command *cmd, int argc, char **argv)
     int rc = cli_get("/api/alerts", json_flag(argc, argv), &c);
     if (rc >= 0)
         return rc;
-    printf("%-16s %-8s %-20s %-9s %s\n", "ID", "STATE", "RULE", "SEVERITY", "LABELS / WHAT");
+    Table *t = table_new(5, (const char *[]){"ID", "STATE", "RULE", "SEVERITY", "LABELS / WHAT"});
     size_t i;
     const json_t *a;
     json_array_foreach(json_object_get(c.body, "alerts"), i, a)
     {
-        printf("%-16s %-8s %-20s %-9s ", jsonutil_str(a, "id"), jsonutil_str(a, "state"),
-               jsonutil_str(a, "rule"), jsonutil_str(a, "severity"));
-        print_labels(json_object_get(a, "labels"));
-        printf("\n%56s %s%s\n", "", jsonutil_str(a, "text") ? jsonutil_str(a, "text") : "",
-               json_is_object(json_object_get(a, "ack")) ? " (acknowledged)" : "");
+        char *labels = labels_text(json_object_get(a, "labels"));
+        table_row(t,
+                  (const char *[]){jsonutil_str(a, "id"), jsonutil_str(a, "state"),
+                                   jsonutil_str(a, "rule"), jsonutil_str(a, "severity"), labels});
+        free(labels);
+        char *what = xasprintf("%s%s", jsonutil_str(a, "text") ? jsonutil_str(a, "text") : "",
+                               json_is_object(json_object_get(a, "ack")) ? " (acknowledged)" : "");
+        table_note(t, what);
+        free(what);
     }
-    if (json_array_size(json_object_get(c.body, "alerts")) == 0)
+    if (table_rows(t) == 0) {
+        table_free(t);
         printf("no alert is pending or firing\n");
+    } else {
+        table_print(t, stdout);
+    }
     json_decref(c.body);
     return 0;
 }
@@ -87,15 +99,20 @@ static int run_history(const Command *cmd, int argc, char **argv)
     free(path);
     if (rc >= 0)
         return rc;
+    Table *tab = table_new(4, (const char *[]){"TIME", "STATE", "RULE", "LABELS"});
     size_t i;
     const json_t *t;
     json_array_foreach(json_object_get(c.body, "transitions"), i, t)
     {
-        printf("%-20s %-9s %-20s ", jsonutil_str(t, "ts"), jsonutil_str(t, "state"),
-               jsonutil_str(t, "rule"));
-        print_labels(json_object_get(t, "labels"));
-        printf("%s\n", json_is_true(json_object_get(t, "silenced")) ? " (silenced)" : "");
+        char *labels = labels_text(json_object_get(t, "labels"));
+        char *last = xasprintf("%s%s", labels,
+                               json_is_true(json_object_get(t, "silenced")) ? " (silenced)" : "");
+        table_row(tab, (const char *[]){jsonutil_str(t, "ts"), jsonutil_str(t, "state"),
+                                        jsonutil_str(t, "rule"), last});
+        free(labels);
+        free(last);
     }
+    table_print(tab, stdout);
     json_decref(c.body);
     return 0;
 }

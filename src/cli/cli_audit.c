@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/jsonutil.h"
 #include "common/strbuf.h"
+#include "common/table.h"
 #include "common/urlenc.h"
 #include "common/xalloc.h"
 
@@ -26,13 +27,15 @@ static void add_param(StrBuf *q, const char *name, const char *value)
     urlenc_param(q, name, value);
 }
 
-static void print_entry(const json_t *e)
+static void entry_row(Table *t, const json_t *e)
 {
     const char *target = jsonutil_str(e, "target");
-    printf("%-20.20s %-16.16s %-9s %-20s %-24.24s %-10s %3lld %s\n", jsonutil_str(e, "ts"),
-           jsonutil_str(e, "user"), jsonutil_str(e, "role"), jsonutil_str(e, "action"),
-           target ? target : "-", jsonutil_str(e, "result"),
-           (long long)json_integer_value(json_object_get(e, "status")), jsonutil_str(e, "address"));
+    char st[24];
+    snprintf(st, sizeof st, "%lld", (long long)json_integer_value(json_object_get(e, "status")));
+    table_row(t, (const char *[]){jsonutil_str(e, "ts"), jsonutil_str(e, "user"),
+                                  jsonutil_str(e, "role"), jsonutil_str(e, "action"),
+                                  target ? target : "-", jsonutil_str(e, "result"), st,
+                                  jsonutil_str(e, "address")});
 }
 
 static int run_audit(const Command *cmd, int argc, char **argv)
@@ -66,11 +69,13 @@ static int run_audit(const Command *cmd, int argc, char **argv)
     free(path);
     if (rc >= 0)
         return rc;
-    printf("%-20s %-16s %-9s %-20s %-24s %-10s %3s %s\n", "TIME", "USER", "ROLE", "ACTION",
-           "TARGET", "RESULT", "ST", "ADDRESS");
+    Table *t = table_new(
+        8, (const char *[]){"TIME", "USER", "ROLE", "ACTION", "TARGET", "RESULT", "ST", "ADDRESS"});
+    table_align_right(t, 6);
     size_t i;
     const json_t *e;
-    json_array_foreach(json_object_get(c.body, "entries"), i, e) print_entry(e);
+    json_array_foreach(json_object_get(c.body, "entries"), i, e) entry_row(t, e);
+    table_print(t, stdout);
     json_decref(c.body);
     return 0;
 }

@@ -17,9 +17,10 @@
 #include "common/error.h"
 #include "common/jsonutil.h"
 #include "common/strbuf.h"
+#include "common/table.h"
 #include "common/xalloc.h"
 
-static void print_health_line(const json_t *db)
+static void health_row(Table *t, const json_t *db)
 {
     const json_t *h = json_object_get(db, "health");
     const char *state = jsonutil_str(h, "state");
@@ -30,8 +31,8 @@ static void print_health_line(const json_t *db)
     char ms[32] = "";
     if (json_is_number(lat))
         snprintf(ms, sizeof ms, "%.1f ms", json_number_value(lat));
-    printf("%-20s %-24s %-26s %-16s %-12s %s\n", jsonutil_str(db, "id"), jsonutil_str(db, "name"),
-           where, jsonutil_str(db, "dbname"), state ? state : "-", ms);
+    table_row(t, (const char *[]){jsonutil_str(db, "id"), jsonutil_str(db, "name"), where,
+                                  jsonutil_str(db, "dbname"), state ? state : "-", ms});
 }
 
 static bool want_json(int argc, char **argv)
@@ -52,11 +53,12 @@ static int run_list(const Command *cmd, int argc, char **argv)
     if (want_json(argc, argv)) {
         cli_print_json(c.body);
     } else {
-        printf("%-20s %-24s %-26s %-16s %-12s %s\n", "ID", "NAME", "HOST:PORT", "DBNAME", "HEALTH",
-               "PROBE");
+        Table *t =
+            table_new(6, (const char *[]){"ID", "NAME", "HOST:PORT", "DBNAME", "HEALTH", "PROBE"});
         size_t i;
         const json_t *db;
-        json_array_foreach(json_object_get(c.body, "databases"), i, db) print_health_line(db);
+        json_array_foreach(json_object_get(c.body, "databases"), i, db) health_row(t, db);
+        table_print(t, stdout);
     }
     json_decref(c.body);
     return 0;

@@ -16,6 +16,7 @@
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "common/table.h"
 #include "common/xalloc.h"
 #include "migrate/migrate.h"
 #include "pg/discover.h"
@@ -80,18 +81,23 @@ static void print_table(const json_t *r)
     json_array_foreach(json_object_get(r, "recovered"), i, x)
         printf("recovered: %s on %s: %s\n", jsonutil_str(x, "gid"), jsonutil_str(x, "target"),
                jsonutil_str(x, "action"));
-    printf("%-40s %-12s %-11s %10s  %s\n", "TARGET", "STATUS", "STATEMENTS", "TIME", "DETAIL");
+    Table *t = table_new(5, (const char *[]){"TARGET", "STATUS", "STATEMENTS", "TIME", "DETAIL"});
+    table_align_right(t, 3);
     json_array_foreach(json_object_get(r, "targets"), i, x)
     {
-        char stm[32];
+        char stm[48], ms[32];
         snprintf(stm, sizeof stm, "%lld/%lld",
                  (long long)json_integer_value(json_object_get(x, "statements_done")),
                  (long long)json_integer_value(json_object_get(x, "statements_total")));
+        snprintf(ms, sizeof ms, "%.0f ms", json_number_value(json_object_get(x, "duration_ms")));
         const char *err = jsonutil_str(x, "error"), *note = jsonutil_str(x, "note");
-        printf("%-40s %-12s %-11s %8.0fms  %s%s%s\n", jsonutil_str(x, "target"),
-               jsonutil_str(x, "status"), stm, json_number_value(json_object_get(x, "duration_ms")),
-               err ? err : "", err && note ? " — " : "", note ? note : "");
+        char *detail =
+            xasprintf("%s%s%s", err ? err : "", err && note ? " — " : "", note ? note : "");
+        table_row(t, (const char *[]){jsonutil_str(x, "target"), jsonutil_str(x, "status"), stm, ms,
+                                      detail});
+        free(detail);
     }
+    table_print(t, stdout);
     printf("%s: %s (execution %s, checksum %.12s)\n", jsonutil_str(r, "name"),
            jsonutil_str(r, "status"), jsonutil_str(r, "execution_id"), jsonutil_str(r, "checksum"));
 }

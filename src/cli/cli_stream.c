@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/jsonutil.h"
+#include "common/table.h"
 #include "common/xalloc.h"
 
 static void print_checks(const json_t *checks)
@@ -182,7 +183,7 @@ static const char *first_str(const json_t *s, const char *a, const char *b, cons
     return v ? v : dflt;
 }
 
-static void print_stream_line(const json_t *s)
+static void stream_row(Table *t, const json_t *s)
 {
     const json_t *sync = json_object_get(s, "sync");
     const json_t *live = json_object_get(s, "live");
@@ -195,13 +196,12 @@ static void print_stream_line(const json_t *s)
     if (sync)
         strncat(tables, " ready", sizeof tables - strlen(tables) - 1);
     /* a found subscription whose conninfo this role cannot read has no known publisher */
-    printf("%-24s %-9s %-18s %-18s %-30s %-12s %-10s %s\n",
-           first_str(s, "id", NULL, "(discovered)"),
-           json_is_true(json_object_get(s, "managed")) ? "pgfleet" : "found",
-           first_str(s, "source_database_id", "from", "unknown"),
-           first_str(s, "target_database_id", "to", "unknown"),
-           first_str(s, "subscription", "slot", "(physical)"), first_str(s, "state", NULL, "-"),
-           lag, tables);
+    table_row(t, (const char *[]){first_str(s, "id", NULL, "(discovered)"),
+                                  json_is_true(json_object_get(s, "managed")) ? "pgfleet" : "found",
+                                  first_str(s, "source_database_id", "from", "unknown"),
+                                  first_str(s, "target_database_id", "to", "unknown"),
+                                  first_str(s, "subscription", "slot", "(physical)"),
+                                  first_str(s, "state", NULL, "-"), lag, tables});
 }
 
 static int run_list(const Command *cmd, int argc, char **argv)
@@ -214,11 +214,12 @@ static int run_list(const Command *cmd, int argc, char **argv)
     if (want_json(argc, argv))
         cli_print_json(c.body);
     else {
-        printf("%-24s %-9s %-18s %-18s %-30s %-12s %-10s %s\n", "ID", "MADE BY", "SOURCE", "TARGET",
-               "SUBSCRIPTION", "STATE", "LAG", "TABLES");
+        Table *t = table_new(8, (const char *[]){"ID", "MADE BY", "SOURCE", "TARGET",
+                                                 "SUBSCRIPTION", "STATE", "LAG", "TABLES"});
         size_t i;
         const json_t *s;
-        json_array_foreach(json_object_get(c.body, "streams"), i, s) print_stream_line(s);
+        json_array_foreach(json_object_get(c.body, "streams"), i, s) stream_row(t, s);
+        table_print(t, stdout);
     }
     json_decref(c.body);
     return 0;

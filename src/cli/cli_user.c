@@ -23,6 +23,7 @@
 #include "common/error.h"
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "common/table.h"
 #include "common/xalloc.h"
 
 typedef struct Aws {
@@ -300,11 +301,14 @@ static int run_list(const Command *cmd, int argc, char **argv)
             if (!exists)
                 printf("no users secret %s yet: 'pgfleet user add NAME --role ROLE' makes it\n",
                        w.secret_id);
-            else
-                printf("%-32s %-9s %s\n", "USER", "ROLE", "STATE");
+            Table *t = table_new(3, (const char *[]){"USER", "ROLE", "STATE"});
             for (size_t i = 0; i < d.n; i++)
-                printf("%-32s %-9s %s\n", d.users[i].username, role_name(d.users[i].role),
-                       d.users[i].disabled ? "disabled" : "active");
+                table_row(t, (const char *[]){d.users[i].username, role_name(d.users[i].role),
+                                              d.users[i].disabled ? "disabled" : "active"});
+            if (exists)
+                table_print(t, stdout);
+            else
+                table_free(t);
             json_decref(arr);
         }
     }
