@@ -4,7 +4,7 @@
 import cytoscape from "cytoscape";
 import dagre from "cytoscape-dagre";
 import { bytes, seconds } from "./format.js";
-import { databaseAt } from "./state.js";
+import { databaseAt, serverName } from "./state.js";
 
 cytoscape.use(dagre);
 
@@ -59,9 +59,10 @@ export function elements(t, filter) {
     }
     const health = n.reachable === false ? "unreachable" : db && db.health ? db.health.state : "ok";
     const role = n.role || (n.reachable === false ? "unreachable" : "");
+    const name = serverName(n);
     const version = n.server_version ? ` ${String(n.server_version).split(" ")[0]}` : "";
     out.push({ data: {
-      id: n.id, label: `${db ? db.name : n.id}\n${db ? n.id : ""}\n${role}${version}`.replace(/\n\n/, "\n"),
+      id: n.id, label: `${name || n.id}\n${name ? n.id : ""}\n${role}${version}`.replace(/\n\n/, "\n"),
       health, unmanaged: n.managed === false, parent: cluster ? `cluster:${cluster}` : undefined } });
   }
   for (const e of t.edges || []) {

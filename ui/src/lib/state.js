@@ -27,19 +27,36 @@ function dbChanged() {
   for (const fn of dbListeners) fn(databases);
 }
 
+const byServer = new Map(); // host:port -> the databases registered there
+
 export async function loadDatabases() {
   const r = await api.get("/api/databases");
   if (r.status !== 200) return r;
   databases.clear();
-  for (const db of r.body.databases) databases.set(db.id, db);
+  byServer.clear();
+  for (const db of r.body.databases) {
+    databases.set(db.id, db);
+    const at = `${db.host}:${db.port}`;
+    if (!byServer.has(at)) byServer.set(at, []);
+    byServer.get(at).push(db);
+  }
   dbChanged();
   return r;
 }
 
-// the registered database behind a topology node (host:port), if one
+// the (first) registered database behind a topology node (host:port), if one
 export function databaseAt(nodeId) {
-  for (const db of databases.values()) if (`${db.host}:${db.port}` === nodeId) return db;
-  return null;
+  const dbs = byServer.get(nodeId);
+  return dbs ? dbs[0] : null;
+}
+
+// what to call a topology node: its RDS instance, else the database registered there (and
+// how many more), else null
+export function serverName(n) {
+  if (n.rds && n.rds.instance_id) return n.rds.instance_id;
+  const dbs = byServer.get(n.id);
+  if (!dbs) return null;
+  return dbs.length > 1 ? `${dbs[0].name} +${dbs.length - 1} more` : dbs[0].name;
 }
 
 // ---- topology ----

@@ -130,7 +130,7 @@ function renderList(t) {
   if (!box) return;
   const pick = (id, what) => el("button", { type: "button", "aria-label": `Show ${what}`, onclick: () => router.go("topology", id) }, "Show");
   box.replaceChildren(
-    table([{ label: "Server", cell: (n) => { const db = state.databaseAt(n.id); return db ? `${db.name} (${n.id})` : n.id; } },
+    table([{ label: "Server", cell: (n) => { const name = state.serverName(n); return name ? `${name} (${n.id})` : n.id; } },
       { label: "Role", cell: (n) => n.role || (n.reachable === false ? "unreachable" : "") },
       { label: "", cell: (n) => pick(n.id, n.id) }], t.nodes || [], "No server.", { id: "topo-nodes" }),
     table([{ label: "Edge", cell: (e) => `${e.kind} ${e.from || "?"} → ${e.to}${e.subscription ? " (" + e.subscription + ")" : ""}` },
