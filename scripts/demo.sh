@@ -82,12 +82,14 @@ pause
 
 # ---------------------------------------------------------------------------------------
 step "Discovery: the replication topology"
-say "pgfleet discover connects once to each primary it is given and follows what they report:" \
-  "standbys, cascades, subscriptions in other clusters, slots. With AUTH_KEY set it names the" \
+say "pgfleet discover connects once to each server it is given and ties together what they" \
+  "report: standbys and cascades through their WAL senders and slots, subscriptions to their" \
+  "publishers in other clusters, slots and the WAL they hold. With AUTH_KEY set it names the" \
   "databases registered in the server."
-conn=()
-while IFS=$'\t' read -r _ _ _ port _; do conn+=("host=127.0.0.1 port=$port user=$PGUSER_NAME dbname=postgres"); done <"$FDIR/servers.tsv"
-show env PGPASSWORD="$PGPASS" pgfleet discover "${conn[@]}"
+FLEET_SERVERS=$(while IFS=$'\t' read -r _ _ _ port _; do printf 'postgresql://%s@127.0.0.1:%s/postgres ' "$PGUSER_NAME" "$port"; done <"$FDIR/servers.tsv")
+export FLEET_SERVERS=${FLEET_SERVERS% }
+say "FLEET_SERVERS holds the $(wc -l <"$FDIR/servers.tsv") servers as libpq URIs (${FLEET_SERVERS%% *} ...)."
+show_sh "PGPASSWORD=$PGPASS pgfleet discover \$FLEET_SERVERS"
 # the daemon's graph: every standby's edge, both streams, and RDS merged in
 topo_whole() {
   topo=$(api GET /api/replication/discover)

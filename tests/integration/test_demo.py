@@ -29,6 +29,24 @@ def psql(port, db, sql):
     return p.stdout.strip()
 
 
+def table_after(out, command):
+    """The lines of the table a shown command printed (header first)."""
+    lines = out.splitlines()
+    i = next(n for n, x in enumerate(lines) if x.strip() == f"$ {command}")
+    rows = []
+    for x in lines[i + 1:]:
+        if not x.startswith("     ") or x.strip() == "...":
+            break
+        rows.append(x)
+    return rows
+
+
+def aligned(rows, heading):
+    """Whether every row has a cell starting under the heading (no cell ran into it)."""
+    at = rows[0].index(heading)
+    return all(r[at - 1] == " " and r[at] != " " for r in rows[1:] if len(r) > at)
+
+
 class Tour:
     """The demo's output, line by line, as it comes."""
 
@@ -120,6 +138,13 @@ def test_demo_tour_runs_unattended_and_the_ui_follows(demo, browser):
         assert f"== {n}/7" in out
     assert not errors, errors
     page.close()
+
+    # the terminal's tables: every column starts under its heading, however long a cell
+    dbs = table_after(out, "pgfleet db list | sed -n 1,12p")
+    assert len(dbs) == 12 and aligned(dbs, "HOST:PORT") and aligned(dbs, "HEALTH"), dbs
+    assert "local archive (stream target)" in "".join(dbs)
+    streams = table_after(out, "pgfleet stream list")
+    assert len(streams) > 5 and aligned(streams, "STATE") and aligned(streams, "TABLES"), streams
 
     # discovery: a tree, with the registered names
     assert "├─ physical [streaming" in out and "└─ logical" in out
