@@ -72,6 +72,8 @@ pg_running() { as_pg "$PGBIN/pg_ctl" -D "$DIR/$1" status >/dev/null 2>&1; }
 # alive PID: running, not a zombie (an ended process whose parent has not reaped it yet; here
 # that is init, which may take a second or two, and a zombie holds no port any more)
 alive() { [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+# running PIDFILE: its process is alive
+running() { [[ -f $1 ]] && alive "$(cat "$1")"; }
 
 await_listen() { # port [pid]: 0 listening, 1 the process ended first, 2 not within 60 s
   for _ in $(seq 1 600); do
@@ -246,7 +248,7 @@ SQL
 }
 
 moto_up() {
-  if [[ -f "$DIR/moto.pid" ]] && alive "$(cat "$DIR/moto.pid")"; then return 0; fi
+  if running "$DIR/moto.pid"; then return 0; fi
   start_listener "moto server" $MOTO_PORT moto "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p $MOTO_PORT
   AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
     AWS_REGION=$REGION AWS_DEFAULT_REGION=$REGION "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_aws.py" \
@@ -264,11 +266,11 @@ idp_up() {
     "$ROOT/.venv/bin/python" "$ROOT/scripts/idp/seed_users.py" "$DIR/idp" $STORE_ID \
     >"$DIR/log/seed_idp.log" 2>&1 || die "seeding the SSO users failed; see $DIR/log/seed_idp.log"
   [[ -s "$DIR/idp/oidc-secret" ]] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$DIR/idp/oidc-secret")
-  if ! { [[ -f "$DIR/saml_idp.pid" ]] && alive "$(cat "$DIR/saml_idp.pid")"; }; then
+  if ! running "$DIR/saml_idp.pid"; then
     start_listener "SAML IdP" $SAML_PORT saml_idp "$ROOT/.venv/bin/python" "$ROOT/scripts/idp/saml_idp.py" \
       --port $SAML_PORT --users "$DIR/idp/saml-users.json" --dir "$DIR/idp"
   fi
-  if ! { [[ -f "$DIR/oidc.pid" ]] && alive "$(cat "$DIR/oidc.pid")"; }; then
+  if ! running "$DIR/oidc.pid"; then
     command -v node >/dev/null || die "node is not installed; run scripts/bootstrap.sh"
     start_listener "OIDC provider" $OIDC_PORT oidc node "$ROOT/scripts/idp/oidc_provider.mjs" $OIDC_PORT \
       "$DIR/idp/oidc-users.json" pgfleet "$(cat "$DIR/idp/oidc-secret")" \
@@ -300,7 +302,7 @@ redis_up() {
 
 # the receiver of the demo alert channel (make run creates the channel)
 hook_up() {
-  if [[ -f "$DIR/webhook_sink.pid" ]] && alive "$(cat "$DIR/webhook_sink.pid")"; then return 0; fi
+  if running "$DIR/webhook_sink.pid"; then return 0; fi
   start_listener "webhook sink" $HOOK_PORT webhook_sink "$ROOT/.venv/bin/python" "$ROOT/scripts/webhook_sink.py" \
     --port $HOOK_PORT --secret $HOOK_SECRET
 }
@@ -361,7 +363,7 @@ cmd_status() {
   if redis-cli -p $REDIS_PORT ping >/dev/null 2>&1; then printf '%-10s %-6s up\n' redis $REDIS_PORT; else printf '%-10s %-6s down\n' redis $REDIS_PORT; rc=1; fi
   for s in moto:$MOTO_PORT saml_idp:$SAML_PORT oidc:$OIDC_PORT webhook_sink:$HOOK_PORT; do
     local n=${s%%:*} p=${s##*:}
-    if [[ -f "$DIR/$n.pid" ]] && alive "$(cat "$DIR/$n.pid")"; then printf '%-10s %-6s up\n' "$n" "$p"; else printf '%-10s %-6s down\n' "$n" "$p"; rc=1; fi
+    if running "$DIR/$n.pid"; then printf '%-10s %-6s up\n' "$n" "$p"; else printf '%-10s %-6s down\n' "$n" "$p"; rc=1; fi
   done
   return $rc
 }

@@ -181,7 +181,7 @@ load_up() {
   local i c pidf
   for ((i = 0; i < CLUSTERS; i++)); do
     c=$(cname $i) pidf="$FDIR/pgbench-$c.pid"
-    if [[ -f $pidf ]] && alive "$(cat "$pidf")"; then continue; fi
+    if running "$pidf"; then continue; fi
     PGPASSWORD=$PGPASS nohup "$PGBIN/pgbench" -n -c 2 -j 1 -R "$RATE" -T 31536000 -h 127.0.0.1 \
       -p "$(port_of $i 0)" -U "$PGUSER_NAME" "${c}_bench" >"$DIR/log/fleet-$c-pgbench.log" 2>&1 &
     echo $! >"$pidf"
@@ -202,7 +202,7 @@ fleet_up() {
   parse_args "$@"
   mkdir -p "$DIR/log" "$DIR/sock" "$FDIR"
   if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$DIR" "$DIR/log" "$DIR/sock"; fi
-  [[ -f "$DIR/moto.pid" ]] && alive "$(cat "$DIR/moto.pid")" ||
+  running "$DIR/moto.pid" ||
     die "the local environment is not up (scripts/devenv.sh up): the fleet's secrets go to its AWS emulator"
   local start=$SECONDS name cluster role port upstream i built=0
   load_params && built=1 # a fleet built before keeps its shape
@@ -296,7 +296,7 @@ fleet_status() {
   for f in "$FDIR"/pgbench-*.pid; do
     [[ -f $f ]] || continue
     local c=${f##*/pgbench-}
-    if alive "$(cat "$f")"; then printf '%-24s        up   writing %s tps\n' "pgbench ${c%.pid}" "$RATE"; else printf '%-24s        down\n' "pgbench ${c%.pid}"; rc=1; fi
+    if running "$f"; then printf '%-24s        up   writing %s tps\n' "pgbench ${c%.pid}" "$RATE"; else printf '%-24s        down\n' "pgbench ${c%.pid}"; rc=1; fi
   done
   return $rc
 }
