@@ -112,7 +112,12 @@ static int run_history(const Command *cmd, int argc, char **argv)
         free(labels);
         free(last);
     }
-    table_print(tab, stdout);
+    if (table_rows(tab) == 0) {
+        table_free(tab);
+        printf("no alert transition matches\n");
+    } else {
+        table_print(tab, stdout);
+    }
     json_decref(c.body);
     return 0;
 }
