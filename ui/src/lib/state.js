@@ -50,10 +50,8 @@ export function databaseAt(nodeId) {
   return dbs ? dbs[0] : null;
 }
 
-// what to call a topology node: its RDS instance, else the database registered there (and
-// how many more), else null
+// what to call a topology node: the database registered there (and how many more), else null
 export function serverName(n) {
-  if (n.rds && n.rds.instance_id) return n.rds.instance_id;
   const dbs = byServer.get(n.id);
   if (!dbs) return null;
   return dbs.length > 1 ? `${dbs[0].name} +${dbs.length - 1} more` : dbs[0].name;
@@ -70,10 +68,30 @@ function topoChanged() {
   for (const fn of topoListeners) fn(topology);
 }
 
+// The page's topology is the shape (servers with their versions, RDS instances and Aurora
+// clusters: /api/replication/discover and the topic "topology") with the live values of the
+// topic "metrics" (state, lag, up) laid over it: "metrics" carries no more than those.
+let shape = null;
+let live = null;
+const edgeKey = (e) => `${e.kind}|${e.from}|${e.to}|${e.subscription || e.slot || ""}`;
+function compose() {
+  if (!live || !shape) return live || shape;
+  const shapeNodes = new Map((shape.nodes || []).map((n) => [n.id, n]));
+  const nodes = (live.nodes || []).map((n) => ({ ...shapeNodes.get(n.id), ...n, reachable: n.up ?? shapeNodes.get(n.id)?.reachable }));
+  const seenNodes = new Set(nodes.map((n) => n.id));
+  for (const n of shape.nodes || []) if (!seenNodes.has(n.id) && n.rds) nodes.push(n); // known to RDS only
+  const shapeEdges = new Map((shape.edges || []).map((e) => [edgeKey(e), e]));
+  const edges = (live.edges || []).map((e) => ({ ...shapeEdges.get(edgeKey(e)), ...e }));
+  const seenEdges = new Set(edges.map(edgeKey));
+  for (const e of shape.edges || []) if (!seenEdges.has(edgeKey(e)) && (e.source === "rds" || e.kind === "aurora")) edges.push(e);
+  return { ...live, nodes, edges };
+}
+
 export async function loadTopology() {
   const r = await api.get("/api/replication/discover");
   if (r.status === 200) {
-    topology = r.body;
+    shape = r.body;
+    topology = compose();
     topoChanged();
   }
   return r;
@@ -81,7 +99,6 @@ export async function loadTopology() {
 
 // a "metrics" event is the whole document ({full: true}, on subscribing) or what changed
 // since the last one: elements new or changed by key, and the keys removed
-let live = null;
 function applyMetrics(base, d) {
   const out = { ...d };
   delete out.full;
@@ -96,11 +113,16 @@ function applyMetrics(base, d) {
 }
 
 export function startLive() {
+  subscribe("topology", (t) => {
+    shape = t;
+    topology = compose();
+    topoChanged();
+  });
   subscribe("metrics", (t) => {
     if (t.full !== false) live = t;
     else if (live) live = applyMetrics(live, t);
     else return; // a change before the whole: the whole comes with the next subscription
-    topology = live;
+    topology = compose();
     topoChanged();
   });
   subscribe("health", (h) => {
