@@ -118,6 +118,15 @@ def test_demo_tour_runs_unattended_and_the_ui_follows(demo, browser):
     page.goto(url + "/#/topology")
     # 4 local servers + 6 of the fleet, each standby and cascade on its edge
     page.locator("#topo-summary").filter(has_text=re.compile(r"^1\d servers, ")).wait_for(timeout=60000)
+    # the list beside the graph: each server's version and RDS instance, also once the live
+    # values of the "metrics" topic (state and lag only) have come in over them
+    page.locator("#topo-list-box summary").click()
+    rows = page.locator("#topo-nodes tbody tr")
+    rows.filter(has_text="(cluster fleet-billing-aurora)").first.wait_for(timeout=60000)
+    time.sleep(7)  # past the next collection
+    texts = [t for t in rows.all_inner_texts() if "127.0.0.1:" in t]
+    assert len([t for t in texts if "(cluster fleet-billing-aurora)" in t]) == 2, texts
+    assert all(re.search(r"\t15\.\d+\t", t) for t in texts), texts
 
     # the streams page, open before step 3 creates the stream from the CLI, shows it live
     page.goto(url + "/#/streams")

@@ -132,6 +132,8 @@ function renderList(t) {
   box.replaceChildren(
     table([{ label: "Server", cell: (n) => { const name = state.serverName(n); return name ? `${name} (${n.id})` : n.id; } },
       { label: "Role", cell: (n) => n.role || (n.reachable === false ? "unreachable" : "") },
+      { label: "Version", cell: (n) => (n.server_version ? String(n.server_version).split(" ")[0] : "") },
+      { label: "RDS", cell: (n) => (n.rds ? n.rds.instance_id + (n.rds.cluster_id ? ` (cluster ${n.rds.cluster_id})` : "") : "") },
       { label: "", cell: (n) => pick(n.id, n.id) }], t.nodes || [], "No server.", { id: "topo-nodes" }),
     table([{ label: "Edge", cell: (e) => `${e.kind} ${e.from || "?"} → ${e.to}${e.subscription ? " (" + e.subscription + ")" : ""}` },
       { label: "State", cell: (e) => e.state || "" }, { label: "Lag", cell: (e) => bytes(e.lag_bytes) },
