@@ -97,6 +97,11 @@ def test_overview_draws_the_fleet_and_the_topology_panel_charts_an_edge(ui, flee
     panel.get_by_role("button", name="Test the connection").click()
     page.locator("#panel-status").filter(has_text="ok").wait_for(timeout=10000)
     shot(page, "topology")
+    # live: a server that goes down is shown unreachable
+    fleet["standby"].stop()
+    page.locator("#topo-summary").filter(has_text="1 unreachable").wait_for(timeout=20000)
+    row = page.locator("#topo-nodes tbody tr").filter(has_text=f"127.0.0.1:{fleet['standby'].port}")
+    assert "\tunreachable\t" in row.inner_text(), row.inner_text()
 
 
 def test_databases_page_registers_edits_tests_and_removes(ui, fleet):
