@@ -17,6 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD=${1:-$ROOT/build}
 BIN=$BUILD/pgfleet
 ROUNDS=${ROUNDS:-5} FOLLOW_SECONDS=${FOLLOW_SECONDS:-30} DBS=${DBS:-1000}
+SLOTS=$((DBS < 30 ? DBS : 30)) # databases with a slot and a publication
 KEY=bench-key-0123456789-abcdefghij
 OUT="$ROOT/bench/results"; mkdir -p "$OUT"
 PY="$ROOT/.venv/bin/python"
@@ -31,8 +32,8 @@ for n in 0 1; do
 wal_level = logical
 max_replication_slots = 40"
   SERVERS+=("$BENCH_DIR:$BENCH_PORT"); PORTS+=("$BENCH_PORT")
-  for i in $(seq 1 30); do
-    db=$(printf "db_%0${#DBS}d" $((i * DBS / 30)))
+  for i in $(seq 1 "$SLOTS"); do
+    db=$(printf "db_%0${#DBS}d" $((i * DBS / SLOTS)))
     bench_psql -d "$db" -c "CREATE TABLE t (id int PRIMARY KEY)" -c "CREATE PUBLICATION pub FOR TABLE t" \
       -c "SELECT pg_create_logical_replication_slot('slot_$i', 'pgoutput')" >/dev/null
   done
@@ -122,8 +123,8 @@ follow database
 follow server
 
 {
-printf '\nbench/fleet: 2 servers x %s databases (30 with logical slots; built in %s s), %s\n\n' \
-  "$DBS" "$FIXTURE_S" "$(date -u +%FT%TZ)"
+printf '\nbench/fleet: 2 servers x %s databases (%s with logical slots; built in %s s), %s\n\n' \
+  "$DBS" "$SLOTS" "$FIXTURE_S" "$(date -u +%FT%TZ)"
 printf 'cold pgfleet discover --json: %s ms (median of %s), connections opened %s;\n' "$DISC_MS" "$ROUNDS" "$DISC_CONNS"
 printf '  floor, one psql per server running the same queries: %s ms; ratio %.2f (target <= 2)\n' \
   "$PSQL_MS" "$(echo "$DISC_MS / $PSQL_MS" | bc -l)"
