@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/fleet: a large fleet, 2 servers x 1,000 databases (30 with an unread logical slot
-# and a publication, nothing subscribing). Each figure beside its floor, in the same run:
+# bench/fleet: a large fleet, 2 servers x 1,000 databases (30, or all when DBS is smaller,
+# with an unread logical slot and a publication, nothing subscribing). Each figure beside
+# its floor, in the same run:
 #  - cold `pgfleet discover --json` against one psql per server running the same
 #    instance-level queries (target <= 2x), and the connections discovery opened
 #    (pg_stat_database.sessions before and after);
