@@ -56,12 +56,7 @@ static int run_list(const Command *cmd, int argc, char **argv)
         table_note(t, what);
         free(what);
     }
-    if (table_rows(t) == 0) {
-        table_free(t);
-        printf("no alert is pending or firing\n");
-    } else {
-        table_print(t, stdout);
-    }
+    table_print(t, stdout, "no alert is pending or firing");
     json_decref(c.body);
     return 0;
 }
@@ -112,12 +107,7 @@ static int run_history(const Command *cmd, int argc, char **argv)
         free(labels);
         free(last);
     }
-    if (table_rows(tab) == 0) {
-        table_free(tab);
-        printf("no alert transition matches\n");
-    } else {
-        table_print(tab, stdout);
-    }
+    table_print(tab, stdout, "no alert transition matches");
     json_decref(c.body);
     return 0;
 }

@@ -75,7 +75,7 @@ static int run_audit(const Command *cmd, int argc, char **argv)
     size_t i;
     const json_t *e;
     json_array_foreach(json_object_get(c.body, "entries"), i, e) entry_row(t, e);
-    table_print(t, stdout);
+    table_print(t, stdout, "no audit entry matches");
     json_decref(c.body);
     return 0;
 }

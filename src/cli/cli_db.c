@@ -58,7 +58,7 @@ static int run_list(const Command *cmd, int argc, char **argv)
         size_t i;
         const json_t *db;
         json_array_foreach(json_object_get(c.body, "databases"), i, db) health_row(t, db);
-        table_print(t, stdout);
+        table_print(t, stdout, "no database is registered: 'pgfleet db add' registers one");
     }
     json_decref(c.body);
     return 0;

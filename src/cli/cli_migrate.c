@@ -97,7 +97,7 @@ static void print_table(const json_t *r)
                                       detail});
         free(detail);
     }
-    table_print(t, stdout);
+    table_print(t, stdout, NULL);
     printf("%s: %s (execution %s, checksum %.12s)\n", jsonutil_str(r, "name"),
            jsonutil_str(r, "status"), jsonutil_str(r, "execution_id"), jsonutil_str(r, "checksum"));
 }

@@ -219,7 +219,7 @@ static int run_list(const Command *cmd, int argc, char **argv)
         size_t i;
         const json_t *s;
         json_array_foreach(json_object_get(c.body, "streams"), i, s) stream_row(t, s);
-        table_print(t, stdout);
+        table_print(t, stdout, "no stream: 'pgfleet stream create' makes one");
     }
     json_decref(c.body);
     return 0;

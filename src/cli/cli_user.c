@@ -298,17 +298,16 @@ static int run_list(const Command *cmd, int argc, char **argv)
             cli_print_json(doc);
             json_decref(doc);
         } else {
-            if (!exists)
-                printf("no users secret %s yet: 'pgfleet user add NAME --role ROLE' makes it\n",
-                       w.secret_id);
             Table *t = table_new(3, (const char *[]){"USER", "ROLE", "STATE"});
             for (size_t i = 0; i < d.n; i++)
                 table_row(t, (const char *[]){d.users[i].username, role_name(d.users[i].role),
                                               d.users[i].disabled ? "disabled" : "active"});
-            if (exists)
-                table_print(t, stdout);
-            else
-                table_free(t);
+            char *none = xasprintf(exists ? "no users in the secret %s"
+                                          : "no users secret %s yet: 'pgfleet user add NAME "
+                                            "--role ROLE' makes it",
+                                   w.secret_id);
+            table_print(t, stdout, none);
+            free(none);
             json_decref(arr);
         }
     }

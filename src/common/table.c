@@ -135,10 +135,13 @@ void table_render(const Table *t, StrBuf *out)
     free(w);
 }
 
-void table_print(Table *t, FILE *f)
+void table_print(Table *t, FILE *f, const char *if_empty)
 {
     StrBuf out = STRBUF_INIT;
-    table_render(t, &out);
+    if (table_rows(t) == 0 && if_empty)
+        strbuf_printf(&out, "%s\n", if_empty);
+    else
+        table_render(t, &out);
     if (out.data)
         fputs(out.data, f);
     strbuf_free(&out);

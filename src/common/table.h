@@ -28,8 +28,9 @@ void table_note(Table *t, const char *text);
 /* how many rows */
 size_t table_rows(const Table *t);
 void table_render(const Table *t, StrBuf *out);
-/* renders to f, then frees t */
-void table_print(Table *t, FILE *f);
+/* renders to f, or prints the line if_empty instead when there is no row (NULL: the headings
+ * anyway); then frees t */
+void table_print(Table *t, FILE *f, const char *if_empty);
 void table_free(Table *t);
 
 #endif

@@ -71,6 +71,25 @@ static void test_control_characters_are_shown_as_question_marks(void **state)
     free(s);
 }
 
+static void test_an_empty_table_prints_its_line_or_its_headings(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    table_print(table_new(2, (const char *[]){"ID", "NAME"}), f, "nothing registered");
+    table_print(table_new(2, (const char *[]){"ID", "NAME"}), f, NULL);
+    Table *t = table_new(2, (const char *[]){"ID", "NAME"});
+    table_row(t, (const char *[]){"a", "b"});
+    table_print(t, f, "nothing registered");
+    fclose(f);
+    assert_string_equal(buf, "nothing registered\n"
+                             "ID  NAME\n"
+                             "ID  NAME\n"
+                             "a   b\n");
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -78,6 +97,7 @@ int main(void)
         cmocka_unit_test(test_width_counts_characters_not_bytes),
         cmocka_unit_test(test_right_aligned_column_and_notes),
         cmocka_unit_test(test_control_characters_are_shown_as_question_marks),
+        cmocka_unit_test(test_an_empty_table_prints_its_line_or_its_headings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
