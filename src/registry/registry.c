@@ -31,10 +31,9 @@ struct Registry {
     json_t *remote; /* id -> health as the instance that polls it saw it */
     uint64_t remote_gen;
     bool loaded, loading, closing;
-    bool batch;      /* many records applied at once: probe routes assigned once, after */
-    bool vias_stale; /* a batch added databases: their probe routes are still to assign */
-    long spread_ms;  /* first probes of targets made now: spread over this long */
-    int refs;        /* the owner, and each operation waiting on Redis or AWS */
+    bool batch;     /* many records applied at once: new ones get probe routes after */
+    long spread_ms; /* first probes of targets made now: spread over this long */
+    int refs;       /* the owner, and each operation waiting on Redis or AWS */
 };
 
 static void unref(Registry *r)
@@ -159,8 +158,6 @@ static void put(Registry *r, const DatabaseConfig *db)
     start_logs(r, e, db);
     if (old || !r->batch)
         assign_vias(r); /* before the old target goes: others may probe through it */
-    else
-        r->vias_stale = true;
     pgtarget_free(old);
 }
 
@@ -240,15 +237,15 @@ void registry_free(Registry *r)
 
 /* ---- loading ---- */
 
-/* one stored record into the live set when it differs from what runs; false when damaged */
-static void end_batch(Registry *r)
+/* a batch of records applied (only added or replaced): routes for the added ones */
+static void end_batch(Registry *r, size_t before)
 {
     r->batch = false;
-    if (r->vias_stale)
+    if (r->n != before)
         assign_vias(r);
-    r->vias_stale = false;
 }
 
+/* one stored record into the live set when it differs from what runs; false when damaged */
 static bool apply_record(Registry *r, const char *id, const char *text, size_t len)
 {
     char perr[128];
@@ -301,10 +298,11 @@ static void loaded(void *ud, PgfError err, const char *errmsg, size_t n, const c
     r->spread_ms = (long)n * 5 < r->deps.cfg->health_interval_seconds * 1000
                        ? (long)n * 5
                        : r->deps.cfg->health_interval_seconds * 1000;
+    size_t before = r->n;
     r->batch = true;
     for (size_t i = 0; i < n; i++)
         ok += apply_record(r, fields[i], values[i], lens[i]);
-    end_batch(r);
+    end_batch(r, before);
     r->spread_ms = 0;
     r->loaded = true;
     log_info("database registry loaded: %zu databases", ok);
@@ -331,12 +329,13 @@ static void synced(void *ud, PgfError err, const char *errmsg, size_t n, const c
     Registry *r = ud;
     if (err == PGF_OK && !r->closing) {
         json_t *stored = json_object();
+        size_t before = r->n;
         r->batch = true;
         for (size_t i = 0; i < n; i++) {
             apply_record(r, fields[i], values[i], lens[i]);
             json_object_set_new(stored, fields[i], json_true());
         }
-        end_batch(r);
+        end_batch(r, before);
         for (size_t i = r->n; i-- > 0;) {
             const char *id = pgtarget_config(r->v[i]->t)->id;
             if (!json_object_get(stored, id)) {
