@@ -1,6 +1,5 @@
 // The WebSocket: one connection, reference-counted subscriptions (a topic is subscribed
 // while one page holds it), resubscribed after a reconnect, one handler map by topic.
-// A topic ending in ":" matches every topic with that prefix (stream:, migration:).
 const handlers = new Map(); // topic -> Set(fn)
 const counts = new Map(); // topic -> holders
 let ws = null;
@@ -36,10 +35,7 @@ export function connect(onAuthLost) {
       const topics = [...counts.keys()];
       if (topics.length) send({ type: "subscribe", topics });
     } else if (msg.type === "event") {
-      for (const [topic, fns] of handlers) {
-        if (topic === msg.topic || (topic.endsWith(":") && msg.topic.startsWith(topic)))
-          for (const fn of fns) fn(msg.data, msg);
-      }
+      for (const fn of handlers.get(msg.topic) || []) fn(msg.data, msg);
     } else if (msg.type === "error") {
       setStatus("error", msg.error && msg.error.message);
     }
@@ -57,25 +53,15 @@ export function connect(onAuthLost) {
 export function subscribe(topic, fn) {
   if (!handlers.has(topic)) handlers.set(topic, new Set());
   handlers.get(topic).add(fn);
-  const wire = topic.endsWith(":") ? null : topic;
-  if (wire) {
-    const n = (counts.get(wire) || 0) + 1;
-    counts.set(wire, n);
-    if (n === 1) send({ type: "subscribe", topics: [wire] });
-  }
+  const n = (counts.get(topic) || 0) + 1;
+  counts.set(topic, n);
+  if (n === 1) send({ type: "subscribe", topics: [topic] });
   return () => {
     handlers.get(topic)?.delete(fn);
-    if (wire) {
-      const left = (counts.get(wire) || 1) - 1;
-      if (left <= 0) {
-        counts.delete(wire);
-        send({ type: "unsubscribe", topics: [wire] });
-      } else counts.set(wire, left);
-    }
+    const left = (counts.get(topic) || 1) - 1;
+    if (left <= 0) {
+      counts.delete(topic);
+      send({ type: "unsubscribe", topics: [topic] });
+    } else counts.set(topic, left);
   };
-}
-
-// a concrete topic (stream:<id>) also seen by prefix handlers
-export function hold(topic) {
-  return subscribe(topic, () => {});
 }
