@@ -275,11 +275,11 @@ fleet_down() { # [--purge]
     wait
   done
   if [[ ${1:-} == --purge ]]; then
-    for d in "$DIR"/fleet-*-cascade "$DIR"/fleet-*-standby* "$DIR"/fleet-*-primary; do
-      [[ -f "$d/PG_VERSION" ]] && rm -rf "$d"
-    done
+    rm -rf "$DIR"/fleet-*-cascade "$DIR"/fleet-*-standby* "$DIR"/fleet-*-primary "$FDIR"
+    fsay "down, and removed"
+  else
+    fsay "down"
   fi
-  if [[ ${1:-} == --purge ]]; then rm -rf "$FDIR"; fsay "down, and removed"; else fsay "down"; fi
 }
 
 fleet_status() {
