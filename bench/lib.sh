@@ -31,6 +31,20 @@ print(f"{t[99]:.2f} {t[197]:.2f} {len(body)}")
 PYEOF
 }
 
+# bench_serve PORT LOG [VAR=VALUE...]: `$BIN serve` listening on PORT with these variables
+# (and AWS_EC2_METADATA_DISABLED, PGFLEET_LOG_LEVEL=warn unless given), its stderr appended
+# to LOG; once /healthz answers. Sets DPID.
+bench_serve() {
+  local port=$1 log=$2
+  shift 2
+  env AWS_EC2_METADATA_DISABLED=true PGFLEET_LOG_LEVEL=warn PGFLEET_LISTEN="127.0.0.1:$port" "$@" \
+    "$BIN" serve 2>>"$log" &
+  DPID=$!; PIDS+=($DPID)
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.05; done
+  echo "bench: pgfleet did not start on port $port; see $log" >&2
+  exit 1
+}
+
 bench_cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for d in "${BENCH_DIRS[@]}"; do

@@ -34,12 +34,9 @@ HPORTS=() DPIDS=()
 # start_instance: one more daemon; sets HPORT
 start_instance() {
   HPORT=$(free_port)
-  PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=$KEY PGFLEET_LISTEN=127.0.0.1:$HPORT \
-    PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 PGFLEET_INSTANCE_ID="bench-$HPORT" \
-    PGFLEET_LOG_LEVEL=warn AWS_EC2_METADATA_DISABLED=true "$BIN" serve 2>>"$OUT/cluster-daemon.log" &
-  DPIDS+=($!); PIDS+=($!); HPORTS+=("$HPORT")
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$HPORT/healthz" >/dev/null && return; sleep 0.05; done
-  echo "bench/cluster: instance on $HPORT did not start" >&2; exit 1
+  bench_serve "$HPORT" "$OUT/cluster-daemon.log" PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=$KEY \
+    PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 PGFLEET_INSTANCE_ID="bench-$HPORT"
+  DPIDS+=($DPID); HPORTS+=("$HPORT")
 }
 
 api() { curl -fs -H "X-API-Key: $KEY" "http://127.0.0.1:$1$2"; }

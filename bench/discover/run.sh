@@ -53,10 +53,9 @@ FLOOR_RSS=$(timed "$BIN" help | cut -d' ' -f2)
 # the daemon following all databases at the default intervals
 RPORT=$(free_port); HPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --daemonize no >/dev/null 2>&1 & PIDS+=($!)
-PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=bench-key-0123456789-abcdefghij PGFLEET_LISTEN=127.0.0.1:$HPORT PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 \
-  PGFLEET_LOG_LEVEL=warn AWS_EC2_METADATA_DISABLED=true "$BIN" serve 2>"$OUT/discover-daemon.log" &
-DPID=$!; PIDS+=($DPID)
-for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$HPORT/healthz" >/dev/null && break; sleep 0.1; done
+: >"$OUT/discover-daemon.log"
+bench_serve "$HPORT" "$OUT/discover-daemon.log" PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=bench-key-0123456789-abcdefghij \
+  PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0
 bench_register "$HPORT" bench-key-0123456789-abcdefghij "${PORTS[@]}"
 sleep 12 # connections opened, first probes and collections done
 t0=$(ticks $DPID); sleep "$FOLLOW_SECONDS"; t1=$(ticks $DPID)

@@ -79,21 +79,16 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --daemonize no >/dev/nul
 
 DAEMON_LINES=()
 follow() { # follow MODE: a daemon with PGFLEET_HEALTH_CONNECTIONS=MODE over everything
-  local mode=$1 hport dpid
+  local mode=$1 hport
   hport=$(free_port)
   redis-cli -p "$RPORT" flushall >/dev/null
-  PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=$KEY PGFLEET_LISTEN=127.0.0.1:$hport PGFLEET_HEALTH_CONNECTIONS=$mode \
-    PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 PGFLEET_LOG_LEVEL=warn AWS_EC2_METADATA_DISABLED=true \
-    "$BIN" serve 2>>"$OUT/fleet-daemon.log" &
-  dpid=$!; PIDS+=($dpid)
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.05; done
+  local env=(PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=$KEY PGFLEET_HEALTH_CONNECTIONS=$mode
+             PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0)
+  bench_serve "$hport" "$OUT/fleet-daemon.log" "${env[@]}"
   bench_register "$hport" "$KEY" "${PORTS[@]}"
   # restart it: the registry loads 2,000 databases at once, as after a deploy
-  kill "$dpid"; wait "$dpid" 2>/dev/null || true
-  PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=$KEY PGFLEET_LISTEN=127.0.0.1:$hport PGFLEET_HEALTH_CONNECTIONS=$mode \
-    PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 PGFLEET_LOG_LEVEL=warn AWS_EC2_METADATA_DISABLED=true \
-    "$BIN" serve 2>>"$OUT/fleet-daemon.log" &
-  dpid=$!; PIDS+=($dpid)
+  kill "$DPID"; wait "$DPID" 2>/dev/null || true
+  bench_serve "$hport" "$OUT/fleet-daemon.log" "${env[@]}"
   local start; start=$(now_ms)
   for _ in $(seq 1 600); do
     ok=$(curl -fs -H "X-API-Key: $KEY" "http://127.0.0.1:$hport/api/databases?health=ok&limit=1" |
@@ -103,10 +98,10 @@ follow() { # follow MODE: a daemon with PGFLEET_HEALTH_CONNECTIONS=MODE over eve
   done
   local all_ok_ms=$(( $(now_ms) - start ))
   sleep 10 # past the first probes: steady state
-  local t1 t2; t1=$(ticks "$dpid"); sleep "$FOLLOW_SECONDS"; t2=$(ticks "$dpid")
+  local t1 t2; t1=$(ticks "$DPID"); sleep "$FOLLOW_SECONDS"; t2=$(ticks "$DPID")
   local cpu rss conns
   cpu=$(echo "($t2 - $t1) / $HZ / $FOLLOW_SECONDS * 100" | bc -l)
-  rss=$(awk '/VmRSS/ {print $2 / 1024}' "/proc/$dpid/status")
+  rss=$(awk '/VmRSS/ {print $2 / 1024}' "/proc/$DPID/status")
   conns=$(curl -fs -H "X-API-Key: $KEY" "http://127.0.0.1:$hport/api/databases?limit=1" |
     "$PY" -c 'import json,sys; c=json.load(sys.stdin)["connections"]; print(c["open"], json.dumps(c["servers"]))')
   DAEMON_LINES+=("$(printf '%-9s %d/%d ok after restart in %5.1f s; CPU %5.2f%% of a core; RSS %5.1f MB; connections held %s' \
@@ -118,7 +113,7 @@ follow() { # follow MODE: a daemon with PGFLEET_HEALTH_CONNECTIONS=MODE over eve
       DAEMON_LINES+=("$(printf '  GET %-38s p50 %6.2f ms  p99 %6.2f ms  (%s bytes)' "$path" "$p50" "$p99" "$bytes")")
     done
   fi
-  kill "$dpid"; wait "$dpid" 2>/dev/null || true
+  kill "$DPID"; wait "$DPID" 2>/dev/null || true
 }
 follow database
 follow server

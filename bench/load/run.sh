@@ -45,11 +45,9 @@ for i in $(seq -w 1 50); do bench_psql -d postgres -c "CREATE DATABASE app_$i" >
 
 RPORT=$(free_port) HPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --daemonize no >/dev/null 2>&1 & PIDS+=($!)
-PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=$KEY PGFLEET_LISTEN=127.0.0.1:$HPORT \
-  PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 PGFLEET_LOG_LEVEL=${LOG_LEVEL:-warn} AWS_EC2_METADATA_DISABLED=true \
-  "$BIN" serve 2>"$OUT/load-daemon.log" &
-DPID=$!; PIDS+=($DPID)
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$HPORT/healthz" >/dev/null && break; sleep 0.05; done
+: >"$OUT/load-daemon.log"
+bench_serve "$HPORT" "$OUT/load-daemon.log" PGFLEET_DB_BENCH_PW=$PW AUTH_KEY=$KEY \
+  PGFLEET_REDIS_URL=redis://127.0.0.1:$RPORT/0 PGFLEET_LOG_LEVEL=${LOG_LEVEL:-warn}
 
 register() { # register ID PORT DBNAME
   curl -fs -o /dev/null -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \

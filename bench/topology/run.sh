@@ -72,13 +72,8 @@ read -r D_NODES D_PHYS D_LOG < <(jq -r '[(.nodes | length), ([.edges[] | select(
 [[ $D_PHYS -ge $PHYSICAL ]] || { echo "bench/topology: discover found $D_PHYS physical edges, the fleet has $PHYSICAL" >&2; exit 1; }
 
 # ---- the daemon following the whole fleet ----
-export AUTH_KEY=$KEY PGFLEET_LISTEN=127.0.0.1:$HPORT PGFLEET_URL=http://127.0.0.1:$HPORT
-export PGFLEET_LOG_DIRS=$ENVDIR/log PGFLEET_LOG_LEVEL=warn
-serve() {
-  "$BIN" serve 2>>"$OUT/topology-daemon.log" &
-  DPID=$!; PIDS+=($DPID)
-  for _ in $(seq 1 100); do curl -fs "$PGFLEET_URL/healthz" >/dev/null && break; sleep 0.05; done
-}
+export AUTH_KEY=$KEY PGFLEET_URL=http://127.0.0.1:$HPORT PGFLEET_LOG_DIRS=$ENVDIR/log
+serve() { bench_serve "$HPORT" "$OUT/topology-daemon.log"; }
 api() { curl -fs -H "X-API-Key: $KEY" "$PGFLEET_URL$1"; }
 serve
 a=$(now_ms)
